@@ -1,0 +1,35 @@
+"""GET /healthz: 200 when the database and the broker answer, 503 naming what does not."""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+
+
+def _check_database() -> str | None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:  # any driver error means "not reachable"
+        return f"database: {exc.__class__.__name__}: {exc}"
+    return None
+
+
+def _check_broker() -> str | None:
+    from dashboard.celery import app
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:
+        return f"broker: {exc.__class__.__name__}: {exc}"
+    return None
+
+
+@never_cache
+def healthz(request):
+    problems = [p for p in (_check_database(), _check_broker()) if p]
+    body = {"status": "ok" if not problems else "unavailable", "problems": problems}
+    return JsonResponse(body, status=200 if not problems else 503)

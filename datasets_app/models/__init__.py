@@ -1,0 +1,28 @@
+"""The domain model; modules by concern, re-exported here."""
+
+from .access import DatasetAPIKey, DatasetMembership, DatasetUserRole, PublicKey, User
+from .datasets import Dataset, StorageLocation
+from .data import DataRow, DataRowMember, DataType
+from .integrations import CloudIntegration, IntegrationProvider
+from .jobs import DataJob, DataJobUnit, JobStatus, ReEncodeTask, ReEncodeVideo, UploadSlot
+
+__all__ = [
+    "CloudIntegration",
+    "DataJob",
+    "DataJobUnit",
+    "DataRow",
+    "DataRowMember",
+    "DataType",
+    "Dataset",
+    "DatasetAPIKey",
+    "DatasetMembership",
+    "DatasetUserRole",
+    "IntegrationProvider",
+    "JobStatus",
+    "PublicKey",
+    "ReEncodeTask",
+    "ReEncodeVideo",
+    "StorageLocation",
+    "UploadSlot",
+    "User",
+]

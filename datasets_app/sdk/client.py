@@ -1,0 +1,231 @@
+"""UserClient: the user-level half of the SDK (Encord's EncordUserClient, in-process)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from typing import Any, Iterable
+
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+
+from datasets_app import crypto
+from datasets_app import models as m
+
+from . import convert, orm
+from .dataset import Dataset, api_key_to_orm
+from .exceptions import AuthenticationError, InvalidArgumentError, ResourceNotFoundError
+from .policy import Op, Principal, parse_hash, require, role_subquery
+from .validation import (
+    clean_datetime,
+    clean_description,
+    clean_like,
+    clean_list,
+    clean_optional_str,
+    clean_title,
+)
+
+
+class UserClient:
+    """Everything a signed-in user does outside one dataset, plus the way into one."""
+
+    def __init__(self, user: m.User) -> None:
+        if user is None or not user.is_active:
+            raise AuthenticationError("This account is not active.")
+        self.user = user
+        self.principal = Principal(user=user)
+
+    @classmethod
+    def for_user(cls, user: m.User) -> UserClient:
+        return cls(user)
+
+    # ---- datasets ---------------------------------------------------------------------------
+
+    def create_dataset(
+        self,
+        dataset_title: str,
+        dataset_type: orm.StorageLocation | int | str = orm.StorageLocation.CORD_STORAGE,
+        dataset_description: str | None = None,
+        create_backing_folder: bool = True,
+    ) -> orm.CreateDatasetResponse:
+        """Creates a dataset whose creator is its ADMIN. Two queries."""
+        title = clean_title(dataset_title)
+        description = clean_description(dataset_description)
+        try:
+            storage = orm.StorageLocation.parse(dataset_type)
+        except ValueError as exc:
+            raise InvalidArgumentError(str(exc), field="dataset_type") from None
+        with transaction.atomic():
+            ds = m.Dataset.objects.create(
+                title=title, description=description, storage_location=storage, created_by=self.user
+            )
+            m.DatasetMembership.objects.create(dataset=ds, user=self.user, role=m.DatasetUserRole.ADMIN)
+        return orm.CreateDatasetResponse(
+            title=ds.title,
+            type=storage,
+            dataset_hash=str(ds.dataset_hash),
+            user_hash=str(self.user.user_hash),
+            backing_folder_uuid=str(ds.backing_folder_uuid),
+        )
+
+    def visible_datasets(self, *, include_org_access: bool = False) -> QuerySet[m.Dataset]:
+        """Datasets this user may see, annotated with `user_role` (None for org-only access)."""
+        if include_org_access and self.user.is_org_admin:
+            qs = m.Dataset.objects.annotate(user_role=role_subquery(self.user))
+        else:
+            qs = m.Dataset.objects.filter(memberships__user=self.user).annotate(user_role=F("memberships__role"))
+        return qs.select_related("created_by")
+
+    def get_datasets(
+        self,
+        title_eq: str | None = None,
+        title_like: str | None = None,
+        desc_eq: str | None = None,
+        desc_like: str | None = None,
+        created_before: dt.datetime | None = None,
+        created_after: dt.datetime | None = None,
+        edited_before: dt.datetime | None = None,
+        edited_after: dt.datetime | None = None,
+        include_org_access: bool = False,
+    ) -> list[dict[str, Any]]:
+        """`[{"dataset": DatasetInfo, "user_role": DatasetUserRole | None}]`, newest first. One query."""
+        qs = self.filter_datasets(
+            self.visible_datasets(include_org_access=include_org_access),
+            title_eq=title_eq,
+            title_like=title_like,
+            desc_eq=desc_eq,
+            desc_like=desc_like,
+            created_before=created_before,
+            created_after=created_after,
+            edited_before=edited_before,
+            edited_after=edited_after,
+        )
+        return [
+            {
+                "dataset": convert.dataset_info(ds),
+                "user_role": orm.DatasetUserRole(ds.user_role) if ds.user_role is not None else None,
+            }
+            for ds in qs
+        ]
+
+    @staticmethod
+    def filter_datasets(
+        qs: QuerySet[m.Dataset],
+        *,
+        title_eq: str | None = None,
+        title_like: str | None = None,
+        desc_eq: str | None = None,
+        desc_like: str | None = None,
+        created_before: Any = None,
+        created_after: Any = None,
+        edited_before: Any = None,
+        edited_after: Any = None,
+    ) -> QuerySet[m.Dataset]:
+        conditions = Q()
+        if (v := clean_optional_str(title_eq, "title_eq")) is not None:
+            conditions &= Q(title=v)
+        if (v := clean_like(title_like, "title_like")) is not None:
+            conditions &= Q(title__ilike=v)
+        if (v := clean_optional_str(desc_eq, "desc_eq")) is not None:
+            conditions &= Q(description=v)
+        if (v := clean_like(desc_like, "desc_like")) is not None:
+            conditions &= Q(description__ilike=v)
+        for name, value, lookup in (
+            ("created_before", created_before, "created_at__lt"),
+            ("created_after", created_after, "created_at__gt"),
+            ("edited_before", edited_before, "last_edited_at__lt"),
+            ("edited_after", edited_after, "last_edited_at__gt"),
+        ):
+            if (when := clean_datetime(value, name)) is not None:
+                conditions &= Q(**{lookup: when})
+        return qs.filter(conditions).order_by("-created_at", "-id")
+
+    def get_dataset(self, dataset_hash: str) -> Dataset:
+        """The dataset if this user may read it; ResourceNotFoundError otherwise. One query."""
+        return Dataset(require(self.principal, dataset_hash, Op.READ), self.principal)
+
+    # ---- cloud integrations -----------------------------------------------------------------
+
+    def visible_integrations(self, *, include_org_access: bool = False) -> QuerySet[m.CloudIntegration]:
+        if include_org_access and self.user.is_org_admin:
+            return m.CloudIntegration.objects.all()
+        return m.CloudIntegration.objects.filter(owner=self.user)
+
+    def get_cloud_integrations(
+        self,
+        filter_integration_uuids: Iterable[str] | None = None,
+        filter_integration_titles: Iterable[str] | None = None,
+        include_org_access: bool = False,
+    ) -> list[orm.CloudIntegration]:
+        qs = self.visible_integrations(include_org_access=include_org_access)
+        if filter_integration_uuids is not None:
+            uuids = [parse_hash(u, "integration id") for u in clean_list(filter_integration_uuids, "uuids")]
+            qs = qs.filter(integration_uuid__in=uuids)
+        if filter_integration_titles is not None:
+            qs = qs.filter(title__in=[str(t) for t in clean_list(filter_integration_titles, "titles")])
+        return [orm.CloudIntegration(id=str(i.integration_uuid), title=i.title, provider=i.provider) for i in qs]
+
+    # ---- dataset API keys (dataset ADMINs) ----------------------------------------------------
+
+    def create_dataset_api_key(
+        self,
+        dataset_hash: str,
+        api_key_title: str,
+        dataset_scopes: Iterable[orm.DatasetScope | str],
+        expires_at: dt.datetime | None = None,
+    ) -> orm.DatasetAPIKey:
+        """A new key; its secret is returned here and stays retrievable by the dataset's ADMINs."""
+        ds = require(self.principal, dataset_hash, Op.MANAGE)
+        title = clean_title(api_key_title, "API key title")
+        scopes = set()
+        for scope in clean_list(dataset_scopes, "dataset_scopes", max_items=10):
+            try:
+                scopes.add(orm.DatasetScope(scope))
+            except ValueError:
+                raise InvalidArgumentError(
+                    f"Unknown scope {scope!r}: use 'dataset.read' and/or 'dataset.write'.", field="dataset_scopes"
+                ) from None
+        if not scopes:
+            raise InvalidArgumentError("Give at least one scope: 'dataset.read', 'dataset.write'.")
+        expires = clean_datetime(expires_at, "expires_at")
+        # URL-safe base64 has no ':' and never starts with "Bearer ", so the API can tell it apart.
+        secret = secrets.token_urlsafe(32)
+        key = m.DatasetAPIKey.objects.create(
+            dataset=ds,
+            title=title,
+            can_read=orm.DatasetScope.READ in scopes,
+            can_write=orm.DatasetScope.WRITE in scopes,
+            secret_encrypted=crypto.encrypt(secret),
+            secret_digest=crypto.secret_digest(secret),
+            created_by=self.user,
+            expires_at=expires,
+        )
+        key.dataset = ds
+        return api_key_to_orm(key, secret=secret)
+
+    def get_dataset_api_keys(self, dataset_hash: str, *, include_revoked: bool = False) -> list[orm.DatasetAPIKey]:
+        """The dataset's keys, oldest first, secrets included. Two queries."""
+        ds = require(self.principal, dataset_hash, Op.MANAGE)
+        qs = ds.api_keys.all()
+        if not include_revoked:
+            qs = qs.filter(revoked_at__isnull=True)
+        keys = []
+        for key in qs:
+            key.dataset = ds
+            keys.append(api_key_to_orm(key))
+        return keys
+
+    def get_or_create_dataset_api_key(self, dataset_hash: str) -> orm.DatasetAPIKey:
+        full = {orm.DatasetScope.READ, orm.DatasetScope.WRITE}
+        for key in self.get_dataset_api_keys(dataset_hash):
+            if set(key.scopes) == full and not key.revoked:
+                return key
+        return self.create_dataset_api_key(dataset_hash, f"{parse_hash(dataset_hash)} - admin key", list(full))
+
+    def revoke_dataset_api_key(self, dataset_hash: str, key_hash: str) -> None:
+        ds = require(self.principal, dataset_hash, Op.MANAGE)
+        updated = m.DatasetAPIKey.objects.filter(
+            dataset=ds, key_hash=parse_hash(key_hash, "key_hash"), revoked_at__isnull=True
+        ).update(revoked_at=dt.datetime.now(dt.timezone.utc))
+        if not updated and not ds.api_keys.filter(key_hash=parse_hash(key_hash, "key_hash")).exists():
+            raise ResourceNotFoundError("API key not found.")

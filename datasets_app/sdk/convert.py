@@ -1,0 +1,64 @@
+"""Model rows -> the SDK's return types (orm.py)."""
+
+from __future__ import annotations
+
+from datasets_app import models as m
+
+from . import orm
+
+
+def dataset_info(ds: m.Dataset) -> orm.DatasetInfo:
+    return orm.DatasetInfo(
+        dataset_hash=str(ds.dataset_hash),
+        user_hash=str(ds.created_by.user_hash) if ds.created_by_id and ds.created_by else "",
+        title=ds.title,
+        description=ds.description or "",
+        type=orm.StorageLocation(ds.storage_location),
+        created_at=ds.created_at,
+        last_edited_at=ds.last_edited_at,
+        backing_folder_uuid=str(ds.backing_folder_uuid),
+    )
+
+
+def row_storage_location(row: m.DataRow) -> orm.StorageLocation:
+    if row.is_hosted or row.integration is None:
+        return orm.StorageLocation.CORD_STORAGE
+    return {
+        m.IntegrationProvider.S3: orm.StorageLocation.S3_COMPATIBLE
+        if row.integration.config.get("endpoint_url")
+        else orm.StorageLocation.AWS,
+        m.IntegrationProvider.GCS: orm.StorageLocation.GCP,
+        m.IntegrationProvider.AZURE: orm.StorageLocation.AZURE,
+        m.IntegrationProvider.HTTPS: orm.StorageLocation.S3_COMPATIBLE,
+    }[row.integration.provider]
+
+
+def data_row(
+    row: m.DataRow,
+    *,
+    with_metadata: bool = True,
+    signed_url: str | None = None,
+    images_data: list[orm.ImageData] | None = None,
+) -> orm.DataRow:
+    return orm.DataRow(
+        data_hash=str(row.data_hash),
+        title=row.title,
+        data_type=orm.DataType(row.data_type),
+        created_at=row.created_at,
+        last_edited_at=row.last_edited_at,
+        width=row.width,
+        height=row.height,
+        file_link=(row.url or row.storage_key or None) if row.data_type != m.DataType.DICOM else None,
+        file_size=row.file_size,
+        file_type=row.mime_type or None,
+        storage_location=row_storage_location(row),
+        frames_per_second=row.fps,
+        duration=row.duration,
+        frame_count=row.frame_count,
+        backing_item_uuid=str(row.backing_item_uuid),
+        client_metadata=row.client_metadata if with_metadata else None,
+        signed_url=signed_url,
+        is_optimised_image_group=row.is_optimised_image_group,
+        images_data=images_data,
+        media_info=row.media_info or {},
+    )

@@ -1,0 +1,332 @@
+"""Dataset: one dataset as seen by one principal (Encord's Dataset, in-process)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Iterable
+
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from datasets_app import crypto
+from datasets_app import models as m
+
+from . import convert, orm
+from .exceptions import AuthenticationError, InvalidArgumentError, ResourceNotFoundError
+from .policy import Op, Principal, allowed, not_found, parse_hash, require
+from .validation import clean_datetime, clean_like, clean_list, clean_optional_str, clean_title
+
+
+def api_key_to_orm(key: m.DatasetAPIKey, *, secret: str | None = None) -> orm.DatasetAPIKey:
+    return orm.DatasetAPIKey(
+        dataset_hash=str(key.dataset.dataset_hash),
+        api_key=secret if secret is not None else crypto.decrypt(key.secret_encrypted),
+        title=key.title,
+        key_hash=str(key.key_hash),
+        scopes=[orm.DatasetScope(s) for s in key.scopes],
+        created_at=key.created_at,
+        last_used_at=key.last_used_at,
+        expires_at=key.expires_at,
+        revoked=key.revoked_at is not None,
+    )
+
+
+def authenticate_api_key(api_key: str) -> m.DatasetAPIKey:
+    """The live key for a secret, else AuthenticationError (unknown, revoked or expired). One query."""
+    if not isinstance(api_key, str) or not api_key or len(api_key) > 200:
+        raise AuthenticationError("Missing or malformed API key.")
+    key = (
+        m.DatasetAPIKey.objects.select_related("dataset")
+        .filter(secret_digest=crypto.secret_digest(api_key))
+        .first()
+    )
+    if key is None or key.revoked_at is not None:
+        raise AuthenticationError("Unknown or revoked API key.")
+    now = timezone.now()
+    if key.expires_at is not None and key.expires_at <= now:
+        raise AuthenticationError("This API key has expired; ask a dataset ADMIN for a new one.")
+    # Record use at most once a minute, so reads stay cheap.
+    if key.last_used_at is None or now - key.last_used_at > dt.timedelta(minutes=1):
+        m.DatasetAPIKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+    return key
+
+
+class Dataset:
+    """A dataset, checked against the policy on every call for the principal that opened it."""
+
+    def __init__(self, dataset: m.Dataset, principal: Principal) -> None:
+        self._ds = dataset
+        self.principal = principal
+
+    @classmethod
+    def from_api_key(cls, dataset_hash: str, api_key: str) -> Dataset:
+        """Resource authentication: the key's dataset, limited to the key's scopes."""
+        key = authenticate_api_key(api_key)
+        principal = Principal(api_key=key)
+        ds_uuid = parse_hash(dataset_hash, "dataset_hash")
+        if key.dataset.dataset_hash != ds_uuid:
+            # Same refusal as policy.require: the key names its own dataset.
+            require(principal, ds_uuid, Op.READ)
+        ds = key.dataset
+        ds.my_role = None  # type: ignore[attr-defined]
+        return cls(ds, principal)
+
+    # ---- properties -------------------------------------------------------------------------
+
+    @property
+    def model(self) -> m.Dataset:
+        return self._ds
+
+    @property
+    def dataset_hash(self) -> str:
+        return str(self._ds.dataset_hash)
+
+    @property
+    def title(self) -> str:
+        return self._ds.title
+
+    @property
+    def description(self) -> str:
+        return self._ds.description
+
+    @property
+    def storage_location(self) -> orm.StorageLocation:
+        return orm.StorageLocation(self._ds.storage_location)
+
+    @property
+    def backing_folder_uuid(self) -> str:
+        return str(self._ds.backing_folder_uuid)
+
+    @property
+    def user_role(self) -> orm.DatasetUserRole | None:
+        role = getattr(self._ds, "my_role", None)
+        return orm.DatasetUserRole(role) if role is not None else None
+
+    def can(self, op: Op) -> bool:
+        """Whether this principal may do `op` here (for showing or hiding actions in pages)."""
+        from .policy import grants_of
+
+        return allowed(op, grants_of(self.principal, self._ds, getattr(self._ds, "my_role", None)))
+
+    def _require(self, op: Op) -> m.Dataset:
+        # Re-checked each call: a membership or key can change while an object is held.
+        self._ds = require(self.principal, self._ds.dataset_hash, op)
+        return self._ds
+
+    @property
+    def data_rows(self) -> list[orm.DataRow]:
+        return self.list_data_rows()
+
+    # ---- data rows --------------------------------------------------------------------------
+
+    def data_rows_queryset(
+        self,
+        title_eq: str | None = None,
+        title_like: str | None = None,
+        created_before: Any = None,
+        created_after: Any = None,
+        data_types: Iterable[orm.DataType | str] | None = None,
+        data_hashes: Iterable[str] | None = None,
+    ) -> QuerySet[m.DataRow]:
+        """The rows matching the filters (AND), oldest first; checks READ. Lazy."""
+        ds = self._require(Op.READ)
+        conditions = Q(dataset=ds)
+        if (v := clean_optional_str(title_eq, "title_eq")) is not None:
+            conditions &= Q(title=v)
+        if (v := clean_like(title_like, "title_like")) is not None:
+            conditions &= Q(title__ilike=v)
+        if (when := clean_datetime(created_before, "created_before")) is not None:
+            conditions &= Q(created_at__lt=when)
+        if (when := clean_datetime(created_after, "created_after")) is not None:
+            conditions &= Q(created_at__gt=when)
+        if data_types is not None:
+            try:
+                types = {orm.DataType.parse(t).value for t in clean_list(data_types, "data_types", max_items=20)}
+            except ValueError as exc:
+                raise InvalidArgumentError(str(exc), field="data_types") from None
+            conditions &= Q(data_type__in=types)
+        if data_hashes is not None:
+            hashes = [parse_hash(h, "data_hash") for h in clean_list(data_hashes, "data_hashes")]
+            conditions &= Q(data_hash__in=hashes)
+        return m.DataRow.objects.filter(conditions).select_related("integration").order_by("created_at", "id")
+
+    def list_data_rows(
+        self,
+        title_eq: str | None = None,
+        title_like: str | None = None,
+        created_before: Any = None,
+        created_after: Any = None,
+        data_types: Iterable[orm.DataType | str] | None = None,
+        data_hashes: Iterable[str] | None = None,
+        *,
+        with_metadata: bool = True,
+    ) -> list[orm.DataRow]:
+        """Matching rows as DataRow objects. Two queries whatever the count."""
+        qs = self.data_rows_queryset(title_eq, title_like, created_before, created_after, data_types, data_hashes)
+        return [convert.data_row(r, with_metadata=with_metadata) for r in qs.iterator(chunk_size=2000)]
+
+    def _get_row(self, data_hash: str, op: Op) -> m.DataRow:
+        ds = self._require(op)
+        row = (
+            m.DataRow.objects.select_related("integration")
+            .filter(dataset=ds, data_hash=parse_hash(data_hash, "data_hash"))
+            .first()
+        )
+        if row is None:
+            raise ResourceNotFoundError(f"Data item {data_hash} not found in this dataset.", data_hash=str(data_hash))
+        return row
+
+    def get_data_row(self, data_hash: str) -> orm.DataRow:
+        return convert.data_row(self._get_row(data_hash, Op.READ))
+
+    def update_data_row(
+        self, data_hash: str, *, title: str | None = None, client_metadata: dict | None = None
+    ) -> tuple[list[str], orm.DataRow]:
+        """Sets the given fields (metadata replaces, it does not merge); returns what changed."""
+        row = self._get_row(data_hash, Op.WRITE_DATA)
+        updated: list[str] = []
+        if title is not None:
+            row.title = clean_title(title)
+            updated.append("data_title")
+        if client_metadata is not None:
+            if not isinstance(client_metadata, dict):
+                raise InvalidArgumentError("client_metadata must be a JSON object.", field="client_metadata")
+            row.client_metadata = client_metadata
+            updated.append("client_metadata")
+        if updated:
+            row.save(update_fields=["title", "client_metadata", "last_edited_at"])
+            m.Dataset.objects.filter(pk=row.dataset_id).update(last_edited_at=timezone.now())
+        return updated, convert.data_row(row)
+
+    def update_data_item(self, data_hash: str, new_title: str) -> bool:
+        """Renames one data item; False if the hash is not in this dataset."""
+        try:
+            self.update_data_row(data_hash, title=new_title)
+        except ResourceNotFoundError:
+            return False
+        return True
+
+    def delete_data(self, data_hashes: Iterable[str] | str) -> int:
+        """Deletes the rows at once (hashes of other datasets are ignored); hosted files follow in a
+        job after commit. Returns how many rows went."""
+        ds = self._require(Op.DELETE_DATA)
+        if isinstance(data_hashes, str):
+            data_hashes = [data_hashes]
+        hashes = [parse_hash(h, "data_hash") for h in clean_list(data_hashes, "data_hashes")]
+        from datasets_app.media import storage
+
+        with transaction.atomic():
+            rows = m.DataRow.objects.filter(dataset=ds, data_hash__in=hashes)
+            keys = storage.hosted_keys_of(rows)
+            count = rows.count()
+            rows.delete()
+            if count:
+                m.Dataset.objects.filter(pk=ds.pk).update(last_edited_at=timezone.now())
+            storage.delete_after_commit(keys)
+        return count
+
+    # ---- dataset itself (ADMIN) ---------------------------------------------------------------
+
+    def rename(self, title: str | None = None, description: str | None = None) -> None:
+        ds = self._require(Op.MANAGE)
+        from .validation import clean_description
+
+        if title is not None:
+            ds.title = clean_title(title)
+        if description is not None:
+            ds.description = clean_description(description)
+        ds.save(update_fields=["title", "description", "last_edited_at"])
+
+    def delete(self) -> None:
+        """Deletes the dataset, its rows, keys and jobs; hosted files follow after commit."""
+        ds = self._require(Op.MANAGE)
+        from datasets_app.media import storage
+
+        with transaction.atomic():
+            keys = storage.hosted_keys_of(m.DataRow.objects.filter(dataset=ds))
+            ds.delete()
+            storage.delete_after_commit(keys)
+
+    # ---- members ----------------------------------------------------------------------------
+
+    def _emails(self, user_emails: Iterable[str]) -> list[str]:
+        emails = []
+        for e in clean_list(user_emails, "user_emails", max_items=1000):
+            if not isinstance(e, str) or "@" not in e:
+                raise InvalidArgumentError(f"{e!r} is not an e-mail address.", field="user_emails")
+            emails.append(e.strip())
+        return emails
+
+    def add_users(self, user_emails: Iterable[str], user_role: orm.DatasetUserRole | int) -> list[orm.DatasetUser]:
+        """Adds members; existing members keep their role. An unknown address adds nobody."""
+        ds = self._require(Op.MANAGE)
+        try:
+            role = orm.DatasetUserRole.parse(user_role)
+        except ValueError as exc:
+            raise InvalidArgumentError(str(exc), field="user_role") from None
+        emails = self._emails(user_emails)
+        users = {u.email.lower(): u for u in m.User.objects.filter(email__in=emails)}
+        if len(users) < len({e.lower() for e in emails}):
+            users.update({u.email.lower(): u for u in m.User.objects.filter(
+                Q(*[Q(email__iexact=e) for e in emails], _connector=Q.OR))})
+        missing = [e for e in emails if e.lower() not in users]
+        if missing:
+            raise ResourceNotFoundError(f"No user with e-mail {', '.join(missing)}.", user_emails=missing)
+        with transaction.atomic():
+            existing = {ms.user_id: ms.role for ms in ds.memberships.filter(user__in=users.values())}
+            m.DatasetMembership.objects.bulk_create(
+                [m.DatasetMembership(dataset=ds, user=u, role=role) for u in users.values() if u.pk not in existing],
+                ignore_conflicts=True,
+            )
+        return [
+            orm.DatasetUser(
+                user_email=users[e.lower()].email,
+                user_role=orm.DatasetUserRole(existing.get(users[e.lower()].pk, role)),
+                dataset_hash=str(ds.dataset_hash),
+            )
+            for e in emails
+        ]
+
+    def list_users(self) -> list[orm.DatasetUser]:
+        ds = self._require(Op.MANAGE if self.principal.is_key else Op.READ)
+        return [
+            orm.DatasetUser(user_email=ms.user.email, user_role=orm.DatasetUserRole(ms.role), dataset_hash=str(ds.dataset_hash))
+            for ms in ds.memberships.select_related("user").order_by("created_at", "id")
+        ]
+
+    def _guard_last_admin(self, ds: m.Dataset, leaving_user_ids: set[int]) -> None:
+        admins = set(ds.memberships.filter(role=m.DatasetUserRole.ADMIN).values_list("user_id", flat=True))
+        if admins and admins <= leaving_user_ids:
+            raise InvalidArgumentError("A dataset needs at least one ADMIN: add another ADMIN first.")
+
+    def remove_users(self, user_emails: Iterable[str]) -> None:
+        """Removes members; addresses without access are ignored; the last ADMIN stays."""
+        ds = self._require(Op.MANAGE)
+        q = Q()
+        for e in self._emails(user_emails):
+            q |= Q(user__email__iexact=e)
+        if not q:
+            return
+        with transaction.atomic():
+            leaving = ds.memberships.select_for_update().filter(q)
+            self._guard_last_admin(ds, set(leaving.values_list("user_id", flat=True)))
+            leaving.delete()
+
+    def set_user_role(self, user_email: str, user_role: orm.DatasetUserRole | int) -> orm.DatasetUser:
+        ds = self._require(Op.MANAGE)
+        try:
+            role = orm.DatasetUserRole.parse(user_role)
+        except ValueError as exc:
+            raise InvalidArgumentError(str(exc), field="user_role") from None
+        (email,) = self._emails([user_email])
+        with transaction.atomic():
+            ms = ds.memberships.select_for_update().select_related("user").filter(user__email__iexact=email).first()
+            if ms is None:
+                raise ResourceNotFoundError(f"{email} is not a member of this dataset.")
+            if role != m.DatasetUserRole.ADMIN and ms.role == m.DatasetUserRole.ADMIN:
+                self._guard_last_admin(ds, {ms.user_id})
+            ms.role = role
+            ms.save(update_fields=["role"])
+        return orm.DatasetUser(user_email=ms.user.email, user_role=role, dataset_hash=str(ds.dataset_hash))

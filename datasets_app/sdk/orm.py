@@ -1,0 +1,182 @@
+"""Return types of the SDK layer, with Encord's names and fields."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import Enum, IntEnum
+from typing import Any
+
+
+class StorageLocation(IntEnum):
+    CORD_STORAGE = 0
+    AWS = 1
+    GCP = 2
+    AZURE = 3
+    S3_COMPATIBLE = 4
+
+    @property
+    def wire_name(self) -> str:
+        """The string Encord's v1 dataset object uses (`dataset_type`)."""
+        return _STORAGE_WIRE_NAMES[self]
+
+    @classmethod
+    def parse(cls, value: Any) -> StorageLocation:
+        """Accepts the integer, its name or the wire string; raises ValueError otherwise."""
+        if isinstance(value, StorageLocation):
+            return value
+        if isinstance(value, bool):
+            raise ValueError(f"not a storage location: {value!r}")
+        if isinstance(value, int):
+            return cls(value)
+        if isinstance(value, str):
+            text = value.strip().upper()
+            for member in cls:
+                if text in (member.name, member.wire_name) or text == str(member.value):
+                    return member
+        raise ValueError(f"not a storage location: {value!r}")
+
+
+_STORAGE_WIRE_NAMES = {
+    StorageLocation.CORD_STORAGE: "CORD_STORAGE",
+    StorageLocation.AWS: "AWS_S3",
+    StorageLocation.GCP: "GCP_STR",
+    StorageLocation.AZURE: "AZURE_STR",
+    StorageLocation.S3_COMPATIBLE: "S3_COMPATIBLE_STR",
+}
+
+
+class DatasetUserRole(IntEnum):
+    ADMIN = 0
+    USER = 1
+
+    @classmethod
+    def parse(cls, value: Any) -> DatasetUserRole:
+        if isinstance(value, DatasetUserRole):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return cls(value)
+        if isinstance(value, str) and value.strip().upper() in cls.__members__:
+            return cls[value.strip().upper()]
+        raise ValueError(f"not a dataset role: {value!r} (use ADMIN=0 or USER=1)")
+
+
+class DataType(str, Enum):
+    VIDEO = "VIDEO"
+    IMG_GROUP = "IMG_GROUP"
+    IMAGE = "IMAGE"
+    DICOM = "DICOM"
+
+    @classmethod
+    def parse(cls, value: Any) -> DataType:
+        if isinstance(value, DataType):
+            return value
+        if isinstance(value, str) and value.strip().upper() in cls.__members__:
+            return cls[value.strip().upper()]
+        raise ValueError(f"not a data type: {value!r} (use one of {', '.join(cls.__members__)})")
+
+
+class DatasetScope(str, Enum):
+    READ = "dataset.read"
+    WRITE = "dataset.write"
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    dataset_hash: str
+    user_hash: str
+    title: str
+    description: str
+    type: StorageLocation
+    created_at: dt.datetime
+    last_edited_at: dt.datetime
+    backing_folder_uuid: str | None = None
+
+
+@dataclass(frozen=True)
+class CreateDatasetResponse:
+    title: str
+    type: StorageLocation
+    dataset_hash: str
+    user_hash: str
+    backing_folder_uuid: str | None = None
+
+
+@dataclass(frozen=True)
+class ImageData:
+    image_hash: str
+    title: str
+    data_sequence: int
+    file_link: str | None
+    file_type: str
+    file_size: int | None
+    storage_location: StorageLocation
+    created_at: dt.datetime
+    last_edited_at: dt.datetime
+    width: int | None
+    height: int | None
+    signed_url: str | None = None
+
+
+@dataclass(frozen=True)
+class DataRow:
+    data_hash: str
+    title: str
+    data_type: DataType
+    created_at: dt.datetime
+    last_edited_at: dt.datetime
+    width: int | None
+    height: int | None
+    file_link: str | None
+    file_size: int | None
+    file_type: str | None
+    storage_location: StorageLocation
+    frames_per_second: float | None
+    duration: float | None
+    frame_count: int | None
+    backing_item_uuid: str
+    client_metadata: dict | None = None
+    signed_url: str | None = None
+    is_optimised_image_group: bool | None = None
+    images_data: list[ImageData] | None = None
+    media_info: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DatasetUser:
+    user_email: str
+    user_role: DatasetUserRole
+    dataset_hash: str
+
+
+@dataclass(frozen=True)
+class DatasetAPIKey:
+    dataset_hash: str
+    api_key: str
+    title: str
+    key_hash: str
+    scopes: list[DatasetScope]
+    created_at: dt.datetime | None = None
+    last_used_at: dt.datetime | None = None
+    expires_at: dt.datetime | None = None
+    revoked: bool = False
+
+
+@dataclass(frozen=True)
+class CloudIntegration:
+    id: str
+    title: str
+    provider: str = ""
+
+
+@dataclass(frozen=True)
+class ReEncodeVideoTaskResult:
+    data_hash: str
+    signed_url: str | None
+    bucket_path: str
+
+
+@dataclass(frozen=True)
+class ReEncodeVideoTask:
+    status: str
+    result: list[ReEncodeVideoTaskResult] | None = None

@@ -1,0 +1,143 @@
+"""Who may do what: one declared table and one `require()`; nothing else checks a role.
+
+A principal is either a signed-in/signing user or a dataset API key. Its *grants* on a dataset
+come from the organisation-admin flag, its membership role, or the key's scopes. Someone with no
+grant on a dataset gets ResourceNotFoundError, word for word what a missing dataset gives.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from enum import Enum
+
+from django.db.models import OuterRef, Subquery
+
+from datasets_app import models as m
+
+from .exceptions import AuthorisationError, InvalidArgumentError, OperationNotAllowed, ResourceNotFoundError
+
+
+class Grant(str, Enum):
+    ORG_ADMIN = "org admin"
+    DS_ADMIN = "dataset ADMIN"
+    DS_USER = "dataset USER"
+    READ_KEY = "READ key"
+    WRITE_KEY = "WRITE key"
+
+
+class Op(str, Enum):
+    READ = "open dataset, read data rows, task status"
+    WRITE_DATA = "add data, update data rows, request re-encode"
+    DELETE_DATA = "delete data"
+    MANAGE = "rename/delete dataset, manage keys and members"
+
+
+POLICY: dict[Op, frozenset[Grant]] = {
+    Op.READ: frozenset({Grant.ORG_ADMIN, Grant.DS_ADMIN, Grant.DS_USER, Grant.READ_KEY}),
+    Op.WRITE_DATA: frozenset({Grant.ORG_ADMIN, Grant.DS_ADMIN, Grant.DS_USER, Grant.WRITE_KEY}),
+    Op.DELETE_DATA: frozenset({Grant.ORG_ADMIN, Grant.DS_ADMIN, Grant.WRITE_KEY}),
+    Op.MANAGE: frozenset({Grant.ORG_ADMIN, Grant.DS_ADMIN}),
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking: a user, or a dataset API key (never both)."""
+
+    user: m.User | None = None
+    api_key: m.DatasetAPIKey | None = None
+
+    def __post_init__(self) -> None:
+        if (self.user is None) == (self.api_key is None):
+            raise ValueError("a principal is exactly one of a user or an API key")
+
+    @property
+    def is_key(self) -> bool:
+        return self.api_key is not None
+
+    def __str__(self) -> str:
+        return f"key {self.api_key.key_hash}" if self.api_key else str(self.user)
+
+
+def parse_hash(value: object, what: str = "hash") -> uuid.UUID:
+    """A UUID from a string in any case; InvalidArgumentError names the bad value."""
+    if isinstance(value, uuid.UUID):
+        return value
+    if not isinstance(value, str):
+        raise InvalidArgumentError(f"{what} must be a UUID string, not {type(value).__name__}.", field=what)
+    try:
+        return uuid.UUID(value.strip())
+    except ValueError:
+        shown = value if len(value) <= 80 else value[:77] + "..."
+        raise InvalidArgumentError(f"{what} {shown!r} is not a valid UUID.", field=what) from None
+
+
+def not_found(dataset_hash: object) -> ResourceNotFoundError:
+    return ResourceNotFoundError(f"Dataset {dataset_hash} not found.", dataset_hash=str(dataset_hash))
+
+
+def grants_of(principal: Principal, dataset: m.Dataset, role: int | None) -> frozenset[Grant]:
+    """The grants a principal holds on a dataset, given its membership role (None: no membership)."""
+    if principal.api_key is not None:
+        key = principal.api_key
+        if key.dataset_id != dataset.pk:
+            return frozenset()
+        held = set()
+        if key.can_read:
+            held.add(Grant.READ_KEY)
+        if key.can_write:
+            held.add(Grant.WRITE_KEY)
+        return frozenset(held)
+    held = set()
+    if principal.user.is_org_admin:
+        held.add(Grant.ORG_ADMIN)
+    if role == m.DatasetUserRole.ADMIN:
+        held.add(Grant.DS_ADMIN)
+    elif role == m.DatasetUserRole.USER:
+        held.add(Grant.DS_USER)
+    return frozenset(held)
+
+
+def allowed(op: Op, grants: frozenset[Grant]) -> bool:
+    return bool(POLICY[op] & grants)
+
+
+def role_subquery(user: m.User) -> Subquery:
+    return Subquery(
+        m.DatasetMembership.objects.filter(dataset=OuterRef("pk"), user=user).values("role")[:1]
+    )
+
+
+def require(principal: Principal, dataset_hash: object, op: Op) -> m.Dataset:
+    """The dataset if `principal` may do `op` on it (one query), else the typed error.
+
+    No grant at all (or no such dataset): ResourceNotFoundError. A grant, but not this one:
+    OperationNotAllowed for API keys, AuthorisationError for users.
+    """
+    ds_uuid = parse_hash(dataset_hash, "dataset_hash")
+    if principal.api_key is not None:
+        key = principal.api_key
+        # The key names its own dataset; asking for another one is refused without looking it up.
+        if key.dataset.dataset_hash != ds_uuid:
+            raise AuthorisationError("This API key belongs to another dataset.")
+        dataset, role = key.dataset, None
+    else:
+        row = (
+            m.Dataset.objects.filter(dataset_hash=ds_uuid)
+            .annotate(my_role=role_subquery(principal.user))
+            .first()
+        )
+        if row is None:
+            raise not_found(ds_uuid)
+        dataset, role = row, row.my_role
+    grants = grants_of(principal, dataset, role)
+    if not grants:
+        raise not_found(ds_uuid)
+    if not allowed(op, grants):
+        if principal.is_key:
+            raise OperationNotAllowed()
+        raise AuthorisationError(f"Your role on this dataset does not allow: {op.value}.")
+    dataset.my_role = role  # type: ignore[attr-defined]
+    dataset.my_grants = grants  # type: ignore[attr-defined]
+    return dataset

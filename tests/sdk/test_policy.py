@@ -1,0 +1,64 @@
+"""Every cell of the who-may-do-what table, generated from the declared POLICY."""
+
+from __future__ import annotations
+
+import pytest
+
+from datasets_app import models as m
+from datasets_app.sdk.exceptions import (
+    AuthorisationError,
+    OperationNotAllowed,
+    ResourceNotFoundError,
+)
+from datasets_app.sdk.policy import POLICY, Grant, Op, Principal, require
+from tests.conftest import PERSONAS, KeyPersona
+
+PERSONA_GRANTS = {
+    "org_admin": {Grant.ORG_ADMIN},
+    "ds_admin": {Grant.DS_ADMIN},
+    "ds_user": {Grant.DS_USER},
+    "read_key": {Grant.READ_KEY},
+    "write_key": {Grant.WRITE_KEY},
+    "rw_key": {Grant.READ_KEY, Grant.WRITE_KEY},
+    "stranger": set(),
+}
+
+
+def _principal(who):
+    return Principal(api_key=who.model) if isinstance(who, KeyPersona) else Principal(user=who)
+
+
+@pytest.mark.parametrize("op", list(Op))
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_policy_cell(request, dataset, persona, op):
+    who = request.getfixturevalue(persona)
+    grants = PERSONA_GRANTS[persona]
+    principal = _principal(who)
+    if POLICY[op] & grants:
+        assert require(principal, str(dataset.dataset_hash), op).pk == dataset.pk
+    elif not grants:
+        with pytest.raises(ResourceNotFoundError) as err:
+            require(principal, str(dataset.dataset_hash), op)
+        # word for word what a missing dataset gives
+        missing = "00000000-0000-4000-8000-000000000000"
+        with pytest.raises(ResourceNotFoundError) as err_missing:
+            require(principal, missing, op)
+        assert err.value.message.replace(str(dataset.dataset_hash), "X") == err_missing.value.message.replace(missing, "X")
+    else:
+        expected = OperationNotAllowed if isinstance(who, KeyPersona) else AuthorisationError
+        with pytest.raises(expected):
+            require(principal, str(dataset.dataset_hash), op)
+
+
+def test_policy_table_matches_issue():
+    """The declared table, read back as the issue's table (guards against an accidental edit)."""
+    assert POLICY[Op.READ] == {Grant.ORG_ADMIN, Grant.DS_ADMIN, Grant.DS_USER, Grant.READ_KEY}
+    assert POLICY[Op.WRITE_DATA] == {Grant.ORG_ADMIN, Grant.DS_ADMIN, Grant.DS_USER, Grant.WRITE_KEY}
+    assert POLICY[Op.DELETE_DATA] == {Grant.ORG_ADMIN, Grant.DS_ADMIN, Grant.WRITE_KEY}
+    assert POLICY[Op.MANAGE] == {Grant.ORG_ADMIN, Grant.DS_ADMIN}
+
+
+def test_key_of_another_dataset_is_refused_without_lookup(dataset, read_key, db):
+    other = m.Dataset.objects.create(title="other")
+    with pytest.raises(AuthorisationError):
+        require(Principal(api_key=read_key.model), str(other.dataset_hash), Op.READ)
