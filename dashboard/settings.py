@@ -15,7 +15,13 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.FileAwareEnv()
 
-DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
+import os  # noqa: E402
+import tempfile  # noqa: E402
+
+# Each pytest session (pytest sets PYTEST_VERSION) gets its own DATA_DIR unless one is given, so
+# parallel runs never share a broker folder or media files.
+_default_data_dir = tempfile.mkdtemp(prefix="dd-test-") if "PYTEST_VERSION" in os.environ else str(BASE_DIR / "var")
+DATA_DIR = Path(env.str("DATA_DIR", default=_default_data_dir)).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env.bool("DEBUG", default=True)

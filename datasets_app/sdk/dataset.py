@@ -14,7 +14,9 @@ from datasets_app import models as m
 
 from . import convert, orm
 from .exceptions import AuthenticationError, InvalidArgumentError, ResourceNotFoundError
-from .policy import Op, Principal, allowed, not_found, parse_hash, require
+from .policy import Op, Principal, allowed, parse_hash, require
+from .reencode import ReEncodeMixin
+from .uploads import UploadsMixin
 from .validation import clean_datetime, clean_like, clean_list, clean_optional_str, clean_title
 
 
@@ -53,7 +55,7 @@ def authenticate_api_key(api_key: str) -> m.DatasetAPIKey:
     return key
 
 
-class Dataset:
+class Dataset(UploadsMixin, ReEncodeMixin):
     """A dataset, checked against the policy on every call for the principal that opened it."""
 
     def __init__(self, dataset: m.Dataset, principal: Principal) -> None:
