@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+import pytest
+
+from dashboard.celery import app
+
+
+@pytest.mark.django_db
+def test_healthz_ok(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200, response.json()
+    assert response.json() == {"status": "ok", "problems": []}
+
+
+@pytest.mark.django_db
+def test_healthz_reports_unreachable_broker(client):
+    saved = app.conf.broker_url
+    app.conf.broker_url = "redis://127.0.0.1:9/0"  # nothing listens on the discard port
+    try:
+        response = client.get("/healthz")
+    finally:
+        app.conf.broker_url = saved
+    assert response.status_code == 503
+    [problem] = response.json()["problems"]
+    assert problem.startswith("broker:")
