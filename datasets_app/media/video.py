@@ -1,0 +1,431 @@
+"""Video facts for frame-accurate labelling: the probe, the frame-sync verdict and the frame table.
+
+`probe_video(source)` demuxes packet headers with PyAV (no decode beyond the first frame, never the
+whole file in memory) and says whether "frame N" in a browser, which seeks by time, is the N-th
+frame Python decodes. `frame_times(table)` expands the compact frame table it returns.
+`reencode_command(...)` is the ffmpeg command line the re-encode job runs (sdk/reencode_jobs.py).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+
+VERDICT_OK = "ok"
+VERDICT_AT_RISK = "at risk"
+VERDICT_UNKNOWN = "unknown"
+
+# A keyframe gap longer than this makes browser seeks slow and some players snap to keyframes.
+SPARSE_KEYFRAME_SECONDS = 10.0
+# r_frame_rate and avg_frame_rate may differ by rounding only.
+FRAME_RATE_TOLERANCE = 0.01
+# Opening an http(s) source gives up after this many seconds without data.
+NETWORK_TIMEOUT_SECONDS = 30.0
+# The standard rates a re-encode prefers when the source's average is within 0.1% of one.
+STANDARD_RATES = [
+    Fraction(24000, 1001), Fraction(24), Fraction(25), Fraction(30000, 1001), Fraction(30),
+    Fraction(48), Fraction(50), Fraction(60000, 1001), Fraction(60), Fraction(120),
+]
+
+
+class VideoProbeError(Exception):
+    """The source is not a video we can open: unreadable, not a media container, or no video
+    stream. `reason` says which, in words. (A video that opens but cannot be decoded does NOT
+    raise: probe_video returns verdict "unknown" with the reason.)"""
+
+    def __init__(self, reason: str, *, source: str = "") -> None:
+        self.reason = reason
+        self.source = source
+        super().__init__(reason)
+
+
+def _source_str(source: str | os.PathLike) -> str:
+    return os.fspath(source)
+
+
+def _is_url(source: str) -> bool:
+    return source.startswith(("http://", "https://"))
+
+
+def open_video(source: str | os.PathLike) -> av.container.InputContainer:
+    """A PyAV input container for a local path or an http(s) URL (streamed with Range requests).
+
+    Raises VideoProbeError when it cannot be opened as media."""
+    src = _source_str(source)
+    kwargs: dict[str, Any] = {"mode": "r"}
+    if _is_url(src):
+        kwargs["timeout"] = NETWORK_TIMEOUT_SECONDS
+    elif not os.path.exists(src):
+        raise VideoProbeError("The file does not exist.", source=src)
+    try:
+        return av.open(src, **kwargs)
+    except av.error.FFmpegError as exc:
+        raise VideoProbeError(f"Not a readable media file: {exc.strerror or exc}.", source=src) from exc
+
+
+def _fraction_str(value: Fraction | None) -> str | None:
+    return f"{value.numerator}/{value.denominator}" if value else None
+
+
+def _rle(values: list[int]) -> list[list[int]]:
+    runs: list[list[int]] = []
+    for v in values:
+        if runs and runs[-1][0] == v:
+            runs[-1][1] += 1
+        else:
+            runs.append([v, 1])
+    return runs
+
+
+def frame_times(table: dict) -> list[float]:
+    """Presentation time in seconds of every frame, in presentation order, from a frame table.
+
+    Costs O(frames) in time and memory; the table itself stays run-length encoded."""
+    if not table or not table.get("count"):
+        return []
+    tb = Fraction(table["time_base"])
+    pts = int(table["start_pts"])
+    times = [float(pts * tb)]
+    for delta, repeat in table["runs"]:
+        for _ in range(repeat):
+            pts += delta
+            times.append(float(pts * tb))
+    return times
+
+
+def _gcd_delta(deltas: list[int]) -> int:
+    g = 0
+    for d in set(deltas):
+        g = math.gcd(g, d)
+    return g
+
+
+def probe_video(source: str | os.PathLike) -> dict:
+    """Facts about a video and its frame-sync verdict, as a JSON-ready dict for DataRow.media_info.
+
+    `source` is a local path or an http(s) URL; only packet headers are demuxed (plus one decoded
+    frame), so memory stays small whatever the file size. Keys:
+
+    - codec (str), width, height (int), fps (float, average frame rate; 0.0 if unknown),
+      duration (float seconds), frame_count (int, video packets = frames),
+      start_time (float seconds of the first frame's presentation time),
+      time_base (str "num/den"), r_frame_rate / avg_frame_rate (str "num/den" or None),
+      is_variable_frame_rate, has_b_frames, has_audio (bool), keyframe_count (int),
+      max_keyframe_interval (float seconds).
+    - verdict: "ok" (browser time n/fps shows Python's n-th frame), "at risk" (one or more
+      reasons apply), or "unknown" (the file opened but its frames could not be demuxed/decoded).
+    - reasons: list of sentences, one per risk found (empty when "ok").
+    - frame_table: {"time_base": "1/90000", "start_pts": int, "count": N,
+      "runs": [[delta_pts, repeat], ...]} -- presentation times in stream ticks, run-length
+      encoded by frame duration; expand with `frame_times(table)`. None when verdict is unknown.
+
+    Raises VideoProbeError (with `.reason`) when the source cannot be opened, is not a media
+    container, or has no video stream. Never raises for a video that opens but fails to decode.
+    """
+    src = _source_str(source)
+    container = open_video(src)
+    try:
+        if not container.streams.video:
+            raise VideoProbeError("The file has no video stream.", source=src)
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        tb = stream.time_base or Fraction(1, 90000)
+        info: dict[str, Any] = {
+            "codec": ctx.name if ctx else None,
+            "width": int(ctx.width or 0),
+            "height": int(ctx.height or 0),
+            "time_base": _fraction_str(tb),
+            "r_frame_rate": _fraction_str(stream.base_rate),
+            "avg_frame_rate": _fraction_str(stream.average_rate),
+            "has_audio": bool(container.streams.audio),
+            "container": container.format.name,
+        }
+        reasons: list[str] = []
+        try:
+            facts = _demux_facts(container, stream, tb)
+        except (av.error.FFmpegError, ValueError) as exc:
+            return {**info, **_unknown(f"Could not read the video packets: {exc}.")}
+        if facts["count"] == 0:
+            return {**info, **_unknown("The video stream has no frames.")}
+        decode_error = _decode_first_frame(src)
+        if decode_error:
+            return {**info, **_unknown(decode_error)}
+
+        pts_sorted = facts["pts_sorted"]
+        count = facts["count"]
+        deltas = [b - a for a, b in zip(pts_sorted, pts_sorted[1:])]
+        start_pts = pts_sorted[0]
+        last_duration = facts["last_duration"] or (deltas[-1] if deltas else 0)
+        duration_ticks = (pts_sorted[-1] - start_pts) + last_duration
+        duration = float(duration_ticks * tb) if duration_ticks > 0 else float((stream.duration or 0) * tb)
+        avg = Fraction(count, 1) / Fraction(duration).limit_denominator(10**6) if duration > 0 else None
+        fps = float(stream.average_rate) if stream.average_rate else (float(avg) if avg else 0.0)
+
+        # Variable frame rate: frame durations vary beyond timestamp rounding (one tick).
+        vfr = False
+        if deltas:
+            lo, hi = min(deltas), max(deltas)
+            if lo <= 0:
+                reasons.append("Two frames share a presentation time (duplicate or zero-length frames).")
+            if hi - lo > 1:
+                vfr = True
+                reasons.append(
+                    f"Variable frame rate: frame durations range from {float(lo * tb) * 1000:.1f} ms "
+                    f"to {float(hi * tb) * 1000:.1f} ms."
+                )
+        r_rate, a_rate = stream.base_rate, stream.average_rate
+        if r_rate and a_rate and abs(float(r_rate) - float(a_rate)) > FRAME_RATE_TOLERANCE * float(a_rate):
+            if not vfr:
+                reasons.append(
+                    f"Variable frame rate: the nominal rate ({float(r_rate):.3f} fps) differs from the "
+                    f"average rate ({float(a_rate):.3f} fps)."
+                )
+            vfr = True
+
+        has_b = bool(facts["out_of_order"]) or bool(getattr(ctx, "has_b_frames", 0))
+        if has_b:
+            reasons.append(
+                "B-frames: frames are stored out of presentation order, so decode order and "
+                "display order differ."
+            )
+        if facts["missing_pts"]:
+            reasons.append(f"Missing timestamps: {facts['missing_pts']} of {count} frames have no presentation time.")
+        start_time = float(start_pts * tb)
+        if abs(start_time) > 1e-6:
+            reasons.append(
+                f"Non-zero start time ({start_time:.3f} s): an edit list or offset shifts the first "
+                f"frame, so players and decoders may disagree on frame 0."
+            )
+        if facts["discarded"]:
+            reasons.append(
+                f"Edit list: {facts['discarded']} frames are hidden by the container's edit list "
+                f"(decoded but not shown)."
+            )
+        if not facts["first_is_key"]:
+            reasons.append("The first frame is not a keyframe.")
+        max_gap = facts["max_key_gap_ticks"]
+        if facts["keyframes"] and max_gap is not None:
+            max_gap_s = float(max_gap * tb)
+        else:
+            max_gap_s = duration
+        if max_gap_s > SPARSE_KEYFRAME_SECONDS:
+            reasons.append(
+                f"Very sparse keyframes: up to {max_gap_s:.1f} s between keyframes, so seeking "
+                f"is slow and some players land on the wrong frame."
+            )
+        info.update(
+            fps=round(fps, 6),
+            duration=round(duration, 6),
+            frame_count=count,
+            start_time=round(start_time, 6),
+            is_variable_frame_rate=vfr,
+            has_b_frames=has_b,
+            keyframe_count=facts["keyframes"],
+            max_keyframe_interval=round(max_gap_s, 3),
+            verdict=VERDICT_AT_RISK if reasons else VERDICT_OK,
+            reasons=reasons,
+            frame_table={
+                "time_base": _fraction_str(tb),
+                "start_pts": start_pts,
+                "count": count,
+                "runs": _rle(deltas),
+            },
+        )
+        return info
+    finally:
+        container.close()
+
+
+def _unknown(reason: str) -> dict:
+    return {
+        "fps": 0.0, "duration": 0.0, "frame_count": 0, "start_time": 0.0,
+        "is_variable_frame_rate": False, "has_b_frames": False,
+        "verdict": VERDICT_UNKNOWN, "reasons": [reason], "frame_table": None,
+    }
+
+
+def _demux_facts(container, stream, tb: Fraction) -> dict:
+    """Walks the video packets once (headers only, O(frames) ints kept)."""
+    pts_list: list[int] = []
+    missing = out_of_order = discarded = keyframes = 0
+    first_is_key: bool | None = None
+    last_key_pts: int | None = None
+    max_key_gap: int | None = None
+    prev_pts: int | None = None
+    last_duration = 0
+    for packet in container.demux(stream):
+        if packet.size == 0 and packet.pts is None and packet.dts is None:
+            continue  # flush packet
+        if first_is_key is None:
+            first_is_key = bool(packet.is_keyframe)
+        if getattr(packet, "is_discard", False):
+            discarded += 1
+            continue
+        pts = packet.pts if packet.pts is not None else packet.dts
+        if packet.pts is None:
+            missing += 1
+        if pts is None:
+            continue
+        if prev_pts is not None and pts < prev_pts:
+            out_of_order += 1
+        prev_pts = pts
+        if packet.is_keyframe:
+            keyframes += 1
+            if last_key_pts is not None:
+                gap = abs(pts - last_key_pts)
+                max_key_gap = gap if max_key_gap is None else max(max_key_gap, gap)
+            last_key_pts = pts
+        pts_list.append(pts)
+        last_duration = packet.duration or last_duration
+    pts_list.sort()
+    if pts_list and last_key_pts is not None:
+        tail = pts_list[-1] - last_key_pts
+        max_key_gap = tail if max_key_gap is None else max(max_key_gap, tail)
+    return {
+        "pts_sorted": pts_list,
+        "count": len(pts_list) + missing * 0,
+        "missing_pts": missing,
+        "out_of_order": out_of_order,
+        "discarded": discarded,
+        "keyframes": keyframes,
+        "first_is_key": bool(first_is_key),
+        "max_key_gap_ticks": max_key_gap,
+        "last_duration": last_duration,
+    }
+
+
+def _decode_first_frame(src: str) -> str | None:
+    """None when the first video frame decodes, else the reason in words."""
+    try:
+        container = open_video(src)
+    except VideoProbeError as exc:
+        return exc.reason
+    try:
+        for _frame in container.decode(video=0):
+            return None
+        return "No frame of the video could be decoded."
+    except (av.error.FFmpegError, ValueError) as exc:
+        return f"The video could not be decoded: {exc}."
+    finally:
+        container.close()
+
+
+def video_thumbnail(source: str | os.PathLike, out_file, size: int = 256) -> tuple[int, int]:
+    """Writes a JPEG of the first decodable frame, fitted within size x size, to `out_file` (a path
+    or binary file object); returns its (width, height). One frame is decoded.
+
+    Raises VideoProbeError when no frame decodes."""
+    container = open_video(source)
+    try:
+        try:
+            frame = next(container.decode(video=0), None)
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise VideoProbeError(f"The video could not be decoded: {exc}.", source=_source_str(source)) from exc
+        if frame is None:
+            raise VideoProbeError("No frame of the video could be decoded.", source=_source_str(source))
+        image = frame.to_image()
+    finally:
+        container.close()
+    image.thumbnail((size, size))
+    image.convert("RGB").save(out_file, format="JPEG", quality=85)
+    return image.size
+
+
+# ---- re-encoding -----------------------------------------------------------------------------
+
+
+def output_frame_rate(info: dict) -> Fraction:
+    """The constant rate a re-encode uses: the source's frame count over its duration (so every
+    source frame is kept exactly once and the duration is unchanged), snapped to a standard rate
+    (23.976, 25, 29.97, ...) when within 0.1% of one."""
+    count, duration = info.get("frame_count") or 0, info.get("duration") or 0.0
+    if count > 0 and duration > 0:
+        rate = Fraction(count) / Fraction(duration).limit_denominator(10**6)
+    elif info.get("fps"):
+        rate = Fraction(info["fps"]).limit_denominator(1001)
+    else:
+        rate = Fraction(25)
+    for std in STANDARD_RATES:
+        if abs(float(rate) / float(std) - 1) < 0.001:
+            return std
+    return rate.limit_denominator(1001)
+
+
+def keyframe_interval(rate: Fraction) -> int:
+    """Frames between keyframes: one second of video, so a seek decodes at most one second."""
+    return max(1, round(float(rate)))
+
+
+def ffmpeg_exe() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def reencode_command(
+    source: str, output: str, *, rate: Fraction, preset: str = "veryfast", crf: int = 20,
+    with_audio: bool = True, progress: bool = True,
+) -> list[str]:
+    """The ffmpeg command line of a frame-accurate re-encode.
+
+    Every source frame becomes exactly one output frame, in presentation order, at a constant
+    `rate` (setpts=N/rate puts frame N at N/rate; the fps filter then finds every frame on its own
+    slot, so it neither drops nor duplicates). H.264 yuv420p, even dimensions (scaled down by at
+    most one pixel), no B-frames, a keyframe every `keyframe_interval(rate)` frames and no scene-cut
+    keyframes, +faststart MP4 starting at 0; the first audio stream re-encoded to AAC when present."""
+    gop = keyframe_interval(rate)
+    timescale = rate.numerator * max(1, math.ceil(10000 / rate.numerator))
+    vf = (
+        f"setpts=N*{rate.denominator}/({rate.numerator}*TB),"
+        f"fps={rate.numerator}/{rate.denominator},"
+        "scale=trunc(iw/2)*2:trunc(ih/2)*2,format=yuv420p"
+    )
+    cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-y", "-loglevel", "error"]
+    if progress:
+        cmd += ["-progress", "pipe:1", "-nostats", "-stats_period", "0.5"]
+    cmd += ["-i", source, "-map", "0:v:0"]
+    if with_audio:
+        cmd += ["-map", "0:a:0?", "-c:a", "aac", "-b:a", "128k"]
+    cmd += [
+        "-vf", vf, "-fps_mode", "passthrough",
+        "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
+        "-bf", "0", "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
+        "-x264-params", "open-gop=0",
+        "-video_track_timescale", str(timescale),
+        "-movflags", "+faststart", "-avoid_negative_ts", "make_zero",
+        "-map_metadata", "-1", "-f", "mp4", output,
+    ]
+    return cmd
+
+
+def run_ffmpeg(cmd: list[str], *, on_progress=None, timeout: float | None = None) -> None:
+    """Runs an ffmpeg command, calling on_progress(frames_done) as `-progress pipe:1` reports.
+
+    Raises subprocess.CalledProcessError with ffmpeg's last error lines in `.stderr`."""
+    # stderr goes to a file: a corrupt input can log more than a pipe buffer holds.
+    with tempfile.TemporaryFile() as errfile:
+        with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errfile, text=True) as proc:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                key, _, value = line.strip().partition("=")
+                if key == "frame" and on_progress is not None:
+                    try:
+                        on_progress(int(value))
+                    except ValueError:
+                        pass
+            rc = proc.wait(timeout=timeout)
+        errfile.seek(max(0, errfile.tell() - 4000))
+        err = errfile.read().decode("utf-8", "replace")
+    if rc != 0:
+        raise subprocess.CalledProcessError(rc, cmd[:1], stderr=err)
+
+
+def probe_file_size(path: str | os.PathLike) -> int:
+    return Path(path).stat().st_size

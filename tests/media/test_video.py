@@ -1,0 +1,208 @@
+"""probe_video and the frame-sync verdict, on short videos made here with PyAV (explicit pts)."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import pytest
+from PIL import Image, ImageDraw
+
+from datasets_app.media import video
+from datasets_app.media.video import VideoProbeError, frame_times, probe_video
+
+
+def frame_image(n: int, width: int, height: int) -> Image.Image:
+    """A frame that differs visibly from its neighbours: a grey level and a block that move with n."""
+    img = Image.new("RGB", (width, height), (20 + (n * 23) % 200, 60, 200 - (n * 11) % 150))
+    draw = ImageDraw.Draw(img)
+    x = (n * 5) % max(1, width - 12)
+    draw.rectangle([x, 4, x + 10, height - 4], fill=(255, 255, 255))
+    return img
+
+
+def make_video(
+    path: Path,
+    *,
+    pts: list[int] | None = None,
+    frames: int = 30,
+    fps: int = 15,
+    time_base: Fraction = Fraction(1, 90000),
+    width: int = 64,
+    height: int = 48,
+    codec: str = "libx264",
+    pix_fmt: str = "yuv420p",
+    b_frames: int = 0,
+    gop: int | None = None,
+    audio: bool = False,
+    options: dict | None = None,
+) -> Path:
+    """Writes a short video whose frame n has presentation time pts[n] (in time_base ticks);
+    constant 1/fps spacing when pts is None."""
+    if pts is None:
+        step = int(1 / (fps * time_base))
+        pts = [n * step for n in range(frames)]
+    container = av.open(str(path), "w")
+    stream = container.add_stream(codec, rate=fps)
+    stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+    stream.time_base = time_base
+    stream.codec_context.time_base = time_base
+    opts = {"preset": "ultrafast", "bf": str(b_frames)} if codec == "libx264" else {}
+    if codec == "libx264" and b_frames:
+        opts["preset"] = "veryfast"
+    if gop:
+        stream.codec_context.gop_size = gop
+    opts.update(options or {})
+    stream.codec_context.options = opts
+    if codec == "libx264" and not b_frames:
+        stream.codec_context.max_b_frames = 0
+    elif b_frames:
+        stream.codec_context.max_b_frames = b_frames
+    astream = container.add_stream("aac", rate=44100) if audio else None
+    for n, p in enumerate(pts):
+        frame = av.VideoFrame.from_image(frame_image(n, width, height)).reformat(format=pix_fmt)
+        frame.pts, frame.time_base = p, time_base
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    if astream is not None:
+        duration = float((pts[-1] + (pts[-1] - pts[-2])) * time_base)
+        samples = int(duration * 44100)
+        done = 0
+        while done < samples:
+            n = min(1024, samples - done)
+            aframe = av.AudioFrame(format="fltp", layout="mono", samples=n)
+            aframe.planes[0].update(bytes(4 * n))
+            aframe.sample_rate, aframe.pts = 44100, done
+            aframe.time_base = Fraction(1, 44100)
+            for packet in astream.encode(aframe):
+                container.mux(packet)
+            done += n
+        for packet in astream.encode():
+            container.mux(packet)
+    container.close()
+    return path
+
+
+def vfr_pts(frames: int = 36, time_base: Fraction = Fraction(1, 90000)) -> list[int]:
+    """Irregular spacing: alternating runs at ~30, ~12 and ~20 fps."""
+    out, t = [], 0.0
+    for n in range(frames):
+        out.append(round(t / time_base))
+        t += (1 / 30, 1 / 12, 1 / 20)[(n // 6) % 3]
+    return out
+
+
+# ---- probe -----------------------------------------------------------------------------------
+
+
+def test_probe_constant_frame_rate_video_is_ok(tmp_path):
+    path = make_video(tmp_path / "cfr.mp4", frames=30, fps=15)
+    info = probe_video(path)
+    assert info["verdict"] == "ok", info["reasons"]
+    assert info["reasons"] == []
+    assert (info["codec"], info["width"], info["height"]) == ("h264", 64, 48)
+    assert info["frame_count"] == 30
+    assert info["fps"] == pytest.approx(15)
+    assert info["duration"] == pytest.approx(2.0)
+    assert info["start_time"] == 0
+    assert not info["is_variable_frame_rate"] and not info["has_b_frames"]
+    # the frame table is one run: 29 gaps of 1/15 s
+    table = info["frame_table"]
+    assert table["runs"] == [[6000, 29]] and table["count"] == 30
+    assert frame_times(table) == pytest.approx([n / 15 for n in range(30)])
+
+
+def test_probe_variable_frame_rate_video_is_at_risk_with_exact_times(tmp_path):
+    pts = vfr_pts()
+    path = make_video(tmp_path / "vfr.mp4", pts=pts, fps=20)
+    info = probe_video(path)
+    assert info["verdict"] == "at risk"
+    assert info["is_variable_frame_rate"]
+    assert any(r.startswith("Variable frame rate") for r in info["reasons"])
+    assert frame_times(info["frame_table"]) == pytest.approx([p / 90000 for p in pts])
+    assert len(info["frame_table"]["runs"]) < len(pts)
+
+
+def test_probe_b_frames_video_is_at_risk(tmp_path):
+    path = make_video(tmp_path / "bf.mp4", frames=30, b_frames=2)
+    info = probe_video(path)
+    assert info["has_b_frames"]
+    assert info["verdict"] == "at risk"
+    assert any(r.startswith("B-frames") for r in info["reasons"])
+    assert info["frame_count"] == 30
+
+
+def test_probe_non_zero_start_is_at_risk(tmp_path):
+    path = make_video(tmp_path / "late.mp4", pts=[90000 + n * 6000 for n in range(30)])
+    info = probe_video(path)
+    assert info["start_time"] == pytest.approx(1.0)
+    assert info["verdict"] == "at risk"
+    assert any("start time" in r for r in info["reasons"])
+
+
+def test_probe_sparse_keyframes_and_odd_dimensions(tmp_path):
+    path = make_video(
+        tmp_path / "odd.mkv", frames=24, fps=2, width=65, height=49, codec="ffv1", pix_fmt="yuv444p", gop=1000
+    )
+    info = probe_video(path)
+    assert (info["width"], info["height"]) == (65, 49)
+    assert info["max_keyframe_interval"] > video.SPARSE_KEYFRAME_SECONDS
+    assert any(r.startswith("Very sparse keyframes") for r in info["reasons"])
+
+
+def test_probe_garbage_file_raises_typed_error(tmp_path):
+    path = tmp_path / "junk.mp4"
+    path.write_bytes(b"this is not a video at all" * 100)
+    with pytest.raises(VideoProbeError) as err:
+        probe_video(path)
+    assert "media" in err.value.reason
+
+
+def test_probe_missing_file_raises_typed_error(tmp_path):
+    with pytest.raises(VideoProbeError, match="does not exist"):
+        probe_video(tmp_path / "nope.mp4")
+
+
+def test_probe_audio_only_file_raises_no_video_stream(tmp_path):
+    path = tmp_path / "a.m4a"
+    container = av.open(str(path), "w")
+    stream = container.add_stream("aac", rate=44100)
+    frame = av.AudioFrame(format="fltp", layout="mono", samples=1024)
+    frame.planes[0].update(bytes(4096))
+    frame.sample_rate, frame.pts = 44100, 0
+    for packet in [*stream.encode(frame), *stream.encode()]:
+        container.mux(packet)
+    container.close()
+    with pytest.raises(VideoProbeError, match="no video stream"):
+        probe_video(path)
+
+
+def test_probe_corrupt_frames_give_unknown_verdict(tmp_path):
+    good = make_video(tmp_path / "good.mp4", frames=30)
+    data = bytearray(good.read_bytes())
+    # keep the container headers (moov at the end, ftyp at the start); scramble the frame data
+    start = data.index(b"mdat") + 4
+    for i in range(start, min(len(data), start + 4000)):
+        data[i] = (data[i] * 7 + 13) % 256
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(bytes(data))
+    info = probe_video(bad)
+    assert info["verdict"] == "unknown"
+    assert info["reasons"] and info["frame_table"] is None
+
+
+def test_video_thumbnail_fits_size(tmp_path):
+    path = make_video(tmp_path / "cfr.mp4", frames=5, width=96, height=48)
+    out = tmp_path / "thumb.jpg"
+    assert video.video_thumbnail(path, out, size=32) == (32, 16)
+    assert Image.open(out).size == (32, 16)
+
+
+def test_output_frame_rate_snaps_to_standard_rates():
+    assert video.output_frame_rate({"frame_count": 300, "duration": 10.01}) == Fraction(30000, 1001)
+    assert video.output_frame_rate({"frame_count": 36, "duration": 2.0}) == 18
+    assert math.isclose(float(video.output_frame_rate({"frame_count": 37, "duration": 2.1})), 37 / 2.1, rel_tol=1e-3)
