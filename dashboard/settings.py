@@ -60,6 +60,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so the trace id is bound and the timing covers every other middleware.
+    "datasets_app.observability.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -69,6 +71,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "dashboard.errors.SDKErrorMiddleware",
 ]
 
 ROOT_URLCONF = "dashboard.urls"
@@ -155,12 +158,13 @@ STORAGES = {
 _broker_dir = DATA_DIR / "broker"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for sub in ("in", "processed"):
+    for sub in ("in", "processed", "control"):
         (_broker_dir / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "in"),
         "data_folder_out": str(_broker_dir / "in"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 else:
@@ -176,6 +180,15 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=6 * 3600)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=6 * 3600 - 60)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Periodic maintenance (datasets_app/periodic.py), run by `celery -A dashboard beat`.
+CELERY_IMPORTS = ["datasets_app.periodic"]
+CELERY_BEAT_SCHEDULE = {
+    "expire-upload-slots": {"task": "datasets_app.periodic.expire_upload_slots_task", "schedule": 15 * 60},
+    "requeue-stuck-jobs": {"task": "datasets_app.periodic.requeue_stuck_jobs_task", "schedule": 5 * 60},
+    "sweep-orphan-files": {"task": "datasets_app.periodic.sweep_orphan_files_task", "schedule": 6 * 3600},
+}
+# A job unit still PENDING this long after its job last moved is re-queued by beat.
+JOB_STUCK_AFTER_SECONDS = env.int("JOB_STUCK_AFTER_SECONDS", default=30 * 60)
 
 # Secrets at rest (API keys, integration credentials): Fernet keys, newest first. Unset: one key
 # derived from SECRET_KEY, so rotating SECRET_KEY needs FIELD_ENCRYPTION_KEYS set to the old one.
@@ -199,13 +212,22 @@ CACHES = {
 
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Production behind TLS (deploy/README): HSTS is opt-in because it can't be taken back quickly.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+# Health checks and scrapes come over plain HTTP from inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# GET /metrics: open when empty (scraped from inside the network), else needs "Bearer <token>".
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+from datasets_app.observability import logging_config  # noqa: E402
+
+# LOG_FORMAT=json: one JSON object a line with the request's/task's trace id.
+LOGGING = logging_config(fmt=env.str("LOG_FORMAT", default="text"), level=env.str("LOG_LEVEL", default="INFO"))
