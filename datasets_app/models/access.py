@@ -98,3 +98,16 @@ class DatasetAPIKey(models.Model):
     @property
     def scopes(self) -> list[str]:
         return [s for s, on in ((self.SCOPE_READ, self.can_read), (self.SCOPE_WRITE, self.can_write)) if on]
+
+
+class BearerToken(models.Model):
+    """A bearer token for SDK clients without a key pair; only its keyed digest is stored."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="bearer_tokens")
+    token_digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
