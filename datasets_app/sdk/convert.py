@@ -62,3 +62,52 @@ def data_row(
         images_data=images_data,
         media_info=row.media_info or {},
     )
+
+
+# Columns read by data_rows_fast(): a values_list() avoids building 100k model instances.
+_ROW_COLUMNS = (
+    "data_hash", "title", "data_type", "created_at", "last_edited_at", "width", "height", "url", "storage_key",
+    "file_size", "mime_type", "fps", "duration", "frame_count", "backing_item_uuid", "client_metadata",
+    "is_optimised_image_group", "media_info", "integration__provider", "integration__config",
+)
+_PROVIDER_LOCATION = {
+    m.IntegrationProvider.GCS: orm.StorageLocation.GCP,
+    m.IntegrationProvider.AZURE: orm.StorageLocation.AZURE,
+    m.IntegrationProvider.HTTPS: orm.StorageLocation.S3_COMPATIBLE,
+}
+
+
+def data_rows_fast(qs, *, with_metadata: bool = True, chunk_size: int = 2000):
+    """Yields orm.DataRow for a DataRow queryset, streaming in chunks; same result as data_row()."""
+    types = {t.value: t for t in orm.DataType}
+    for (
+        data_hash, title, data_type, created_at, last_edited_at, width, height, url, storage_key, file_size,
+        mime_type, fps, duration, frame_count, backing_item_uuid, client_metadata, optimised, media_info,
+        provider, config,
+    ) in qs.values_list(*_ROW_COLUMNS).iterator(chunk_size=chunk_size):
+        if not url or provider is None:
+            location = orm.StorageLocation.CORD_STORAGE
+        elif provider == m.IntegrationProvider.S3:
+            location = orm.StorageLocation.S3_COMPATIBLE if (config or {}).get("endpoint_url") else orm.StorageLocation.AWS
+        else:
+            location = _PROVIDER_LOCATION[provider]
+        yield orm.DataRow(
+            data_hash=str(data_hash),
+            title=title,
+            data_type=types[data_type],
+            created_at=created_at,
+            last_edited_at=last_edited_at,
+            width=width,
+            height=height,
+            file_link=(url or storage_key or None) if data_type != m.DataType.DICOM else None,
+            file_size=file_size,
+            file_type=mime_type or None,
+            storage_location=location,
+            frames_per_second=fps,
+            duration=duration,
+            frame_count=frame_count,
+            backing_item_uuid=str(backing_item_uuid),
+            client_metadata=client_metadata if with_metadata else None,
+            is_optimised_image_group=optimised,
+            media_info=media_info or {},
+        )

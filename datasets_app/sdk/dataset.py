@@ -112,6 +112,13 @@ class Dataset(UploadsMixin, ReEncodeMixin):
 
         return allowed(op, grants_of(self.principal, self._ds, getattr(self._ds, "my_role", None)))
 
+    def require(self, op: Op) -> None:
+        """Raises the policy's typed error unless this principal may do `op` now (one query).
+
+        Pages call it before showing a form for an operation, so a form is never shown to
+        someone whose submission would be refused."""
+        self._require(op)
+
     def _require(self, op: Op) -> m.Dataset:
         # Re-checked each call: a membership or key can change while an object is held.
         self._ds = require(self.principal, self._ds.dataset_hash, op)
@@ -167,7 +174,7 @@ class Dataset(UploadsMixin, ReEncodeMixin):
     ) -> list[orm.DataRow]:
         """Matching rows as DataRow objects. Two queries whatever the count."""
         qs = self.data_rows_queryset(title_eq, title_like, created_before, created_after, data_types, data_hashes)
-        return [convert.data_row(r, with_metadata=with_metadata) for r in qs.iterator(chunk_size=2000)]
+        return list(convert.data_rows_fast(qs, with_metadata=with_metadata))
 
     def _get_row(self, data_hash: str, op: Op) -> m.DataRow:
         ds = self._require(op)

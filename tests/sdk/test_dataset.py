@@ -225,3 +225,15 @@ def test_org_admin_can_open_any_dataset(org_admin, dataset):
 def test_data_rows_of_empty_dataset(admin_ds):
     assert admin_ds.data_rows == []
     assert DatasetFactory() is not None
+
+
+def test_fast_row_conversion_matches_model_conversion(admin_ds, dataset, db):
+    from datasets_app.sdk import convert
+
+    integ = m.CloudIntegration.objects.create(title="s3", provider="s3", owner=UserFactory(), config={"endpoint_url": "http://x"})
+    DataRowFactory(dataset=dataset, client_metadata={"a": 1}, media_info={"verdict": "ok"})
+    DataRowFactory(dataset=dataset, storage_key="", url="s3://b/k.mp4", integration=integ)
+    DataRowFactory(dataset=dataset, data_type=m.DataType.DICOM)
+    qs = admin_ds.data_rows_queryset()
+    assert list(convert.data_rows_fast(qs)) == [convert.data_row(r) for r in qs]
+    assert [r.storage_location for r in admin_ds.data_rows] == [0, 4, 0]
