@@ -187,8 +187,9 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-stuck-jobs": {"task": "datasets_app.periodic.requeue_stuck_jobs_task", "schedule": 5 * 60},
     "sweep-orphan-files": {"task": "datasets_app.periodic.sweep_orphan_files_task", "schedule": 6 * 3600},
 }
-# A job unit still PENDING this long after its job last moved is re-queued by beat.
-JOB_STUCK_AFTER_SECONDS = env.int("JOB_STUCK_AFTER_SECONDS", default=30 * 60)
+# A job still PENDING/SUBMITTED this long after its row last moved is re-queued by beat. Default:
+# past the task time limit, so a live run is never doubled; lower it when jobs are short.
+JOB_STUCK_AFTER_SECONDS = env.int("JOB_STUCK_AFTER_SECONDS", default=CELERY_TASK_TIME_LIMIT + 600)
 
 # Secrets at rest (API keys, integration credentials): Fernet keys, newest first. Unset: one key
 # derived from SECRET_KEY, so rotating SECRET_KEY needs FIELD_ENCRYPTION_KEYS set to the old one.

@@ -1,8 +1,10 @@
 from django.urls import include, path
 
 from dashboard.views import health
+from datasets_app.observability import metrics_view
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     path("", include("dashboard.views.urls")),
 ]

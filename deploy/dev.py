@@ -2,6 +2,7 @@
 """Set-up and run on a fresh machine with only Python 3.11+ (stdlib only; `make run` / `make test` call it).
 
     python3 deploy/dev.py run    # .venv, install, migrate, first admin, web + worker on 127.0.0.1:$PORT
+    python3 deploy/dev.py serve  # production topology: gunicorn, default + media workers, beat (deploy/serve.py)
     python3 deploy/dev.py test   # .venv with test extras, then the whole test suite (extra args go to pytest)
 """
 
@@ -48,6 +49,10 @@ def main(argv: list[str]) -> int:
         manage("migrate", "--no-input", "-v", "0")
         manage("create_first_admin")
         os.execv(str(PY), [str(PY), "manage.py", "run_dev", *argv[1:]])
+    if command == "serve":
+        # The production topology (web, default + media workers, beat): deploy/serve.py.
+        ensure_venv("")
+        os.execv(str(PY), [str(PY), str(ROOT / "deploy" / "serve.py"), *argv[1:]])
     if command == "test":
         ensure_venv("test")
         os.chdir(ROOT)

@@ -1,0 +1,22 @@
+"""Celery beat tasks (CELERY_BEAT_SCHEDULE in settings): thin wrappers over sdk/maintenance.py."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from datasets_app.sdk import maintenance
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def expire_upload_slots_task() -> int:
+    return maintenance.expire_upload_slots()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def sweep_orphan_files_task() -> int:
+    return len(maintenance.sweep_orphan_files())
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def requeue_stuck_jobs_task() -> int:
+    return maintenance.requeue_stuck_jobs()

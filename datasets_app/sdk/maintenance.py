@@ -1,0 +1,145 @@
+"""Periodic upkeep run by Celery beat (datasets_app/periodic.py): expired upload slots, orphan hosted
+files, jobs whose units stayed pending past their time limit. Each function is safe to run twice
+and from two beat processes at once (rows are claimed with conditional deletes/updates)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Iterator
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from datasets_app import models as m
+from datasets_app.media import storage
+
+logger = logging.getLogger(__name__)
+
+
+def expire_upload_slots(*, now: dt.datetime | None = None, batch: int = 500) -> int:
+    """Deletes upload slots past expires_at that were never registered, then their stored files
+    (after commit). Returns how many slots went. One SELECT + one DELETE per batch."""
+    now = now or timezone.now()
+    removed = 0
+    while True:
+        with transaction.atomic():
+            # skip_locked: a second beat (or a registration holding the row) is left alone.
+            rows = list(
+                m.UploadSlot.objects.select_for_update(skip_locked=True)
+                .filter(expires_at__lt=now, consumed_at__isnull=True)
+                .values_list("pk", "object_key")[:batch]
+            )
+            if not rows:
+                return removed
+            m.UploadSlot.objects.filter(pk__in=[pk for pk, _ in rows], consumed_at__isnull=True).delete()
+            keys = [key for _, key in rows if key]
+            # Files go only once the rows are gone for good; a failure leaves an orphan that
+            # sweep_orphan_files collects later, never a slot pointing at nothing.
+            transaction.on_commit(lambda keys=keys: storage.delete_files(keys))
+        removed += len(rows)
+        logger.info("expired %d upload slots", len(rows))
+
+
+def _walk(prefix: str = "") -> Iterator[str]:
+    """Every key in the default storage under prefix (listdir, one directory at a time)."""
+    dirs, files = default_storage.listdir(prefix)
+    for name in files:
+        yield f"{prefix}/{name}" if prefix else name
+    for d in dirs:
+        yield from _walk(f"{prefix}/{d}" if prefix else d)
+
+
+def _referenced(keys: list[str]) -> set[str]:
+    """Which of these keys a row, member, upload slot or re-encode output points at. Five queries."""
+    found: set[str] = set()
+    for model, fields in (
+        (m.DataRow, ("storage_key", "thumbnail_key", "original_storage_key")),
+        (m.DataRowMember, ("storage_key", "thumbnail_key")),
+        (m.UploadSlot, ("object_key",)),
+        (m.ReEncodeVideo, ("output_key",)),
+    ):
+        for field in fields:
+            found.update(model.objects.filter(**{f"{field}__in": keys}).values_list(field, flat=True))
+    return found
+
+
+def find_orphan_files(*, older_than: dt.timedelta, batch: int = 1000) -> Iterator[str]:
+    """Stored keys nothing in the database points at, last modified before now - older_than.
+
+    Streams the storage listing and checks it in batches, so memory stays flat at any size. The age
+    guard leaves alone files a running job wrote moments before it records their row."""
+    cutoff = timezone.now() - older_than
+    pending: list[str] = []
+
+    def flush() -> Iterator[str]:
+        refs = _referenced(pending)
+        for key in pending:
+            if key in refs:
+                continue
+            try:
+                if default_storage.get_modified_time(key) > cutoff:
+                    continue
+            except (NotImplementedError, FileNotFoundError):
+                continue
+            yield key
+        pending.clear()
+
+    for key in _walk():
+        pending.append(key)
+        if len(pending) >= batch:
+            yield from flush()
+    if pending:
+        yield from flush()
+
+
+def sweep_orphan_files(*, older_than: dt.timedelta | None = None, dry_run: bool = False) -> list[str]:
+    """Deletes (unless dry_run) hosted files no row references; returns their keys."""
+    if older_than is None:
+        # Longer than an upload URL lives and a task may run, so nothing in flight is touched.
+        longest = max(settings.UPLOAD_URL_LIFETIME_SECONDS, settings.CELERY_TASK_TIME_LIMIT)
+        older_than = dt.timedelta(seconds=longest) + dt.timedelta(hours=1)
+    orphans = list(find_orphan_files(older_than=older_than))
+    if orphans and not dry_run:
+        storage.delete_files(orphans)
+        logger.warning("deleted %d orphan stored files", len(orphans))
+    return orphans
+
+
+# (model, its not-yet-terminal status, the task in datasets_app/tasks.py that runs it by id)
+def _resumable_jobs() -> list[tuple[type, str, object]]:
+    from datasets_app import tasks
+
+    found = []
+    for model, status, task_name in (
+        (m.ReEncodeTask, "SUBMITTED", "reencode_videos_task"),
+        (m.DataJob, m.JobStatus.PENDING, "run_data_job_task"),
+    ):
+        task = getattr(tasks, task_name, None)
+        if task is not None:
+            found.append((model, status, task))
+    return found
+
+
+def requeue_stuck_jobs(*, now: dt.datetime | None = None, stuck_after: dt.timedelta | None = None) -> int:
+    """Queues again every job still not terminal whose row has not moved for `stuck_after`
+    (default JOB_STUCK_AFTER_SECONDS, longer than a task may run, so no live run is doubled).
+
+    Covers messages lost with a broker restart and runs killed without redelivery. Each job is
+    claimed by bumping updated_at with a conditional update, so two beats queue it once; the job
+    runners are idempotent, so a requeue of a job that was merely slow is still one result."""
+    now = now or timezone.now()
+    stuck_after = stuck_after or dt.timedelta(seconds=settings.JOB_STUCK_AFTER_SECONDS)
+    cutoff = now - stuck_after
+    queued = 0
+    for model, status, task in _resumable_jobs():
+        for pk in model.objects.filter(status=status, updated_at__lt=cutoff).values_list("pk", flat=True)[:1000]:
+            with transaction.atomic():
+                if model.objects.filter(pk=pk, status=status, updated_at__lt=cutoff).update(updated_at=now) != 1:
+                    continue
+                transaction.on_commit(lambda task=task, pk=pk: task.delay(pk))
+            queued += 1
+            logger.warning("re-queued stuck %s %s", model.__name__, pk)
+    return queued
