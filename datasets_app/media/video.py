@@ -381,7 +381,11 @@ def reencode_command(
     most one pixel), no B-frames, a keyframe every `keyframe_interval(rate)` frames and no scene-cut
     keyframes, +faststart MP4 starting at 0; the first audio stream re-encoded to AAC when present."""
     gop = keyframe_interval(rate)
-    timescale = rate.numerator * max(1, math.ceil(10000 / rate.numerator))
+    # A track timescale in which every frame time is a whole number of ticks.
+    if 90000 % rate.numerator == 0:
+        timescale = 90000
+    else:
+        timescale = rate.numerator * max(1, math.ceil(10000 / rate.numerator))
     vf = (
         f"setpts=N*{rate.denominator}/({rate.numerator}*TB),"
         f"fps={rate.numerator}/{rate.denominator},"
@@ -399,7 +403,7 @@ def reencode_command(
         "-bf", "0", "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
         "-x264-params", "open-gop=0",
         "-video_track_timescale", str(timescale),
-        "-movflags", "+faststart", "-avoid_negative_ts", "make_zero",
+        "-movflags", "+faststart",
         "-map_metadata", "-1", "-f", "mp4", output,
     ]
     return cmd

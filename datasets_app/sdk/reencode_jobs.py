@@ -1,0 +1,242 @@
+"""Worker side of re-encoding: `run_reencode(task_id)` (called by tasks.reencode_videos_task).
+
+Each video's part is a unit of work with a deterministic output key,
+`reencoded/<dataset_hash>/<data_hash>.mp4`, always made from the ORIGINAL file (the row's
+original_storage_key/original_url once a re-encode has happened), so a rerun or a redelivery after a
+killed worker redoes the work and overwrites the same key: never a duplicate. The part's result
+(row update + part DONE) is written in one transaction with a conditional update, so a second run
+of a finished part is a no-op. An undecodable video makes its part ERROR with the reason; the task
+status follows the rule in sdk/reencode.py."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from datasets_app import models as m
+from datasets_app.models.jobs import ReEncodeStatus
+from datasets_app.media import video as vid
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL_SECONDS = 0.5
+REENCODE_PRESET = os.environ.get("REENCODE_PRESET", "veryfast")
+REENCODE_CRF = int(os.environ.get("REENCODE_CRF", "20"))
+
+
+class ReEncodeFailed(Exception):
+    """A video's part cannot be done; `reason` goes into ReEncodeVideo.error for a person to read."""
+
+
+def output_key_for(row: m.DataRow) -> str:
+    return f"reencoded/{row.dataset.dataset_hash}/{row.data_hash}.mp4"
+
+
+def hosted_source(key: str) -> str:
+    """A local path (filesystem storage) or a URL ffmpeg/PyAV can stream (S3 presigned)."""
+    try:
+        return default_storage.path(key)
+    except NotImplementedError:
+        return default_storage.url(key, expire=6 * 3600)
+
+
+def external_source(row: m.DataRow, url: str) -> str:
+    """A readable URL of a private-cloud file: signed by the integration when media/cloud.py offers
+    it, else the URL itself when it is plain http(s)."""
+    try:
+        from datasets_app.media import cloud  # written by the private-data work
+    except ImportError:
+        cloud = None
+    signer = getattr(cloud, "signed_read_url", None) if cloud else None
+    if signer is not None and row.integration is not None:
+        return signer(row.integration, url)
+    if url.startswith(("http://", "https://")):
+        return url
+    raise ReEncodeFailed(f"Cannot read {url}: private-cloud reads are not available for this integration.")
+
+
+def original_source(row: m.DataRow) -> str:
+    """Where the original media of a row is read from (the original, never a previous re-encode)."""
+    if row.original_storage_key:
+        return hosted_source(row.original_storage_key)
+    if row.original_url:
+        return external_source(row, row.original_url)
+    if row.storage_key:
+        return hosted_source(row.storage_key)
+    if row.url:
+        return external_source(row, row.url)
+    raise ReEncodeFailed("The data row has no media file.")
+
+
+def current_source(row: m.DataRow) -> str:
+    if row.storage_key:
+        return hosted_source(row.storage_key)
+    if row.url:
+        return external_source(row, row.url)
+    raise ReEncodeFailed("The data row has no media file.")
+
+
+def probe_row(row: m.DataRow) -> dict:
+    """Probes the row's current file and stores the facts in media_info (kept keys: "original")."""
+    try:
+        info = vid.probe_video(current_source(row))
+    except (vid.VideoProbeError, ReEncodeFailed) as exc:
+        info = {"verdict": vid.VERDICT_UNKNOWN, "reasons": [str(exc)], "frame_table": None}
+    kept = {k: v for k, v in (row.media_info or {}).items() if k == "original"}
+    info = {**info, **kept}
+    m.DataRow.objects.filter(pk=row.pk).update(media_info=info)
+    row.media_info = info
+    return info
+
+
+def _store_overwrite(key: str, local_path: Path) -> None:
+    """Writes a local file to hosted storage under exactly `key`, replacing what is there."""
+    if default_storage.exists(key):
+        default_storage.delete(key)
+    with open(local_path, "rb") as fh:
+        saved = default_storage.save(key, File(fh, name=os.path.basename(key)))
+    if saved != key:
+        # A concurrent writer got there between delete and save: keep ours at the deterministic key.
+        default_storage.delete(saved)
+        raise OSError(f"could not store {key}: storage chose {saved}")
+
+
+def _fail(part: m.ReEncodeVideo, reason: str) -> None:
+    m.ReEncodeVideo.objects.filter(pk=part.pk, status=ReEncodeStatus.SUBMITTED).update(
+        status=ReEncodeStatus.ERROR, error=reason[:4000], finished_at=timezone.now()
+    )
+
+
+def _ffmpeg_reason(exc: subprocess.CalledProcessError) -> str:
+    lines = [ln.strip() for ln in (exc.stderr or "").splitlines() if ln.strip()]
+    tail = "; ".join(lines[-3:]) if lines else f"exit status {exc.returncode}"
+    return f"ffmpeg could not re-encode this video: {tail}"
+
+
+def reencode_part(part: m.ReEncodeVideo) -> None:
+    """Re-encodes one video of a task and records the result (DONE or ERROR with the reason)."""
+    row = (
+        m.DataRow.objects.select_related("dataset", "integration").filter(pk=part.data_row_id).first()
+        if part.data_row_id
+        else None
+    )
+    if row is None:
+        _fail(part, "The data row was deleted before it was re-encoded.")
+        return
+    try:
+        source = original_source(row)
+        try:
+            src_info = vid.probe_video(source)
+        except vid.VideoProbeError as exc:
+            raise ReEncodeFailed(f"The video could not be opened: {exc.reason}") from exc
+        if src_info["verdict"] == vid.VERDICT_UNKNOWN:
+            raise ReEncodeFailed("The video could not be decoded: " + " ".join(src_info["reasons"]))
+        total = src_info["frame_count"]
+        m.ReEncodeVideo.objects.filter(pk=part.pk).update(frames_total=total, frames_done=0)
+        rate = vid.output_frame_rate(src_info)
+        key = output_key_for(row)
+        with tempfile.TemporaryDirectory(prefix="reencode-") as tmp:
+            out = Path(tmp) / "out.mp4"
+            last = [0.0]
+
+            def progress(frames: int) -> None:
+                now = time.monotonic()
+                if now - last[0] >= PROGRESS_INTERVAL_SECONDS:
+                    last[0] = now
+                    m.ReEncodeVideo.objects.filter(pk=part.pk).update(frames_done=min(frames, total))
+
+            cmd = vid.reencode_command(
+                source, str(out), rate=rate, preset=REENCODE_PRESET, crf=REENCODE_CRF,
+                with_audio=bool(src_info.get("has_audio")),
+            )
+            try:
+                vid.run_ffmpeg(cmd, on_progress=progress)
+            except subprocess.CalledProcessError as exc:
+                raise ReEncodeFailed(_ffmpeg_reason(exc)) from exc
+            new_info = vid.probe_video(out)
+            # The contract: one output frame per source frame, and a clean verdict.
+            if new_info["frame_count"] != total:
+                raise ReEncodeFailed(
+                    f"The re-encode produced {new_info['frame_count']} frames from {total}; not stored."
+                )
+            if new_info["verdict"] != vid.VERDICT_OK:
+                raise ReEncodeFailed("The re-encoded file is still at risk: " + " ".join(new_info["reasons"]))
+            size = out.stat().st_size
+            _store_overwrite(key, out)
+        _record(part, row, key=key, size=size, new_info=new_info, src_info=src_info)
+    except ReEncodeFailed as exc:
+        _fail(part, str(exc))
+    except (vid.VideoProbeError, OSError) as exc:
+        logger.exception("re-encode of %s failed", part.data_hash)
+        _fail(part, f"The re-encode failed: {exc}")
+
+
+def _record(part: m.ReEncodeVideo, row: m.DataRow, *, key: str, size: int, new_info: dict, src_info: dict) -> None:
+    original = {k: v for k, v in src_info.items() if k != "frame_table"}
+    with transaction.atomic():
+        claimed = m.ReEncodeVideo.objects.filter(pk=part.pk, status=ReEncodeStatus.SUBMITTED).update(
+            status=ReEncodeStatus.DONE,
+            output_key=key,
+            frames_done=F("frames_total"),
+            error="",
+            finished_at=timezone.now(),
+        )
+        if claimed != 1:
+            return
+        fields = {
+            "storage_key": key,
+            "url": "",
+            "file_size": size,
+            "mime_type": "video/mp4",
+            "width": new_info["width"],
+            "height": new_info["height"],
+            "fps": new_info["fps"],
+            "duration": new_info["duration"],
+            "frame_count": new_info["frame_count"],
+            "media_info": {**new_info, "original": original},
+        }
+        # Record the original once: a second re-encode reads from it and must not overwrite it.
+        if not row.original_storage_key and not row.original_url:
+            if row.storage_key and row.storage_key != key:
+                fields["original_storage_key"] = row.storage_key
+            elif row.url:
+                fields["original_url"] = row.url
+        m.DataRow.objects.filter(pk=row.pk).update(**fields, last_edited_at=timezone.now())
+
+
+def finish_task(task_id: int) -> str:
+    """Moves a task to DONE/ERROR once every part is finished (conditional update: once only)."""
+    parts = list(m.ReEncodeVideo.objects.filter(task_id=task_id).values_list("status", "data_hash", "error"))
+    if any(status == ReEncodeStatus.SUBMITTED for status, _, _ in parts):
+        return ReEncodeStatus.SUBMITTED
+    failed = [(h, e) for status, h, e in parts if status == ReEncodeStatus.ERROR]
+    status = ReEncodeStatus.ERROR if parts and len(failed) == len(parts) else ReEncodeStatus.DONE
+    message = "; ".join(f"{h}: {e}" for h, e in failed)[:10_000]
+    m.ReEncodeTask.objects.filter(pk=task_id, status=ReEncodeStatus.SUBMITTED).update(
+        status=status, message=message, finished_at=timezone.now()
+    )
+    return m.ReEncodeTask.objects.filter(pk=task_id).values_list("status", flat=True).first() or status
+
+
+def run_reencode(task_id: int) -> str:
+    """Does every unfinished part of a re-encode task, then settles its status; returns it.
+
+    Safe to run twice or after a killed worker: finished parts are skipped, unfinished ones redone."""
+    task = m.ReEncodeTask.objects.filter(pk=task_id).first()
+    if task is None:
+        return "MISSING"
+    if task.status != ReEncodeStatus.SUBMITTED:
+        return task.status
+    for part in m.ReEncodeVideo.objects.filter(task_id=task_id, status=ReEncodeStatus.SUBMITTED).order_by("id"):
+        reencode_part(part)
+    return finish_task(task_id)
