@@ -1,8 +1,17 @@
 from __future__ import annotations
 
+import functools
+
 import factory
 
 from datasets_app import models as m
+
+
+@functools.lru_cache(maxsize=1)
+def _password_hash() -> str:
+    from django.contrib.auth.hashers import make_password
+
+    return make_password("correct horse battery")
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -12,7 +21,8 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     email = factory.Sequence(lambda n: f"user{n}@example.com")
     username = factory.SelfAttribute("email")
-    password = factory.PostGenerationMethodCall("set_password", "correct horse battery")
+    # Hashed once and stored with the row (a post-generation set_password is never saved here).
+    password = factory.LazyFunction(lambda: _password_hash())
 
 
 class DatasetFactory(factory.django.DjangoModelFactory):
