@@ -51,18 +51,21 @@ def hosted_source(key: str) -> str:
 
 
 def external_source(row: m.DataRow, url: str) -> str:
-    """A readable URL of a private-cloud file: signed by the integration when media/cloud.py offers
-    it, else the URL itself when it is plain http(s)."""
+    """A time-limited URL of a private-cloud file that ffmpeg streams (the integration's own
+    signed GET URL, media/cloud.py), after the SSRF guard has checked its host."""
+    from datasets_app.media import cloud
+
+    if row.integration is None:
+        if url.startswith(("http://", "https://")):
+            return url
+        raise ReEncodeFailed(f"Cannot read {url}: the data row has no cloud integration.")
     try:
-        from datasets_app.media import cloud  # written by the private-data work
-    except ImportError:
-        cloud = None
-    signer = getattr(cloud, "signed_read_url", None) if cloud else None
-    if signer is not None and row.integration is not None:
-        return signer(row.integration, url)
-    if url.startswith(("http://", "https://")):
-        return url
-    raise ReEncodeFailed(f"Cannot read {url}: private-cloud reads are not available for this integration.")
+        adapter = cloud.adapter_for(row.integration)
+        signed_url = adapter.signed_url(adapter.parse(url), expires_seconds=6 * 3600)
+        adapter.guard_url(signed_url)
+    except cloud.CloudError as exc:
+        raise ReEncodeFailed(f"Cannot read {url} from the integration: {exc}") from exc
+    return signed_url
 
 
 def original_source(row: m.DataRow) -> str:
