@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -85,3 +86,36 @@ def create_user(email: str, password: str | None = None, *, org_admin: bool = Fa
         user.set_unusable_password()
         user.save(update_fields=["password"])
     return user
+
+
+BEARER_TOKEN_LIFETIME = dt.timedelta(hours=24)
+
+
+def issue_bearer_token(user: m.User) -> str:
+    """A new bearer token for `user`, valid 24 h; only its keyed digest is stored. One insert."""
+    import secrets
+
+    from datasets_app import crypto
+
+    if user is None or not user.is_active:
+        raise AuthenticationError("This account is not active.")
+    token = secrets.token_urlsafe(32)
+    m.BearerToken.objects.create(
+        user=user, token_digest=crypto.secret_digest(token), expires_at=timezone.now() + BEARER_TOKEN_LIFETIME
+    )
+    return token
+
+
+def user_for_bearer_token(token: str) -> m.User:
+    """The active user a live bearer token belongs to, else AuthenticationError. One query."""
+    from datasets_app import crypto
+
+    if not isinstance(token, str) or not token or len(token) > 200:
+        raise AuthenticationError("Missing or malformed bearer token.")
+    row = m.BearerToken.objects.select_related("user").filter(token_digest=crypto.secret_digest(token)).first()
+    now = timezone.now()
+    if row is None or row.expires_at <= now or not row.user.is_active:
+        raise AuthenticationError("Unknown or expired bearer token: get a new one with get_bearer_token().")
+    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
+        m.BearerToken.objects.filter(pk=row.pk).update(last_used_at=now)
+    return row.user

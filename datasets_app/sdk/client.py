@@ -144,6 +144,12 @@ class UserClient:
         """The dataset if this user may read it; ResourceNotFoundError otherwise. One query."""
         return Dataset(require(self.principal, dataset_hash, Op.READ), self.principal)
 
+    def get_bearer_token(self) -> str:
+        """A new bearer token for this user (24 h); only its digest is stored. One insert."""
+        from .accounts import issue_bearer_token
+
+        return issue_bearer_token(self.user)
+
     # ---- cloud integrations -----------------------------------------------------------------
 
     def visible_integrations(self, *, include_org_access: bool = False) -> QuerySet[m.CloudIntegration]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
@@ -187,8 +187,71 @@ class Dataset(UploadsMixin, ReEncodeMixin):
             raise ResourceNotFoundError(f"Data item {data_hash} not found in this dataset.", data_hash=str(data_hash))
         return row
 
-    def get_data_row(self, data_hash: str) -> orm.DataRow:
-        return convert.data_row(self._get_row(data_hash, Op.READ))
+    def iter_data_rows(
+        self,
+        title_eq: str | None = None,
+        title_like: str | None = None,
+        created_before: Any = None,
+        created_after: Any = None,
+        data_types: Iterable[orm.DataType | str] | None = None,
+        data_hashes: Iterable[str] | None = None,
+        *,
+        with_metadata: bool = True,
+    ) -> Iterator[orm.DataRow]:
+        """list_data_rows, lazily: READ is checked now; rows are read 2000 at a time as consumed,
+        so memory stays flat whatever the count (the API streams 100k-row datasets this way)."""
+        qs = self.data_rows_queryset(title_eq, title_like, created_before, created_after, data_types, data_hashes)
+        return (convert.data_row(r, with_metadata=with_metadata) for r in qs.iterator(chunk_size=2000))
+
+    def refetch_data(self) -> None:
+        """Re-reads the dataset's own fields (title, description...); checks READ. One query."""
+        self._require(Op.READ)
+
+    def get_data_row(
+        self,
+        data_hash: str,
+        signed_url: bool = False,
+        images_data: bool = False,
+        image_signed_urls: bool = False,
+        client_metadata: bool = False,
+    ) -> orm.DataRow:
+        """One row (READ). `images_data` fills the image-group/series members in data_sequence order
+        (one more query); `client_metadata` includes the metadata. Signed URLs are not issued yet:
+        `signed_url` stays None until hosted-file download URLs exist (media pipeline issue)."""
+        row = self._get_row(data_hash, Op.READ)
+        images = None
+        if images_data:
+            storage = convert.row_storage_location(row)
+            images = [
+                orm.ImageData(
+                    image_hash=str(member.image_hash),
+                    title=member.title,
+                    data_sequence=member.data_sequence,
+                    file_link=member.url or member.storage_key or None,
+                    file_type=member.mime_type,
+                    file_size=member.file_size,
+                    storage_location=storage,
+                    created_at=member.created_at,
+                    last_edited_at=member.last_edited_at,
+                    width=member.width,
+                    height=member.height,
+                    signed_url=None,
+                )
+                for member in row.members.order_by("data_sequence")
+            ]
+        return convert.data_row(row, with_metadata=client_metadata, images_data=images)
+
+    def get_cloud_integrations(self) -> list[orm.CloudIntegration]:
+        """Integrations usable with this dataset (READ): a user's own ones, or for an API key those
+        of the user who created the key. One query after the check."""
+        self._require(Op.READ)
+        owner = self.principal.api_key.created_by if self.principal.is_key else self.principal.user
+        if owner is None:
+            return []
+        return [
+            orm.CloudIntegration(id=str(i.integration_uuid), title=i.title, provider=i.provider)
+            for i in m.CloudIntegration.objects.filter(owner=owner)
+        ]
 
     def update_data_row(
         self, data_hash: str, *, title: str | None = None, client_metadata: dict | None = None

@@ -1,0 +1,56 @@
+"""Datasets: create (§6.1) and list (§6.2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import path
+
+from datasets_app.sdk.exceptions import InvalidArgumentError
+
+from .. import schemas as s
+from .base import V2Call, v2_endpoint
+
+LIST_FILTERS = {
+    "titleEq": "title_eq",
+    "titleLike": "title_like",
+    "descriptionEq": "desc_eq",
+    "descriptionLike": "desc_like",
+    "createdBefore": "created_before",
+    "createdAfter": "created_after",
+    "editedBefore": "edited_before",
+    "editedAfter": "edited_after",
+}
+
+
+@v2_endpoint(methods=["POST"])
+def create_dataset(call: V2Call) -> dict[str, Any]:
+    """POST /v2/public/datasets -> {"dataset_uuid", "backing_folder_uuid"}."""
+    body = call.json()
+    s.only_keys(body, {"title", "description", "createBackingFolder", "legacyCall"}, "body")
+    if "legacyCall" in body and not isinstance(body["legacyCall"], bool):
+        raise InvalidArgumentError("legacyCall must be true or false.", field="legacyCall")
+    created = call.user_client().create_dataset(
+        body.get("title"),
+        dataset_description=s.opt_str(body, "description"),
+        create_backing_folder=bool(s.opt_bool(body, "createBackingFolder", True)),
+    )
+    return {"dataset_uuid": created.dataset_hash, "backing_folder_uuid": created.backing_folder_uuid}
+
+
+@v2_endpoint(methods=["GET"])
+def list_datasets(call: V2Call) -> dict[str, Any]:
+    """GET /v2/public/datasets/list -> {"result": [DatasetWithUserRole]}."""
+    kwargs: dict[str, Any] = {}
+    for param, name in LIST_FILTERS.items():
+        value = s.query_str(call.query, param)
+        kwargs[name] = s.parse_datetime(value, param) if name.endswith(("_before", "_after")) else value
+    include_org = s.query_bool(call.query, "includeOrgAccess")
+    entries = call.user_client().get_datasets(**kwargs, include_org_access=include_org)
+    return {"result": [s.dataset_with_role_v2(e) for e in entries]}
+
+
+urlpatterns = [
+    path("v2/public/datasets", create_dataset, name="api-v2-datasets"),
+    path("v2/public/datasets/list", list_datasets, name="api-v2-datasets-list"),
+]
