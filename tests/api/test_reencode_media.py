@@ -10,7 +10,6 @@ from django.core.files.storage import default_storage
 
 from datasets_app.media import downloads
 
-pytestmark = pytest.mark.urls("tests.api.test_reencode_urls")
 
 BODY = bytes(range(256)) * 2000  # 512000 bytes, larger than one streamed chunk
 
