@@ -2,6 +2,9 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
 
 from datasets_app.sdk.orm import StorageLocation
 
@@ -37,3 +40,146 @@ class DataRowFilterForm(forms.Form):
         label="Type",
         choices=[("", "All types"), ("VIDEO", "Videos"), ("IMG_GROUP", "Image groups"), ("IMAGE", "Images"), ("DICOM", "DICOM")],
     )
+
+
+# ---- sign-in ---------------------------------------------------------------------------------
+
+LOGIN_FAILURE_LIMIT = 5
+LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
+
+
+def login_throttle_key(email: str, ip: str) -> str:
+    import hashlib
+
+    digest = hashlib.sha256(f"{email.strip().lower()}|{ip}".encode()).hexdigest()
+    return f"login-failures:{digest}"
+
+
+class ThrottledAuthenticationForm(AuthenticationForm):
+    """Django's sign-in form, refusing after LOGIN_FAILURE_LIMIT failures per account and IP address
+    within the window (counted in the cache, so every web process shares the count)."""
+
+    throttled = False
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "That e-mail and password do not match an account.",
+        "throttled": "Too many failed sign-ins for this account from your address. Try again in 15 minutes.",
+    }
+
+    def clean(self):
+        email = self.cleaned_data.get("username") or ""
+        ip = self.request.META.get("REMOTE_ADDR", "") if self.request else ""
+        key = login_throttle_key(email, ip)
+        if email and (cache.get(key) or 0) >= LOGIN_FAILURE_LIMIT:
+            self.throttled = True
+            raise ValidationError(self.error_messages["throttled"], code="throttled")
+        try:
+            cleaned = super().clean()
+        except ValidationError:
+            if email:
+                cache.add(key, 0, LOGIN_FAILURE_WINDOW_SECONDS)
+                try:
+                    cache.incr(key)
+                except ValueError:  # expired between add and incr
+                    cache.set(key, 1, LOGIN_FAILURE_WINDOW_SECONDS)
+            raise
+        cache.delete(key)
+        return cleaned
+
+
+# ---- dataset settings, data rows ---------------------------------------------------------------
+
+class DatasetSettingsForm(forms.Form):
+    title = forms.CharField(max_length=settings.MAX_TITLE_LENGTH)
+    description = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=settings.MAX_DESCRIPTION_LENGTH
+    )
+
+
+class DataRowRenameForm(forms.Form):
+    title = forms.CharField(max_length=settings.MAX_TITLE_LENGTH, label="New title")
+
+
+class HashesField(forms.MultipleChoiceField):
+    """Any number of UUID strings (the SDK checks that they belong to the dataset)."""
+
+    def valid_value(self, value) -> bool:
+        import uuid
+
+        try:
+            uuid.UUID(str(value))
+        except ValueError:
+            return False
+        return True
+
+    def validate(self, value):
+        super().validate(value)
+        if len(value) > 500:
+            raise ValidationError("Select at most 500 items at a time.")
+
+
+class DataRowSelectionForm(forms.Form):
+    data_hash = HashesField(
+        error_messages={
+            "required": "Select at least one data item.",
+            "invalid_choice": "The selection contains an unknown item.",
+        }
+    )
+
+
+# ---- API keys, members, account ----------------------------------------------------------------
+
+class APIKeyCreateForm(forms.Form):
+    title = forms.CharField(max_length=200, label="Name", help_text="What the key is for, e.g. “training pipeline”.")
+    scopes = forms.MultipleChoiceField(
+        choices=[("dataset.read", "Read (dataset.read)"), ("dataset.write", "Write (dataset.write)")],
+        widget=forms.CheckboxSelectMultiple,
+        initial=["dataset.read"],
+        label="Scopes",
+        error_messages={"required": "Choose at least one scope."},
+    )
+    expires_on = forms.DateField(
+        required=False,
+        label="Expires on (optional)",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="The key stops working at the end of this day (UTC). Leave empty for no expiry.",
+    )
+
+    def clean_expires_on(self):
+        import datetime as dt
+
+        day = self.cleaned_data.get("expires_on")
+        if day and day < dt.datetime.now(dt.timezone.utc).date():
+            raise ValidationError("Choose today or a later day.")
+        return day
+
+
+ROLE_CHOICES = [(0, "Admin"), (1, "User")]
+
+
+class MemberAddForm(forms.Form):
+    email = forms.EmailField(label="E-mail", max_length=254)
+    role = forms.TypedChoiceField(choices=ROLE_CHOICES, coerce=int, initial=1, label="Role")
+
+
+class MemberRoleForm(forms.Form):
+    email = forms.EmailField(max_length=254, widget=forms.HiddenInput)
+    role = forms.TypedChoiceField(choices=ROLE_CHOICES, coerce=int, label="Role")
+
+
+class MemberRemoveForm(forms.Form):
+    email = forms.EmailField(max_length=254, widget=forms.HiddenInput)
+
+
+class PublicKeyAddForm(forms.Form):
+    title = forms.CharField(max_length=200, required=False, label="Name (optional)")
+    public_key = forms.CharField(
+        label="Public key",
+        max_length=4096,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA... you@laptop", "spellcheck": "false"}),
+        help_text="The contents of your ~/.ssh/id_ed25519.pub (OpenSSH format, Ed25519 only).",
+    )
+
+
+class KeyPairGenerateForm(forms.Form):
+    title = forms.CharField(max_length=200, required=False, label="Name (optional)")

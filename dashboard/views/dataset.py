@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.vary import vary_on_headers
 
@@ -38,6 +39,30 @@ def dataset_detail(request, dataset_hash: str):
         "can_write": dataset.can(Op.WRITE_DATA),
         "can_delete": dataset.can(Op.DELETE_DATA),
         "can_manage": dataset.can(Op.MANAGE),
+        "selectable": dataset.can(Op.DELETE_DATA),
+        "tab": "data",
     }
     template = "partials/dataset_rows.html" if is_partial(request) else "dataset.html"
+    return render(request, template, context)
+
+
+@login_required
+@vary_on_headers("HX-Request")
+def data_row_detail(request, dataset_hash: str, data_hash: str):
+    """One data item: its page, or (htmx) its table row, e.g. when an inline rename is cancelled."""
+    with sdk_errors_as_http():
+        dataset = user_client(request).get_dataset(dataset_hash)
+        row = dataset.data_rows_queryset(data_hashes=[data_hash]).first()
+    if row is None:
+        raise Http404("No such data item in this dataset.")
+    context = {
+        "dataset": dataset,
+        "row": row,
+        "can_write": dataset.can(Op.WRITE_DATA),
+        "can_delete": dataset.can(Op.DELETE_DATA),
+        "can_manage": dataset.can(Op.MANAGE),
+        "selectable": dataset.can(Op.DELETE_DATA),
+        "tab": "data",
+    }
+    template = "partials/dataset_row.html" if is_partial(request) else "data_row.html"
     return render(request, template, context)

@@ -1,16 +1,33 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
-from . import datasets, dataset
+from . import account, api_keys, auth, dataset, dataset_admin, datasets, members
 
 app_name = "dashboard"
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="dashboard:dataset-list", permanent=False), name="home"),
-    path("login", auth_views.LoginView.as_view(template_name="login.html", redirect_authenticated_user=True), name="login"),
-    path("logout", auth_views.LogoutView.as_view(), name="logout"),
+    path("login", auth.sign_in, name="login"),
+    path("logout", auth.sign_out, name="logout"),
+    path("account", account.account, name="account"),
+    path("account/keys/generate", account.key_pair_generate, name="key-pair-generate"),
+    path("account/keys/download", account.private_key_download, name="private-key-download"),
+    path("account/keys/<int:key_id>/delete", account.public_key_delete, name="public-key-delete"),
     path("datasets", datasets.dataset_list, name="dataset-list"),
     path("datasets/new", datasets.dataset_create, name="dataset-create"),
-    path("datasets/<str:dataset_hash>", dataset.dataset_detail, name="dataset-detail"),
+    path("datasets/<uuid:dataset_hash>", dataset.dataset_detail, name="dataset-detail"),
+    path("datasets/<uuid:dataset_hash>/settings", dataset_admin.dataset_settings, name="dataset-settings"),
+    path("datasets/<uuid:dataset_hash>/delete", dataset_admin.dataset_delete, name="dataset-delete"),
+    path("datasets/<uuid:dataset_hash>/rows/delete", dataset_admin.data_rows_delete, name="data-rows-delete"),
+    path("datasets/<uuid:dataset_hash>/rows/<uuid:data_hash>", dataset.data_row_detail, name="data-row"),
+    path(
+        "datasets/<uuid:dataset_hash>/rows/<uuid:data_hash>/rename",
+        dataset_admin.data_row_rename,
+        name="data-row-rename",
+    ),
+    path("datasets/<uuid:dataset_hash>/keys", api_keys.api_key_list, name="api-keys"),
+    path("datasets/<uuid:dataset_hash>/keys/<uuid:key_hash>/revoke", api_keys.api_key_revoke, name="api-key-revoke"),
+    path("datasets/<uuid:dataset_hash>/members", members.member_list, name="members"),
+    path("datasets/<uuid:dataset_hash>/members/role", members.member_role, name="member-role"),
+    path("datasets/<uuid:dataset_hash>/members/remove", members.member_remove, name="member-remove"),
 ]

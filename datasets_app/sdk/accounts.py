@@ -52,6 +52,19 @@ def add_public_key(user: m.User, openssh_line: str, title: str = "") -> m.Public
         raise DuplicateSshKeyError("This public key is already registered.", field="public_key") from None
 
 
+def generate_key_pair(user: m.User, title: str = "") -> tuple[str, m.PublicKey]:
+    """A new Ed25519 key pair: its public half registered for `user`, its private half returned
+    (OpenSSH PEM, unencrypted) and never stored here. One insert."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import NoEncryption, PrivateFormat
+
+    private = Ed25519PrivateKey.generate()
+    private_pem = private.private_bytes(Encoding.PEM, PrivateFormat.OpenSSH, NoEncryption()).decode()
+    public_line = private.public_key().public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH).decode()
+    name = title.strip() if isinstance(title, str) and title.strip() else f"generated {timezone.now():%Y-%m-%d %H:%M}"
+    return private_pem, add_public_key(user, f"{public_line} {user.email}", name)
+
+
 def list_public_keys(user: m.User) -> list[m.PublicKey]:
     return list(user.public_keys.all())
 

@@ -1,0 +1,92 @@
+"""The account page: Ed25519 public keys for the Python SDK (register, generate, delete)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from dashboard.errors import add_form_error, sdk_errors_as_http
+from dashboard.forms import KeyPairGenerateForm, PublicKeyAddForm
+from datasets_app.sdk import accounts
+from datasets_app.sdk.exceptions import DuplicateSshKeyError, InvalidArgumentError
+
+SESSION_PRIVATE_KEY = "generated_private_key"
+
+
+def _page(request, add_form, generate_form, status=200):
+    base = request.build_absolute_uri("/").rstrip("/")
+    context = {
+        "keys": accounts.list_public_keys(request.user),
+        "form": add_form,
+        "generate_form": generate_form,
+        "domain": base,
+        "pending_download": bool(request.session.get(SESSION_PRIVATE_KEY)),
+        "nav": "account",
+    }
+    return render(request, "account.html", context, status=status)
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def account(request):
+    """GET: keys and forms; POST: register a pasted public key."""
+    form = PublicKeyAddForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            key = accounts.add_public_key(request.user, form.cleaned_data["public_key"], form.cleaned_data["title"])
+        except (InvalidArgumentError, DuplicateSshKeyError) as error:
+            add_form_error(form, error, {"key title": "title"})
+        else:
+            messages.success(request, f"Public key {key.fingerprint} registered.")
+            return redirect("dashboard:account")
+    return _page(request, form, KeyPairGenerateForm(), status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def key_pair_generate(request):
+    """Generates a pair; the private key waits in this session until downloaded once."""
+    form = KeyPairGenerateForm(request.POST)
+    if not form.is_valid():
+        return _page(request, PublicKeyAddForm(), form, status=400)
+    try:
+        private_pem, key = accounts.generate_key_pair(request.user, form.cleaned_data["title"])
+    except InvalidArgumentError as error:
+        add_form_error(form, error, {"key title": "title"})
+        return _page(request, PublicKeyAddForm(), form, status=400)
+    request.session[SESSION_PRIVATE_KEY] = private_pem
+    messages.success(request, f"Key pair generated ({key.fingerprint}). Download the private key now: it is shown only once.")
+    return redirect("dashboard:account")
+
+
+@login_required
+@never_cache
+@require_POST
+def private_key_download(request):
+    """The generated private key, once: it leaves the session as it is sent."""
+    private_pem = request.session.pop(SESSION_PRIVATE_KEY, None)
+    if not private_pem:
+        raise Http404("There is no private key waiting: generate a new key pair.")
+    response = HttpResponse(private_pem, content_type="application/x-pem-file")
+    response["Content-Disposition"] = 'attachment; filename="datasets_ed25519"'
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def public_key_delete(request, key_id: int):
+    """GET: the confirmation; POST: delete the key (SDK clients using it stop working)."""
+    key = next((k for k in accounts.list_public_keys(request.user) if k.pk == key_id), None)
+    if key is None:
+        raise Http404("No such key.")
+    if request.method == "POST":
+        with sdk_errors_as_http():
+            accounts.delete_public_key(request.user, key.pk)
+        messages.success(request, f"Public key {key.fingerprint} deleted.")
+        return redirect("dashboard:account")
+    return render(request, "public_key_delete.html", {"key": key, "nav": "account"})

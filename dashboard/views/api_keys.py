@@ -1,0 +1,69 @@
+"""A dataset's API keys (dataset ADMINs only): list, create (secret shown once), revoke."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from dashboard.errors import add_form_error, sdk_errors_as_404
+from dashboard.forms import APIKeyCreateForm
+
+from datasets_app.sdk.exceptions import InvalidArgumentError
+
+from .common import day_end, user_client
+
+
+def mask(secret: str) -> str:
+    return "••••••••" + secret[-4:] if secret else ""
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def api_key_list(request, dataset_hash: str):
+    """GET: the keys and a create form; POST: create, answered by the page showing the secret once."""
+    client = user_client(request)
+    with sdk_errors_as_404():
+        dataset = client.get_dataset(dataset_hash)
+        keys = client.get_dataset_api_keys(dataset.dataset_hash)
+    form = APIKeyCreateForm(request.POST or None)
+    created = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            with sdk_errors_as_404():
+                created = client.create_dataset_api_key(
+                    dataset.dataset_hash,
+                    form.cleaned_data["title"],
+                    form.cleaned_data["scopes"],
+                    expires_at=day_end(form.cleaned_data["expires_on"]),
+                )
+        except InvalidArgumentError as error:
+            add_form_error(form, error, {"API key title": "title", "dataset_scopes": "scopes", "expires_at": "expires_on"})
+        else:
+            return render(request, "api_key_created.html", {"dataset": dataset, "key": created, "tab": "keys", "can_manage": True})
+    rows = [{"key": k, "masked": mask(k.api_key)} for k in reversed(keys)]
+    context = {"dataset": dataset, "rows": rows, "form": form, "tab": "keys", "can_manage": True}
+    return render(request, "api_keys.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def api_key_revoke(request, dataset_hash: str, key_hash: str):
+    client = user_client(request)
+    with sdk_errors_as_404():
+        dataset = client.get_dataset(dataset_hash)
+        keys = {k.key_hash: k for k in client.get_dataset_api_keys(dataset.dataset_hash)}
+    key = keys.get(str(key_hash))
+    if key is None:
+        from django.http import Http404
+
+        raise Http404("No such API key, or it is already revoked.")
+    if request.method == "POST":
+        with sdk_errors_as_404():
+            client.revoke_dataset_api_key(dataset.dataset_hash, key.key_hash)
+        messages.success(request, f"API key “{key.title}” revoked: it no longer works.")
+        return redirect("dashboard:api-keys", dataset_hash=dataset.dataset_hash)
+    return render(request, "api_key_revoke.html", {"dataset": dataset, "key": key, "masked": mask(key.api_key), "tab": "keys", "can_manage": True})

@@ -1,0 +1,23 @@
+"""Sign in (throttled per account and address) and sign out."""
+
+from __future__ import annotations
+
+from django.contrib.auth import views as auth_views
+
+from dashboard.forms import ThrottledAuthenticationForm
+
+
+class SignInView(auth_views.LoginView):
+    template_name = "login.html"
+    authentication_form = ThrottledAuthenticationForm
+    redirect_authenticated_user = True
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        # 429 tells scripts and proxies this is a rate limit; a wrong password is a 400.
+        response.status_code = 429 if getattr(form, "throttled", False) else 400
+        return response
+
+
+sign_in = SignInView.as_view()
+sign_out = auth_views.LogoutView.as_view()

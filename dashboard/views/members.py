@@ -1,0 +1,115 @@
+"""A dataset's members (dataset ADMINs only): add by e-mail, change role, remove. The SDK keeps
+the last ADMIN; the page says why when it refuses."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from dashboard.errors import add_form_error, sdk_errors_as_404
+from dashboard.forms import MemberAddForm, MemberRemoveForm, MemberRoleForm
+from datasets_app.sdk.exceptions import InvalidArgumentError, ResourceNotFoundError
+from datasets_app.sdk.orm import DatasetUserRole
+from datasets_app.sdk.policy import Op
+
+from .common import user_client
+
+
+def _open(request, dataset_hash):
+    with sdk_errors_as_404():
+        dataset = user_client(request).get_dataset(dataset_hash)
+        dataset.require(Op.MANAGE)
+    return dataset
+
+
+def _page(request, dataset, add_form, status=200):
+    with sdk_errors_as_404():
+        members = dataset.list_users()
+    admins = sum(1 for u in members if u.user_role == DatasetUserRole.ADMIN)
+    rows = [
+        {
+            "user": u,
+            "is_admin": u.user_role == DatasetUserRole.ADMIN,
+            "is_last_admin": u.user_role == DatasetUserRole.ADMIN and admins == 1,
+            "is_me": u.user_email.lower() == request.user.email.lower(),
+        }
+        for u in members
+    ]
+    context = {"dataset": dataset, "rows": rows, "form": add_form, "tab": "members", "can_manage": True}
+    return render(request, "members.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def member_list(request, dataset_hash: str):
+    """GET: members and the add form; POST: add a member by e-mail."""
+    dataset = _open(request, dataset_hash)
+    form = MemberAddForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        email, role = form.cleaned_data["email"], form.cleaned_data["role"]
+        try:
+            with sdk_errors_as_404():
+                try:
+                    added = dataset.add_users([email], DatasetUserRole(role))
+                except ResourceNotFoundError as error:
+                    # An unknown address is a form error, not a missing page.
+                    raise InvalidArgumentError(error.message, field="user_emails") from None
+        except InvalidArgumentError as error:
+            add_form_error(form, error, {"user_emails": "email", "user_role": "role"})
+        else:
+            member = added[0]
+            if member.user_role != role:
+                messages.info(request, f"{member.user_email} was already a member ({member.user_role.name.title()}); role unchanged.")
+            else:
+                messages.success(request, f"Added {member.user_email} as {member.user_role.name.title()}.")
+            return redirect("dashboard:members", dataset_hash=dataset.dataset_hash)
+    return _page(request, dataset, form, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def member_role(request, dataset_hash: str):
+    dataset = _open(request, dataset_hash)
+    form = MemberRoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a member and a role.")
+    else:
+        try:
+            with sdk_errors_as_404():
+                member = dataset.set_user_role(form.cleaned_data["email"], DatasetUserRole(form.cleaned_data["role"]))
+        except InvalidArgumentError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"{member.user_email} is now {member.user_role.name.title()}.")
+    return redirect("dashboard:members", dataset_hash=dataset.dataset_hash)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def member_remove(request, dataset_hash: str):
+    """GET ?email=: the confirmation; POST: remove the member."""
+    dataset = _open(request, dataset_hash)
+    form = MemberRemoveForm(request.POST if request.method == "POST" else request.GET)
+    if not form.is_valid():
+        raise Http404("No such member.")
+    email = form.cleaned_data["email"]
+    with sdk_errors_as_404():
+        members = {u.user_email.lower(): u for u in dataset.list_users()}
+    member = members.get(email.lower())
+    if member is None:
+        raise Http404("No such member.")
+    if request.method == "POST":
+        try:
+            with sdk_errors_as_404():
+                dataset.remove_users([member.user_email])
+        except InvalidArgumentError as error:
+            messages.error(request, error.message)
+            return redirect("dashboard:members", dataset_hash=dataset.dataset_hash)
+        messages.success(request, f"Removed {member.user_email} from this dataset.")
+        if member.user_email.lower() == request.user.email.lower():
+            return redirect("dashboard:dataset-list")
+        return redirect("dashboard:members", dataset_hash=dataset.dataset_hash)
+    return render(request, "member_remove.html", {"dataset": dataset, "member": member, "tab": "members", "can_manage": True})

@@ -1,0 +1,103 @@
+"""The API keys page: ADMINs only, secrets masked in the list, shown once at creation, revoke confirmed."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+
+from datasets_app import models as m
+from datasets_app.sdk import Dataset, UserClient
+from datasets_app.sdk.exceptions import AuthenticationError
+
+pytestmark = pytest.mark.django_db
+
+
+def keys_url(dataset):
+    return reverse("dashboard:api-keys", args=[dataset.dataset_hash])
+
+
+@pytest.mark.parametrize("persona,status", [("org_admin", 200), ("ds_admin", 200), ("ds_user", 404), ("stranger", 404)])
+def test_keys_page_role_table(request, as_user, dataset, persona, status):
+    c = as_user(request.getfixturevalue(persona))
+    assert c.get(keys_url(dataset)).status_code == status
+    created = c.post(keys_url(dataset), {"title": "k", "scopes": ["dataset.read"]})
+    assert created.status_code == status
+    assert m.DatasetAPIKey.objects.filter(dataset=dataset).exists() == (status == 200)
+
+
+def test_create_shows_secret_once_then_list_masks_it(as_user, dataset, ds_admin):
+    c = as_user(ds_admin)
+    response = c.post(keys_url(dataset), {"title": "pipeline", "scopes": ["dataset.read", "dataset.write"]})
+    assert response.status_code == 200
+    key = m.DatasetAPIKey.objects.get(dataset=dataset)
+    secret = UserClient.for_user(ds_admin).get_dataset_api_keys(str(dataset.dataset_hash))[0].api_key
+    body = response.content.decode()
+    assert secret in body and "data-copy" in body and "only time it is shown" in body
+    assert response["Cache-Control"] and "no-store" in response["Cache-Control"]
+    listing = c.get(keys_url(dataset)).content.decode()
+    assert secret not in listing and "••••••••" + secret[-4:] in listing
+    assert "pipeline" in listing and "dataset.write" in listing
+    # the secret works with the SDK
+    assert Dataset.from_api_key(str(dataset.dataset_hash), secret).title == dataset.title
+    assert key.can_read and key.can_write
+
+
+def test_create_with_expiry_sets_end_of_day(as_user, dataset, ds_admin):
+    day = dt.date.today() + dt.timedelta(days=3)
+    as_user(ds_admin).post(keys_url(dataset), {"title": "k", "scopes": ["dataset.read"], "expires_on": day.isoformat()})
+    key = m.DatasetAPIKey.objects.get(dataset=dataset)
+    assert key.expires_at == dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=dt.timezone.utc)
+
+
+@pytest.mark.parametrize(
+    "data,field",
+    [
+        ({"title": "", "scopes": ["dataset.read"]}, "id_title_error"),
+        ({"title": "k"}, "Choose at least one scope"),
+        ({"title": "k", "scopes": ["dataset.admin"]}, "not one of the available choices"),
+        ({"title": "k", "scopes": ["dataset.read"], "expires_on": "2001-01-01"}, "id_expires_on_error"),
+        ({"title": "k", "scopes": ["dataset.read"], "expires_on": "tomorrow"}, "id_expires_on_error"),
+        ({"title": "x" * 300, "scopes": ["dataset.read"]}, "id_title_error"),
+    ],
+)
+def test_create_form_errors_next_to_fields(as_user, dataset, ds_admin, data, field):
+    response = as_user(ds_admin).post(keys_url(dataset), data)
+    assert response.status_code == 400
+    assert field in response.content.decode()
+    assert not m.DatasetAPIKey.objects.exists()
+
+
+def test_revoke_confirms_then_key_stops_working(as_user, dataset, ds_admin, rw_key):
+    c = as_user(ds_admin)
+    revoke = reverse("dashboard:api-key-revoke", args=[dataset.dataset_hash, rw_key.model.key_hash])
+    confirm = c.get(revoke)
+    assert confirm.status_code == 200 and "cannot be undone" in confirm.content.decode()
+    assert rw_key.secret not in confirm.content.decode()
+    assert c.post(revoke).status_code == 302
+    with pytest.raises(AuthenticationError):
+        Dataset.from_api_key(str(dataset.dataset_hash), rw_key.secret)
+    assert c.get(revoke).status_code == 404  # already revoked
+    assert rw_key.model.title not in c.get(keys_url(dataset)).content.decode().split("<h2 class=\"flush\">Create")[0]
+
+
+def test_revoke_is_404_for_users_and_foreign_keys(as_user, dataset, ds_user, rw_key, org_admin):
+    revoke = reverse("dashboard:api-key-revoke", args=[dataset.dataset_hash, rw_key.model.key_hash])
+    assert as_user(ds_user).post(revoke).status_code == 404
+    other = UserClient.for_user(org_admin).create_dataset("other")
+    foreign = reverse("dashboard:api-key-revoke", args=[other.dataset_hash, rw_key.model.key_hash])
+    assert as_user(org_admin).post(foreign).status_code == 404
+    rw_key.model.refresh_from_db()
+    assert rw_key.model.revoked_at is None
+
+
+@pytest.mark.parametrize("count", [2, 12])
+def test_keys_page_queries_are_constant(as_user, dataset, ds_admin, count, django_assert_max_num_queries):
+    client = UserClient.for_user(ds_admin)
+    for i in range(count):
+        client.create_dataset_api_key(str(dataset.dataset_hash), f"k{i}", ["dataset.read"])
+    c = as_user(ds_admin)
+    with django_assert_max_num_queries(6):
+        response = c.get(keys_url(dataset))
+    assert response.content.decode().count("Revoke…") == count

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from django.test import Client
+from django.urls import reverse
+
+from dashboard.forms import LOGIN_FAILURE_LIMIT
+from tests.factories import UserFactory
+
+PASSWORD = "correct horse battery"
+
+
+def test_sign_in_with_right_password_redirects_to_datasets(db):
+    user = UserFactory()
+    response = Client().post(reverse("dashboard:login"), {"username": user.email, "password": PASSWORD})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("dashboard:dataset-list")
+
+
+def test_sign_in_with_wrong_password_shows_error(db):
+    user = UserFactory()
+    response = Client().post(reverse("dashboard:login"), {"username": user.email, "password": "nope"})
+    assert response.status_code == 400
+    assert "do not match an account" in response.content.decode()
+
+
+def test_sign_in_is_throttled_per_account_and_address(db):
+    user = UserFactory()
+    c = Client(REMOTE_ADDR="10.0.0.1")
+    for _ in range(LOGIN_FAILURE_LIMIT):
+        assert c.post(reverse("dashboard:login"), {"username": user.email, "password": "bad"}).status_code == 400
+    # the right password no longer helps from this address...
+    blocked = c.post(reverse("dashboard:login"), {"username": user.email, "password": PASSWORD})
+    assert blocked.status_code == 429
+    assert "Too many failed sign-ins" in blocked.content.decode()
+    # ...but another address, or another account from the same address, is not blocked.
+    other_ip = Client(REMOTE_ADDR="10.0.0.2").post(reverse("dashboard:login"), {"username": user.email, "password": PASSWORD})
+    assert other_ip.status_code == 302
+    other = UserFactory()
+    assert c.post(reverse("dashboard:login"), {"username": other.email, "password": PASSWORD}).status_code == 302
+
+
+def test_successful_sign_in_resets_the_failure_count(db):
+    user = UserFactory()
+    c = Client(REMOTE_ADDR="10.0.0.3")
+    for _ in range(LOGIN_FAILURE_LIMIT - 1):
+        c.post(reverse("dashboard:login"), {"username": user.email, "password": "bad"})
+    assert c.post(reverse("dashboard:login"), {"username": user.email, "password": PASSWORD}).status_code == 302
+    c.logout()
+    for _ in range(LOGIN_FAILURE_LIMIT - 1):
+        assert c.post(reverse("dashboard:login"), {"username": user.email, "password": "bad"}).status_code == 400
+
+
+def test_pages_need_sign_in(db):
+    response = Client().get(reverse("dashboard:account"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("dashboard:login"))
+
+
+def test_sign_out_needs_post_and_signs_out(db):
+    user = UserFactory()
+    c = Client()
+    c.force_login(user)
+    assert c.post(reverse("dashboard:logout")).status_code == 302
+    assert c.get(reverse("dashboard:dataset-list")).status_code == 302
