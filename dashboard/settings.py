@@ -177,6 +177,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Heavy video work on its own queue so a deployment can scale it apart from light jobs.
+CELERY_TASK_ROUTES = {
+    "datasets_app.tasks.run_video_data_job_task": {"queue": "media"},
+    "datasets_app.tasks.reencode_videos_task": {"queue": "media"},
+}
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=6 * 3600)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=6 * 3600 - 60)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

@@ -12,6 +12,18 @@ def delete_stored_files_task(keys: list[str]) -> int:
     return jobs.run_delete_files(keys)
 
 
+# Data jobs (uploads, private-cloud imports): units already recorded are skipped on redelivery.
+# Jobs with videos go to the `media` queue (CELERY_TASK_ROUTES), the rest to `default`.
+@shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=2 * 3600, soft_time_limit=2 * 3600 - 60)
+def run_data_job_task(job_id: int) -> str:
+    return jobs.run_data_job(job_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=6 * 3600, soft_time_limit=6 * 3600 - 60)
+def run_video_data_job_task(job_id: int) -> str:
+    return jobs.run_data_job(job_id)
+
+
 # Re-encodes are long: one at a time per worker process, redone on redelivery if the worker dies.
 @shared_task(queue="media", acks_late=True, reject_on_worker_lost=True)
 def reencode_videos_task(task_id: int) -> str:

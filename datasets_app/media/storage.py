@@ -4,9 +4,17 @@ file name."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
-from typing import Iterable
+import os
+import tempfile
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO, Iterable, Iterator
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import QuerySet
@@ -52,3 +60,201 @@ def delete_files(keys: Iterable[str]) -> int:
             logger.exception("could not delete stored file %s", key)
             raise
     return gone
+
+
+# ---- writing hosted files ----------------------------------------------------------------------
+
+CHUNK_SIZE = 1024 * 1024
+UPLOAD_PREFIX = "uploads/"
+THUMBNAIL_PREFIX = "thumbnails/"
+
+
+class TooLarge(Exception):
+    """The stream went past the byte limit; nothing was kept."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"The file is larger than the limit of {limit} bytes.")
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    size: int
+    sha256: str
+
+
+def is_s3() -> bool:
+    return bool(getattr(settings, "AWS_STORAGE_BUCKET_NAME", ""))
+
+
+def upload_key(item_uuid: uuid.UUID | str) -> str:
+    """The key an issued upload slot writes to: ours, never the caller's file name."""
+    return f"{UPLOAD_PREFIX}{uuid.UUID(str(item_uuid))}"
+
+
+def thumbnail_key(owner_key: str) -> str:
+    """Deterministic thumbnail key of a stored file, so a re-run overwrites instead of adding."""
+    return f"{THUMBNAIL_PREFIX}{owner_key.replace('/', '_')}.jpg"
+
+
+def _local_path(key: str) -> str | None:
+    try:
+        return default_storage.path(key)
+    except NotImplementedError:
+        return None
+
+
+class _HashingReader:
+    """A read()-able view of a chunk iterator that hashes and counts as bytes pass (for boto3)."""
+
+    def __init__(self, chunks: Iterator[bytes], limit: int | None) -> None:
+        self._chunks = chunks
+        self._buffer = b""
+        self.digest = hashlib.sha256()
+        self.size = 0
+        self.limit = limit
+
+    def read(self, n: int = -1) -> bytes:
+        while n < 0 or len(self._buffer) < n:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            self.size += len(chunk)
+            if self.limit is not None and self.size > self.limit:
+                raise TooLarge(self.limit)
+            self.digest.update(chunk)
+            self._buffer += chunk
+        if n < 0:
+            out, self._buffer = self._buffer, b""
+        else:
+            out, self._buffer = self._buffer[:n], self._buffer[n:]
+        return out
+
+
+def save_stream(key: str, chunks: Iterable[bytes], *, limit: int | None = None, content_type: str = "") -> StoredObject:
+    """Writes chunks to hosted file `key`, computing SHA-256 and size as they pass (one pass).
+
+    Local storage writes a temporary file next to the target and renames it into place, so an
+    interrupted or oversized stream leaves no file at `key` and no partial file behind. Raises
+    TooLarge past `limit` bytes; any exception from `chunks` propagates after cleanup."""
+    path = _local_path(key)
+    iterator = iter(chunks)
+    if path is None:
+        reader = _HashingReader(iterator, limit)
+        extra = {"ContentType": content_type} if content_type else {}
+        # A failed multipart upload is aborted by boto3; a failed single PUT never lands.
+        default_storage.bucket.upload_fileobj(reader, default_storage._normalize_name(key), ExtraArgs=extra)
+        return StoredObject(key=key, size=reader.size, sha256=reader.digest.hexdigest())
+    directory = os.path.dirname(path)
+    os.makedirs(directory, exist_ok=True)
+    digest = hashlib.sha256()
+    size = 0
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".part-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in iterator:
+                if not chunk:
+                    continue
+                size += len(chunk)
+                if limit is not None and size > limit:
+                    raise TooLarge(limit)
+                digest.update(chunk)
+                out.write(chunk)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return StoredObject(key=key, size=size, sha256=digest.hexdigest())
+
+
+def file_chunks(file: str | os.PathLike | IO[bytes], chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+    """Chunks of a path, an UploadedFile (its .chunks()) or a binary file object; never one read."""
+    if isinstance(file, (str, os.PathLike)):
+        with open(file, "rb") as handle:
+            while chunk := handle.read(chunk_size):
+                yield chunk
+        return
+    if hasattr(file, "chunks"):
+        yield from file.chunks(chunk_size)
+        return
+    while chunk := file.read(chunk_size):
+        yield chunk
+
+
+def exists(key: str) -> bool:
+    return bool(key) and default_storage.exists(key)
+
+
+def size_of(key: str) -> int:
+    return default_storage.size(key)
+
+
+@contextmanager
+def local_copy(key: str, *, want_sha256: bool = False) -> Iterator[tuple[str, str]]:
+    """(a local path to hosted file `key`, its SHA-256 or "") for probing.
+
+    Local storage: the file itself, no copy (and no hashing unless asked). S3: streamed once to a
+    temporary file, hashed on the way, removed afterwards."""
+    path = _local_path(key)
+    if path is not None:
+        digest = ""
+        if want_sha256:
+            h = hashlib.sha256()
+            for chunk in file_chunks(path):
+                h.update(chunk)
+            digest = h.hexdigest()
+        yield path, digest
+        return
+    fd, tmp = tempfile.mkstemp(prefix="dd-media-")
+    try:
+        h = hashlib.sha256()
+        with os.fdopen(fd, "wb") as out, default_storage.open(key, "rb") as src:
+            while chunk := src.read(CHUNK_SIZE):
+                h.update(chunk)
+                out.write(chunk)
+        yield tmp, h.hexdigest()
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def save_small(key: str, data: bytes, content_type: str = "image/jpeg") -> None:
+    """Writes a small generated file (a thumbnail) under `key`, replacing any earlier one."""
+    save_stream(key, [data], content_type=content_type)
+
+
+def presigned_put_url(key: str, *, content_type: str | None = None, lifetime_seconds: int) -> str:
+    """The object store's own pre-signed PUT URL for `key` (S3 hosted storage only)."""
+    client = default_storage.connection.meta.client
+    params = {"Bucket": default_storage.bucket_name, "Key": default_storage._normalize_name(key)}
+    return client.generate_presigned_url("put_object", Params=params, ExpiresIn=int(lifetime_seconds))
+
+
+def head(key: str) -> tuple[int, str] | None:
+    """(size, sha256 if the store recorded one else "") of an S3 object, None when absent."""
+    client = default_storage.connection.meta.client
+    try:
+        resp = client.head_object(Bucket=default_storage.bucket_name, Key=default_storage._normalize_name(key))
+    except client.exceptions.ClientError:
+        return None
+    return int(resp["ContentLength"]), ""
+
+
+def signed_download_url(key: str, *, base_url: str | None = None) -> str:
+    """A time-limited URL serving hosted file `key`: S3's presigned GET, or our signed media endpoint."""
+    from .downloads import signed_download_url as _signed
+
+    return _signed(key, base_url=base_url)
+
+
+def walk_keys(prefix: str = "") -> Iterator[str]:
+    """Every stored key under prefix, one directory listing at a time (temporary .part files skipped)."""
+    dirs, files = default_storage.listdir(prefix)
+    for name in files:
+        if name.startswith(".part-"):
+            continue
+        yield f"{prefix}/{name}" if prefix else name
+    for d in dirs:
+        yield from walk_keys(f"{prefix}/{d}" if prefix else d)
