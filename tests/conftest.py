@@ -10,6 +10,7 @@ from datasets_app import models as m
 from datasets_app.sdk import Dataset, UserClient
 
 from .factories import DatasetFactory, UserFactory
+from .cloud_servers import azurite, gcs_emulator, http_media, moto_s3  # noqa: F401  (loopback storage servers)
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,186 @@
+"""SSRF guard: a host is resolved and every address checked BEFORE any connection is opened.
+
+Object URLs in a private-files document are chosen by whoever calls the API, and the worker that
+reads them sits inside our network. So a URL whose host resolves to a loopback, link-local,
+private, shared (CGNAT), multicast, reserved or cloud-metadata address is refused, unless the
+integration explicitly allows private networks (`CloudIntegration.allow_private_network`, for
+MinIO on a LAN or the loopback servers of the test suite).
+
+`guarded_session()` goes further for `requests`: its connections resolve and check the host
+themselves and then connect to the checked address (TLS still verifies the host name), so neither
+a redirect nor a DNS answer that changes between the check and the connect (rebinding) can reach
+a refused address.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+# Metadata services answer on these; they are also covered by link-local/private, but are named so
+# the error says what was hit.
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a)
+    for a in ("169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200", "168.63.129.16")
+)
+METADATA_HOSTNAMES = frozenset({"metadata.google.internal", "metadata", "instance-data", "instance-data.ec2.internal"})
+
+
+class AddressRefused(Exception):
+    """The URL's host is, or resolves to, an address this integration may not reach."""
+
+
+class HostUnresolvable(Exception):
+    """The URL's host does not resolve."""
+
+
+def classify(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """Why this address is refused ("a loopback", "a private", ...), or None when it is public."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address in METADATA_ADDRESSES:
+        return "a cloud metadata service"
+    if address.is_loopback:
+        return "a loopback"
+    if address.is_link_local:
+        return "a link-local"
+    if address.is_unspecified:
+        return "an unspecified"
+    if address.is_multicast:
+        return "a multicast"
+    if isinstance(address, ipaddress.IPv4Address) and address in ipaddress.ip_network("100.64.0.0/10"):
+        return "a shared (carrier-grade NAT)"
+    if address.is_private:
+        return "a private"
+    if address.is_reserved or not address.is_global:
+        return "a reserved"
+    return None
+
+
+def resolve(host: str, port: int | None = None) -> list[str]:
+    """Every address `host` resolves to (an IP literal resolves to itself). No connection is made."""
+    host = (host or "").strip().strip("[]")
+    if not host:
+        raise HostUnresolvable("The URL has no host.")
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, port or 443, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise HostUnresolvable(f"The host {host!r} does not resolve ({exc}).") from None
+    seen: list[str] = []
+    for info in infos:
+        addr = info[4][0].split("%", 1)[0]
+        if addr not in seen:
+            seen.append(addr)
+    return seen
+
+
+def check_host(host: str, port: int | None = None, *, allow_private_network: bool = False) -> list[str]:
+    """The host's addresses, all checked; AddressRefused names the first refused one.
+
+    Every address must pass: a name answering with one public and one private address could
+    otherwise be steered to the private one."""
+    bare = (host or "").strip().strip("[]").rstrip(".").lower()
+    if not allow_private_network and bare in METADATA_HOSTNAMES:
+        raise AddressRefused(f"The host {host!r} is a cloud metadata service; it is never fetched.")
+    addresses = resolve(bare, port)
+    if allow_private_network:
+        return addresses
+    for addr in addresses:
+        why = classify(ipaddress.ip_address(addr))
+        if why is not None:
+            shown = host if host == addr else f"{host} ({addr})"
+            raise AddressRefused(
+                f"The host {shown} is {why} address; this integration does not allow private networks."
+            )
+    return addresses
+
+
+def check_url(url: str, *, allow_private_network: bool = False) -> list[str]:
+    """Checks the host of an http(s) URL (see check_host); other schemes are refused."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise AddressRefused(f"Only http(s) URLs can be fetched, not {parts.scheme or 'a relative URL'!r}.")
+    try:
+        port = parts.port
+    except ValueError:
+        raise AddressRefused(f"The URL {url!r} has an invalid port.") from None
+    return check_host(parts.hostname or "", port, allow_private_network=allow_private_network)
+
+
+# ---- requests with the check inside the connection ---------------------------------------------
+
+
+class _GuardMixin:
+    allow_private_network = False
+
+    def _new_conn(self):  # type: ignore[override]
+        # Resolve and check here, then connect to the checked address; TLS SNI and certificate
+        # checks keep using the host name (urllib3 keeps `host` and `_dns_host` apart).
+        addresses = check_host(self.host, self.port, allow_private_network=self.allow_private_network)
+        self._dns_host = addresses[0]
+        return super()._new_conn()
+
+
+class _GuardedHTTPConnection(_GuardMixin, HTTPConnection):
+    pass
+
+
+class _GuardedHTTPSConnection(_GuardMixin, HTTPSConnection):
+    pass
+
+
+class _PrivateHTTPConnection(_GuardedHTTPConnection):
+    allow_private_network = True
+
+
+class _PrivateHTTPSConnection(_GuardedHTTPSConnection):
+    allow_private_network = True
+
+
+class GuardedAdapter(HTTPAdapter):
+    """A requests adapter whose every new connection is checked by check_host first."""
+
+    def __init__(self, *, allow_private_network: bool = False, **kwargs) -> None:
+        self.allow_private_network = allow_private_network
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        private = self.allow_private_network
+        http_cls = _PrivateHTTPConnection if private else _GuardedHTTPConnection
+        https_cls = _PrivateHTTPSConnection if private else _GuardedHTTPSConnection
+
+        class HTTPPool(HTTPConnectionPool):
+            ConnectionCls = http_cls
+
+        class HTTPSPool(HTTPSConnectionPool):
+            ConnectionCls = https_cls
+
+        self.poolmanager.pool_classes_by_scheme = {"http": HTTPPool, "https": HTTPSPool}
+        self.poolmanager.key_fn_by_scheme = dict(self.poolmanager.key_fn_by_scheme)
+
+
+def guarded_session(*, allow_private_network: bool = False, pool_size: int = 16) -> requests.Session:
+    """A requests Session that cannot connect to a refused address, redirects included."""
+    session = requests.Session()
+    adapter = GuardedAdapter(
+        allow_private_network=allow_private_network,
+        pool_connections=pool_size,
+        pool_maxsize=pool_size,
+        max_retries=urllib3.Retry(total=2, connect=2, read=0, status=0, redirect=5, backoff_factor=0.2),
+    )
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.trust_env = False  # an HTTP(S)_PROXY would connect for us and bypass the check
+    return session
