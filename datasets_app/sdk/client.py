@@ -171,6 +171,35 @@ class UserClient:
             qs = qs.filter(title__in=[str(t) for t in clean_list(filter_integration_titles, "titles")])
         return [orm.CloudIntegration(id=str(i.integration_uuid), title=i.title, provider=i.provider) for i in qs]
 
+    def create_cloud_integration(
+        self,
+        title: str,
+        provider: str,
+        *,
+        config: dict | None = None,
+        credentials: dict | None = None,
+        allow_private_network: bool = False,
+        owner: m.User | None = None,
+    ) -> orm.CloudIntegration:
+        """Registers an integration (organisation admins only; `owner` defaults to this user).
+        Credentials are encrypted at rest and never returned. See sdk/private_data.py."""
+        from .exceptions import AuthorisationError
+        from .private_data import integration_create
+
+        if not self.user.is_org_admin:
+            raise AuthorisationError("Only organisation admins can add cloud integrations.")
+        i = integration_create(
+            owner=owner or self.user, title=title, provider=provider, config=config,
+            credentials=credentials, allow_private_network=allow_private_network,
+        )
+        return orm.CloudIntegration(id=str(i.integration_uuid), title=i.title, provider=i.provider)
+
+    def delete_cloud_integration(self, integration_id: str) -> None:
+        """Deletes an integration this user owns (or any, for an organisation admin)."""
+        from .private_data import integration_delete
+
+        integration_delete(self.principal, integration_id)
+
     # ---- dataset API keys (dataset ADMINs) ----------------------------------------------------
 
     def create_dataset_api_key(

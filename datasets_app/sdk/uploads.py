@@ -505,6 +505,22 @@ class UploadsMixin:
             )
         return result.data_hashes_with_titles
 
+    # -- private-cloud data: thin delegations to sdk/private_data.py --
+
+    def add_private_data_to_dataset_start(self, integration_id: Any, private_files: Any, ignore_errors: Any = False, **_: Any) -> str:
+        """Starts an import of media that stays in the customer's bucket; returns its process_hash."""
+        from .private_data import add_private_data_start
+
+        return add_private_data_start(self, integration_id=integration_id, private_files=private_files, ignore_errors=ignore_errors)
+
+    def add_private_data_to_dataset_get_result(self, upload_job_id: Any, timeout_seconds: Any = 7 * 24 * 3600) -> DatasetDataLongPolling:
+        return self.wait_data_job(upload_job_id, timeout_seconds)
+
+    def add_private_data_to_dataset(self, integration_id: Any, private_files: Any, ignore_errors: Any = False) -> list[DatasetDataInfo]:
+        from .private_data import add_private_data
+
+        return add_private_data(self, integration_id, private_files, ignore_errors)
+
     # -- data jobs --
 
     def start_data_job(
