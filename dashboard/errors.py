@@ -70,3 +70,18 @@ class SDKErrorMiddleware:
         else:
             status = 400
         return render(request, "error.html", {"status": status, "message": exception.message}, status=status)
+
+
+def json_error(error: exc.DatasetsError, status: int | None = None, **extra):
+    """An SDK error as the JSON the upload script reads: {"error": message, "code": ...}."""
+    from django.http import JsonResponse
+
+    if status is None:
+        status = {
+            exc.ResourceNotFoundError: 404,
+            exc.AuthorisationError: 404,
+            exc.OperationNotAllowed: 404,
+            exc.PayloadTooLargeError: 413,
+            exc.AuthenticationError: 401,
+        }.get(type(error), 400)
+    return JsonResponse({"error": error.message, "code": error.code, **extra}, status=status)

@@ -10,7 +10,10 @@ from django.views.decorators.vary import vary_on_headers
 
 from dashboard.errors import sdk_errors_as_http
 from dashboard.forms import DataRowFilterForm
+from datasets_app.sdk.exceptions import InvalidArgumentError
 from datasets_app.sdk.policy import Op
+
+from .frame_plot import frame_duration_plot
 
 from .common import is_partial, like_contains, user_client
 
@@ -29,6 +32,7 @@ def dataset_detail(request, dataset_hash: str):
         data_types=[filters["data_type"]] if filters.get("data_type") else None,
     )
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    _attach_previews(request, dataset, page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
     context = {
@@ -39,7 +43,9 @@ def dataset_detail(request, dataset_hash: str):
         "can_write": dataset.can(Op.WRITE_DATA),
         "can_delete": dataset.can(Op.DELETE_DATA),
         "can_manage": dataset.can(Op.MANAGE),
-        "selectable": dataset.can(Op.DELETE_DATA),
+        "selectable": dataset.can(Op.DELETE_DATA) or dataset.can(Op.WRITE_DATA),
+        "can_upload": dataset.can(Op.WRITE_DATA),
+        "reencode_enabled": True,
         "tab": "data",
     }
     template = "partials/dataset_rows.html" if is_partial(request) else "dataset.html"
@@ -49,20 +55,43 @@ def dataset_detail(request, dataset_hash: str):
 @login_required
 @vary_on_headers("HX-Request")
 def data_row_detail(request, dataset_hash: str, data_hash: str):
-    """One data item: its page, or (htmx) its table row, e.g. when an inline rename is cancelled."""
+    """One data item: its page (images in order, frame-sync panel), or (htmx) its table row,
+    e.g. when an inline rename is cancelled."""
     with sdk_errors_as_http():
         dataset = user_client(request).get_dataset(dataset_hash)
         row = dataset.data_rows_queryset(data_hashes=[data_hash]).first()
     if row is None:
         raise Http404("No such data item in this dataset.")
+    _attach_previews(request, dataset, [row])
     context = {
         "dataset": dataset,
         "row": row,
         "can_write": dataset.can(Op.WRITE_DATA),
         "can_delete": dataset.can(Op.DELETE_DATA),
         "can_manage": dataset.can(Op.MANAGE),
-        "selectable": dataset.can(Op.DELETE_DATA),
+        "can_upload": dataset.can(Op.WRITE_DATA),
+        "selectable": dataset.can(Op.DELETE_DATA) or dataset.can(Op.WRITE_DATA),
         "tab": "data",
     }
-    template = "partials/dataset_row.html" if is_partial(request) else "data_row.html"
-    return render(request, template, context)
+    if is_partial(request):
+        return render(request, "partials/dataset_row.html", context)
+    base = request.build_absolute_uri("/").rstrip("/")
+    with sdk_errors_as_http():
+        if row.data_type in ("IMG_GROUP", "DICOM"):
+            context["images"] = dataset.image_group_images(str(row.data_hash), base_url=base)
+        if row.data_type == "VIDEO":
+            try:
+                timestamps = dataset.get_frame_timestamps(str(row.data_hash))
+            except InvalidArgumentError as error:
+                context["frame_sync_error"] = error.message
+            else:
+                context["frame_sync"] = timestamps
+                context["plot"] = frame_duration_plot(timestamps.times, timestamps.fps)
+    return render(request, "data_row.html", context)
+
+
+def _attach_previews(request, dataset, rows) -> None:
+    """Sets `thumb_url` on each row (signed thumbnail URL or None); no query."""
+    previews = dataset.preview_urls(rows, base_url=request.build_absolute_uri("/").rstrip("/"))
+    for row in rows:
+        row.thumb_url = previews.get(str(row.data_hash))

@@ -41,7 +41,7 @@ def dataset_settings(request, dataset_hash: str):
         else:
             messages.success(request, "Dataset settings saved.")
             return redirect("dashboard:dataset-settings", dataset_hash=dataset.dataset_hash)
-    context = {"dataset": dataset, "form": form, "tab": "settings", "can_manage": True}
+    context = {"dataset": dataset, "form": form, "tab": "settings", "can_manage": True, "can_upload": True}
     return render(request, "dataset_settings.html", context, status=400 if form.errors else 200)
 
 
@@ -55,7 +55,7 @@ def dataset_delete(request, dataset_hash: str):
             dataset.delete()
         messages.success(request, f"Dataset “{title}” deleted.")
         return redirect("dashboard:dataset-list")
-    return render(request, "dataset_delete.html", {"dataset": dataset, "tab": "settings", "can_manage": True})
+    return render(request, "dataset_delete.html", {"dataset": dataset, "tab": "settings", "can_manage": True, "can_upload": True})
 
 
 @login_required
@@ -92,6 +92,7 @@ def _row(dataset, data_hash: str):
     row = dataset.data_rows_queryset(data_hashes=[data_hash]).first()
     if row is None:
         raise ResourceNotFoundError(f"Data item {data_hash} not found in this dataset.")
+    row.thumb_url = dataset.preview_urls([row]).get(str(row.data_hash))
     return row
 
 
@@ -101,7 +102,7 @@ def _row_context(dataset, row) -> dict:
         "row": row,
         "can_write": dataset.can(Op.WRITE_DATA),
         "can_delete": dataset.can(Op.DELETE_DATA),
-        "selectable": dataset.can(Op.DELETE_DATA),
+        "selectable": dataset.can(Op.DELETE_DATA) or dataset.can(Op.WRITE_DATA),
     }
 
 

@@ -38,7 +38,7 @@ def _page(request, dataset, add_form, status=200):
         }
         for u in members
     ]
-    context = {"dataset": dataset, "rows": rows, "form": add_form, "tab": "members", "can_manage": True}
+    context = {"dataset": dataset, "rows": rows, "form": add_form, "tab": "members", "can_manage": True, "can_upload": True}
     return render(request, "members.html", context, status=status)
 
 
@@ -112,4 +112,4 @@ def member_remove(request, dataset_hash: str):
         if member.user_email.lower() == request.user.email.lower():
             return redirect("dashboard:dataset-list")
         return redirect("dashboard:members", dataset_hash=dataset.dataset_hash)
-    return render(request, "member_remove.html", {"dataset": dataset, "member": member, "tab": "members", "can_manage": True})
+    return render(request, "member_remove.html", {"dataset": dataset, "member": member, "tab": "members", "can_manage": True, "can_upload": True})

@@ -7,7 +7,7 @@ import secrets
 from typing import Any, Iterable
 
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, OuterRef, Q, QuerySet
 
 from datasets_app import crypto
 from datasets_app import models as m
@@ -149,6 +149,74 @@ class UserClient:
         from .accounts import issue_bearer_token
 
         return issue_bearer_token(self.user)
+
+    # ---- jobs -------------------------------------------------------------------------------
+
+    def get_jobs(self, *, limit: int = 100) -> list[orm.JobSummary]:
+        """This user's uploads, imports and re-encodes, newest first, across the datasets they can
+        still open (limit each). Two queries whatever the count (unit counts are aggregated)."""
+        from django.db.models import Count, Subquery
+
+        limit = max(1, min(int(limit), 500))
+        visible = self.visible_datasets(include_org_access=self.user.is_org_admin).values("pk")
+        done, error = m.JobStatus.DONE, m.JobStatus.ERROR
+        first_error = Subquery(
+            m.DataJobUnit.objects.filter(job=OuterRef("pk"), status=error).order_by("index").values("error")[:1]
+        )
+        data_jobs = (
+            m.DataJob.objects.filter(created_by=self.user, dataset__in=visible)
+            .select_related("dataset")
+            .annotate(
+                n_done=Count("units", filter=Q(units__status=done)),
+                n_error=Count("units", filter=Q(units__status=error)),
+                first_error=first_error,
+            )
+            .order_by("-created_at", "-id")[:limit]
+        )
+        tasks = (
+            m.ReEncodeTask.objects.filter(created_by=self.user, dataset__in=visible)
+            .select_related("dataset")
+            .annotate(
+                n_total=Count("videos"),
+                n_done=Count("videos", filter=Q(videos__status="DONE")),
+                n_error=Count("videos", filter=Q(videos__status="ERROR")),
+            )
+            .order_by("-created_at", "-id")[:limit]
+        )
+        jobs = [
+            orm.JobSummary(
+                kind="upload" if j.kind == m.DataJob.KIND_UPLOAD else "import",
+                job_id=str(j.process_hash),
+                dataset_hash=str(j.dataset.dataset_hash),
+                dataset_title=j.dataset.title,
+                status=j.status,
+                message=j.message,
+                created_at=j.created_at,
+                finished_at=j.finished_at,
+                units_total=j.units_total,
+                units_done=j.n_done,
+                units_error=j.n_error,
+                first_error=j.first_error or "",
+            )
+            for j in data_jobs
+        ] + [
+            orm.JobSummary(
+                kind="re-encode",
+                job_id=str(t.pk),
+                dataset_hash=str(t.dataset.dataset_hash),
+                dataset_title=t.dataset.title,
+                status=t.status,
+                message=t.message,
+                created_at=t.created_at,
+                finished_at=t.finished_at,
+                units_total=t.n_total,
+                units_done=t.n_done,
+                units_error=t.n_error,
+            )
+            for t in tasks
+        ]
+        jobs.sort(key=lambda j: j.created_at, reverse=True)
+        return jobs[:limit]
 
     # ---- cloud integrations -----------------------------------------------------------------
 

@@ -241,6 +241,45 @@ class Dataset(UploadsMixin, ReEncodeMixin):
             ]
         return convert.data_row(row, with_metadata=client_metadata, images_data=images)
 
+    def preview_urls(self, rows: Iterable[m.DataRow], *, base_url: str | None = None) -> dict[str, str]:
+        """Signed thumbnail URLs of hosted rows already read through this dataset (from
+        data_rows_queryset, which checked READ), by data hash; rows without a thumbnail are absent.
+        No query: signing is local."""
+        from datasets_app.media.downloads import signed_download_url
+
+        return {
+            str(r.data_hash): signed_download_url(r.thumbnail_key, base_url=base_url)
+            for r in rows
+            if r.thumbnail_key and r.dataset_id == self._ds.pk
+        }
+
+    def image_group_images(self, data_hash: str, *, base_url: str | None = None) -> list[tuple[orm.ImageData, str | None]]:
+        """The images of an image group or DICOM series in data_sequence order (READ), each with
+        a signed URL of its file and of its thumbnail (None when there is none). Two queries."""
+        from datasets_app.media.downloads import signed_download_url
+
+        row = self._get_row(data_hash, Op.READ)
+        location = convert.row_storage_location(row)
+        out = []
+        for member in row.members.order_by("data_sequence"):
+            image = orm.ImageData(
+                image_hash=str(member.image_hash),
+                title=member.title,
+                data_sequence=member.data_sequence,
+                file_link=member.url or member.storage_key or None,
+                file_type=member.mime_type,
+                file_size=member.file_size,
+                storage_location=location,
+                created_at=member.created_at,
+                last_edited_at=member.last_edited_at,
+                width=member.width,
+                height=member.height,
+                signed_url=signed_download_url(member.storage_key, base_url=base_url) if member.storage_key else None,
+            )
+            thumb = signed_download_url(member.thumbnail_key, base_url=base_url) if member.thumbnail_key else None
+            out.append((image, thumb))
+        return out
+
     def get_cloud_integrations(self) -> list[orm.CloudIntegration]:
         """Integrations usable with this dataset (READ): a user's own ones, or for an API key those
         of the user who created the key. One query after the check."""

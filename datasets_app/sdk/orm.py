@@ -180,3 +180,29 @@ class ReEncodeVideoTaskResult:
 class ReEncodeVideoTask:
     status: str
     result: list[ReEncodeVideoTaskResult] | None = None
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    """One background job of a user (an upload, a private-data import or a re-encode), for lists."""
+
+    kind: str  # "upload", "import" or "re-encode"
+    job_id: str  # process_hash, or the re-encode task id
+    dataset_hash: str
+    dataset_title: str
+    status: str
+    message: str
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+    units_total: int
+    units_done: int
+    units_error: int
+    first_error: str = ""
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status not in ("PENDING", "SUBMITTED")
+
+    @property
+    def duration_seconds(self) -> float | None:
+        return (self.finished_at - self.created_at).total_seconds() if self.finished_at else None

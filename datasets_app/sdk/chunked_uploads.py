@@ -1,0 +1,281 @@
+"""Resumable uploads from the browser: a file goes up in chunks appended at an offset, and the
+client can ask how much the server already has (after a dropped connection or a page reload).
+
+An upload session is an UploadSlot (sdk/uploads.py) issued to one user for one dataset; its
+`size` holds the declared total until the bytes are complete. Chunks are appended to a staging
+file under DATA_DIR/chunked/<item_uuid>.part (one writer at a time, under a file lock); the
+chunk that completes the file streams the staging file into hosted storage (media/storage.py,
+SHA-256 on the way), marks the slot uploaded and removes the staging file. `start_job` then names
+the completed slots in a data job (the media helper's `Dataset.start_data_job`), exactly as the API's
+signed-PUT uploads do. One limit, settings.UPLOAD_MAX_BYTES, is checked when the session starts,
+on every chunk and again while streaming into storage.
+
+Staging is local disk: web processes that share an upload must share DATA_DIR (one host, or a
+shared volume). Nothing here reads a file or a chunk whole."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from django.conf import settings
+from django.utils import timezone
+
+from datasets_app import models as m
+from datasets_app.media import storage
+
+from .exceptions import InvalidArgumentError, PayloadTooLargeError, ResourceNotFoundError
+from .policy import Op
+from .uploads import ITEM_DICOM, ITEM_IMAGE, ITEM_VIDEO, _create_slots
+
+# The largest chunk one request may carry; the page sends 4 MiB.
+MAX_CHUNK_BYTES = 32 * 1024 * 1024
+READ_SIZE = 256 * 1024
+
+MODE_VIDEOS = "videos"
+MODE_IMAGES = "images"
+MODE_IMAGE_GROUP = "image_group"
+MODE_DICOM = "dicom"
+MODES = {
+    MODE_VIDEOS: ITEM_VIDEO,
+    MODE_IMAGES: ITEM_IMAGE,
+    MODE_IMAGE_GROUP: ITEM_IMAGE,
+    MODE_DICOM: ITEM_DICOM,
+}
+
+
+class OffsetMismatch(Exception):
+    """The chunk does not start where the server's copy ends; `offset` is where it does."""
+
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
+        super().__init__(f"The server has {offset} bytes of this file; send from there.")
+
+
+@dataclass(frozen=True)
+class ChunkedUpload:
+    upload_id: str
+    file_name: str
+    item_type: str
+    size: int
+    offset: int
+    stored: bool = False
+
+    @property
+    def complete(self) -> bool:
+        """Every byte arrived and the file is in hosted storage."""
+        return self.stored
+
+
+def _staging_dir() -> Path:
+    path = Path(settings.DATA_DIR) / "chunked"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _staging_path(slot: m.UploadSlot) -> Path:
+    return _staging_dir() / f"{slot.item_uuid}.part"
+
+
+def _clean_size(size: Any) -> int:
+    if isinstance(size, bool):
+        raise InvalidArgumentError("size must be a whole number of bytes.", field="size")
+    try:
+        value = int(size)
+    except (TypeError, ValueError):
+        raise InvalidArgumentError("size must be a whole number of bytes.", field="size") from None
+    if value <= 0:
+        raise InvalidArgumentError("The file is empty.", field="size")
+    if value > settings.UPLOAD_MAX_BYTES:
+        raise PayloadTooLargeError(
+            f"The file is {value} bytes; the limit is {settings.UPLOAD_MAX_BYTES} bytes.", field="size"
+        )
+    return value
+
+
+def _clean_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidArgumentError("Give the file's name.", field="file_name")
+    base = os.path.basename(name.strip().replace("\\", "/"))
+    if not base or len(base) > 1024 or any(ord(c) < 32 for c in base):
+        raise InvalidArgumentError("The file name is empty, too long or has control characters.", field="file_name")
+    return base
+
+
+def _state(slot: m.UploadSlot) -> ChunkedUpload:
+    if slot.uploaded_at is not None:
+        offset = slot.size or 0
+    else:
+        path = _staging_path(slot)
+        offset = path.stat().st_size if path.exists() else 0
+    return ChunkedUpload(
+        upload_id=str(slot.item_uuid),
+        file_name=slot.file_name,
+        item_type=slot.item_type,
+        size=slot.size or 0,
+        offset=offset,
+        stored=slot.uploaded_at is not None,
+    )
+
+
+def _get_slot(dataset, upload_id: Any) -> m.UploadSlot:
+    """The caller's unconsumed, unexpired session for this dataset (WRITE_DATA); else not found."""
+    ds = dataset._require(Op.WRITE_DATA)
+    try:
+        item = uuid.UUID(str(upload_id))
+    except ValueError:
+        raise ResourceNotFoundError("No such upload.") from None
+    slot = m.UploadSlot.objects.filter(
+        item_uuid=item,
+        dataset=ds,
+        user=dataset.principal.user,
+        consumed_at__isnull=True,
+        expires_at__gt=timezone.now(),
+    ).first()
+    if slot is None or slot.size is None:
+        raise ResourceNotFoundError("No such upload, or it has expired: start the file again.")
+    return slot
+
+
+def start_upload(dataset, *, file_name: Any, size: Any, mode: Any) -> ChunkedUpload:
+    """A new upload session for one file of `size` bytes (WRITE_DATA; users only). One INSERT."""
+    ds = dataset._require(Op.WRITE_DATA)
+    if dataset.principal.user is None:
+        raise InvalidArgumentError("Browser uploads belong to a signed-in user.")
+    if mode not in MODES:
+        raise InvalidArgumentError(f"Unknown upload kind {mode!r}.", field="mode")
+    total = _clean_size(size)
+    name = _clean_name(file_name)
+    (slot,) = _create_slots(dataset.principal, MODES[mode], [name], dataset=ds)
+    m.UploadSlot.objects.filter(pk=slot.pk).update(size=total)
+    slot.size = total
+    return _state(slot)
+
+
+def upload_status(dataset, upload_id: Any) -> ChunkedUpload:
+    """How much of the file the server has (the client resumes from `offset`). One query."""
+    return _state(_get_slot(dataset, upload_id))
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[Any]:
+    with open(path, "ab") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield handle
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def append_chunk(dataset, upload_id: Any, *, offset: Any, chunks: Iterable[bytes], length: int | None) -> ChunkedUpload:
+    """Appends a chunk that starts at `offset` (OffsetMismatch if the server's copy ends elsewhere).
+
+    A chunk cut off midway keeps the bytes that arrived, so the client resumes at the new offset.
+    The chunk that completes the file moves it into hosted storage. Streams; never reads whole."""
+    slot = _get_slot(dataset, upload_id)
+    if slot.uploaded_at is not None:
+        raise OffsetMismatch(slot.size or 0)
+    try:
+        start = int(offset)
+    except (TypeError, ValueError):
+        raise InvalidArgumentError("offset must be a whole number of bytes.", field="offset") from None
+    total = slot.size or 0
+    if length is not None and length > MAX_CHUNK_BYTES:
+        raise PayloadTooLargeError(f"A chunk may carry at most {MAX_CHUNK_BYTES} bytes.")
+    if length is not None and start + length > total:
+        raise PayloadTooLargeError(f"This chunk would take the file past its declared size of {total} bytes.")
+    path = _staging_path(slot)
+    with _locked(path) as handle:
+        have = os.fstat(handle.fileno()).st_size
+        if have != start:
+            raise OffsetMismatch(have)
+        written = 0
+        for chunk in chunks:
+            if not chunk:
+                continue
+            if have + written + len(chunk) > total or written + len(chunk) > MAX_CHUNK_BYTES:
+                # Keep what fits the declared size; the rest is refused.
+                handle.flush()
+                raise PayloadTooLargeError(f"The file is larger than its declared size of {total} bytes.")
+            handle.write(chunk)
+            written += len(chunk)
+        handle.flush()
+        have += written
+        if have == total:
+            _complete(slot, path)
+    slot.refresh_from_db()
+    return _state(slot)
+
+
+def _complete(slot: m.UploadSlot, path: Path) -> None:
+    """Streams the staged file into hosted storage and marks the slot uploaded (idempotent)."""
+    try:
+        stored = storage.save_stream(
+            slot.object_key, storage.file_chunks(str(path), READ_SIZE), limit=settings.UPLOAD_MAX_BYTES
+        )
+    except storage.TooLarge:
+        raise PayloadTooLargeError(f"The file is larger than the limit of {settings.UPLOAD_MAX_BYTES} bytes.") from None
+    m.UploadSlot.objects.filter(pk=slot.pk, uploaded_at__isnull=True).update(
+        uploaded_at=timezone.now(), size=stored.size, sha256=stored.sha256
+    )
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
+def start_job(dataset, upload_ids: Iterable[Any], *, mode: Any, title: str | None = None) -> str:
+    """Starts the data job for completed uploads, in the order given; returns its process_hash.
+
+    videos / images: one item per file; image_group: one group (the worker splits it by
+    resolution, each keeping this order); dicom: one series."""
+    if mode not in MODES:
+        raise InvalidArgumentError(f"Unknown upload kind {mode!r}.", field="mode")
+    ids = list(upload_ids)
+    if not ids:
+        raise InvalidArgumentError("Upload at least one file.", field="uploads")
+    if len(ids) > 10_000:
+        raise InvalidArgumentError("At most 10,000 files per upload.", field="uploads")
+    ds = dataset._require(Op.WRITE_DATA)
+    try:
+        uuids = [uuid.UUID(str(i)) for i in ids]
+    except ValueError:
+        raise ResourceNotFoundError("No such upload.") from None
+    found = {
+        s.item_uuid: s
+        for s in m.UploadSlot.objects.filter(
+            item_uuid__in=uuids,
+            dataset=ds,
+            user=dataset.principal.user,
+            consumed_at__isnull=True,
+            expires_at__gt=timezone.now(),
+        )
+    }
+    missing = [str(u) for u in uuids if u not in found]
+    if missing:
+        raise ResourceNotFoundError("Some uploads are unknown or expired: upload those files again.", uploads=missing)
+    slots = [found[u] for u in uuids]
+    for slot in slots:
+        if slot.uploaded_at is None:
+            raise InvalidArgumentError(f"{slot.file_name} has not finished uploading.", field="uploads")
+        if slot.item_type != MODES[mode]:
+            raise InvalidArgumentError(f"{slot.file_name} was uploaded as a {slot.item_type}, not for {mode}.")
+    if mode == MODE_VIDEOS:
+        items: dict = {"videos": [{"objectUrl": s.object_key, "title": s.file_name} for s in slots]}
+    elif mode == MODE_IMAGES:
+        items = {"images": [{"objectUrl": s.object_key, "title": s.file_name} for s in slots]}
+    elif mode == MODE_IMAGE_GROUP:
+        group: dict = {"images": [{"url": s.object_key, "title": s.file_name} for s in slots]}
+        if title:
+            group["title"] = title
+        items = {"imageGroups": [group]}
+    else:
+        series: dict = {"dicomFiles": [{"url": s.object_key, "title": s.file_name} for s in slots]}
+        if title:
+            series["title"] = title
+        items = {"dicomSeries": [series]}
+    # A bad file is reported against itself; the good ones are still added.
+    return dataset.start_data_job(items, ignore_errors=True)

@@ -1,0 +1,151 @@
+"""The upload page and its resumable chunk endpoints, end to end through the data job."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from django.urls import reverse
+from PIL import Image
+
+from datasets_app import models as m
+from datasets_app.sdk.jobs import run_data_job
+from tests.factories import UserFactory
+
+from .conftest import HX
+
+pytestmark = pytest.mark.django_db
+
+
+def png(width=64, height=48, color=(200, 30, 30)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def start(c, dataset, name, size, mode="images"):
+    return c.post(reverse("dashboard:upload-start", args=[dataset.dataset_hash]), {"file_name": name, "size": size, "mode": mode})
+
+
+def chunk_url(dataset, upload_id, offset=None):
+    url = reverse("dashboard:upload-chunk", args=[dataset.dataset_hash, upload_id])
+    return url if offset is None else f"{url}?offset={offset}"
+
+
+def put(c, dataset, upload_id, offset, data):
+    return c.generic("PUT", chunk_url(dataset, upload_id, offset), data, content_type="application/octet-stream")
+
+
+def upload_file(c, dataset, name, data, mode="images", piece=100):
+    upload_id = json.loads(start(c, dataset, name, len(data), mode).content)["upload_id"]
+    for offset in range(0, len(data), piece):
+        assert put(c, dataset, upload_id, offset, data[offset : offset + piece]).status_code == 200
+    return upload_id
+
+
+@pytest.mark.parametrize("persona,status", [("ds_admin", 200), ("ds_user", 200), ("stranger", 404)])
+def test_upload_page_role_table(request, as_user, dataset, persona, status):
+    response = as_user(request.getfixturevalue(persona)).get(reverse("dashboard:upload", args=[dataset.dataset_hash]))
+    assert response.status_code == status
+    if status == 200:
+        body = response.content.decode()
+        assert "upload-limit" in body and "GB" in body and "js/upload.js" in body
+
+
+def test_chunks_resume_from_the_servers_offset(as_user, dataset, ds_user):
+    c = as_user(ds_user)
+    data = png()
+    started = start(c, dataset, "red.png", len(data))
+    assert started.status_code == 201
+    upload_id = json.loads(started.content)["upload_id"]
+    assert put(c, dataset, upload_id, 0, data[:100]).json()["offset"] == 100
+    # a client that lost track (reload) sends from 0 again: told where the server is
+    mismatch = put(c, dataset, upload_id, 0, data[:100])
+    assert mismatch.status_code == 409 and mismatch.json()["offset"] == 100
+    status = c.get(chunk_url(dataset, upload_id)).json()
+    assert status["offset"] == 100 and status["complete"] is False
+    done = put(c, dataset, upload_id, 100, data[100:]).json()
+    assert done["complete"] is True and done["offset"] == len(data)
+    slot = m.UploadSlot.objects.get(item_uuid=upload_id)
+    assert slot.uploaded_at is not None and slot.size == len(data) and len(slot.sha256) == 64
+
+
+def test_two_images_become_rows_through_the_job(as_user, dataset, ds_user, django_capture_on_commit_callbacks):
+    c = as_user(ds_user)
+    ids = [upload_file(c, dataset, "a.png", png(color=(1, 2, 3))), upload_file(c, dataset, "b.png", png(color=(9, 9, 9)))]
+    with django_capture_on_commit_callbacks(execute=False):
+        finished = c.post(
+            reverse("dashboard:upload-finish", args=[dataset.dataset_hash]), {"mode": "images", "upload_id": ids}
+        )
+    assert finished.status_code == 201
+    job_url = finished.json()["job_url"]
+    pending = c.get(job_url, **HX).content.decode()
+    assert 'hx-trigger="every 2s"' in pending
+    job = m.DataJob.objects.get()
+    run_data_job(job.pk)
+    done = c.get(job_url, **HX).content.decode()
+    assert "hx-trigger" not in done and "a.png" in done and "b.png" in done
+    assert sorted(m.DataRow.objects.filter(dataset=dataset).values_list("title", flat=True)) == ["a.png", "b.png"]
+    # the full page at the same URL, without JS
+    assert "<html" in c.get(job_url).content.decode()
+
+
+def test_image_group_keeps_the_chosen_order(as_user, dataset, ds_user):
+    c = as_user(ds_user)
+    names = ["z.png", "a.png", "m.png"]
+    ids = [upload_file(c, dataset, n, png(color=(i, i, i)), mode="image_group") for i, n in enumerate(names)]
+    c.post(reverse("dashboard:upload-finish", args=[dataset.dataset_hash]), {"mode": "image_group", "upload_id": ids, "title": "burst"})
+    run_data_job(m.DataJob.objects.get().pk)
+    group = m.DataRow.objects.get(dataset=dataset)
+    assert group.data_type == "IMG_GROUP" and group.title == "burst"
+    assert list(group.members.order_by("data_sequence").values_list("title", flat=True)) == names
+    page = c.get(reverse("dashboard:data-row", args=[dataset.dataset_hash, group.data_hash])).content.decode()
+    assert page.index("z.png") < page.index("a.png") < page.index("m.png")
+
+
+def test_size_limit_is_enforced_at_start_and_per_chunk(as_user, dataset, ds_user, settings):
+    settings.UPLOAD_MAX_BYTES = 500
+    c = as_user(ds_user)
+    too_big = start(c, dataset, "big.png", 501)
+    assert too_big.status_code == 413 and "limit is 500 bytes" in too_big.json()["error"]
+    upload_id = start(c, dataset, "ok.png", 200).json()["upload_id"]
+    over = put(c, dataset, upload_id, 0, b"x" * 201)
+    assert over.status_code == 413
+    assert c.get(chunk_url(dataset, upload_id)).json()["offset"] == 0
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"file_name": "", "size": 10, "mode": "images"},
+        {"file_name": "a.png", "size": "ten", "mode": "images"},
+        {"file_name": "a.png", "size": 0, "mode": "images"},
+        {"file_name": "a.png", "size": 10, "mode": "audio"},
+    ],
+)
+def test_bad_start_requests_are_400_with_a_message(as_user, dataset, ds_user, data):
+    response = as_user(ds_user).post(reverse("dashboard:upload-start", args=[dataset.dataset_hash]), data)
+    assert response.status_code == 400 and response.json()["error"]
+
+
+def test_sessions_belong_to_their_user_and_dataset(as_user, dataset, ds_user, ds_admin):
+    upload_id = start(as_user(ds_user), dataset, "a.png", 10).json()["upload_id"]
+    assert as_user(ds_admin).get(chunk_url(dataset, upload_id)).status_code == 404
+    assert put(as_user(ds_admin), dataset, upload_id, 0, b"x").status_code == 404
+    finished = as_user(ds_user).post(
+        reverse("dashboard:upload-finish", args=[dataset.dataset_hash]), {"mode": "images", "upload_id": [upload_id]}
+    )
+    assert finished.status_code == 400 and "has not finished uploading" in finished.json()["error"]
+    outsider = UserFactory()
+    assert as_user(outsider).post(reverse("dashboard:upload-start", args=[dataset.dataset_hash]), {}).status_code == 404
+
+
+def test_bad_file_is_a_per_item_error_and_good_ones_are_added(as_user, dataset, ds_user):
+    c = as_user(ds_user)
+    ids = [upload_file(c, dataset, "good.png", png()), upload_file(c, dataset, "bad.png", b"not an image at all")]
+    job_url = c.post(reverse("dashboard:upload-finish", args=[dataset.dataset_hash]), {"mode": "images", "upload_id": ids}).json()["job_url"]
+    run_data_job(m.DataJob.objects.get().pk)
+    page = c.get(job_url).content.decode()
+    assert "good.png" in page and "Errors" in page
+    assert list(m.DataRow.objects.filter(dataset=dataset).values_list("title", flat=True)) == ["good.png"]
