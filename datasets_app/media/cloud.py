@@ -263,6 +263,7 @@ class S3Adapter(CloudAdapter):
         self.endpoint_url = (self.config.get("endpoint_url") or "").rstrip("/") or None
         self.region = self.config.get("region") or "us-east-1"
         self._client = None
+        self._http: requests.Session | None = None
 
     @property
     def client(self):
@@ -347,6 +348,39 @@ class S3Adapter(CloudAdapter):
         return ObjectInfo(size=r.get("ContentLength"), content_type=_strip_type(r.get("ContentType")), etag=r.get("ETag", ""))
 
     def read_range(self, ref: ObjectRef, start: int, length: int) -> tuple[bytes, ObjectInfo]:
+        # A locally pre-signed GET through the guarded requests session: the same request boto3
+        # would send, at a third of its client-side CPU (this is the probe's hot path).
+        url = self.signed_url(ref, 300)
+        try:
+            response = self.http.get(url, headers={"Range": f"bytes={start}-{start + length - 1}"}, timeout=self.timeout, stream=True)
+        except netguard.AddressRefused as exc:
+            raise AddressRefused(str(exc)) from None
+        except requests.RequestException as exc:
+            raise Unreachable(f"The S3 endpoint is unreachable for s3://{ref.bucket}/{ref.key} ({exc.__class__.__name__}).") from None
+        with response:
+            if response.status_code == 416:
+                return b"", self.head(ref)
+            if response.status_code == 404:
+                raise ObjectNotFound(f"s3://{ref.bucket}/{ref.key} does not exist (404).")
+            if response.status_code == 403:
+                raise AccessDenied(f"Access to s3://{ref.bucket}/{ref.key} was denied (403): check the integration's keys.")
+            if response.status_code not in (200, 206):
+                raise CloudError(f"S3 answered {response.status_code} for s3://{ref.bucket}/{ref.key}.")
+            data = _read_at_most(response, length)
+            total = _total_from_content_range(response.headers.get("Content-Range"))
+            if total is None:
+                length_header = response.headers.get("Content-Length") or ""
+                total = int(length_header) if length_header.isdigit() else None
+            return data, ObjectInfo(size=total, content_type=_strip_type(response.headers.get("Content-Type")),
+                                    etag=response.headers.get("ETag", ""))
+
+    @property
+    def http(self) -> requests.Session:
+        if self._http is None:
+            self._http = self.session()
+        return self._http
+
+    def _boto_read_range(self, ref: ObjectRef, start: int, length: int) -> tuple[bytes, ObjectInfo]:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
