@@ -24,3 +24,7 @@ if ! redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
   for _ in $(seq 30); do redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && break; sleep 1; done
 fi
 redis-cli -h 127.0.0.1 ping >/dev/null
+
+# Node.js + npm run Azurite (Azure Blob on loopback) for the private-cloud tests; the test fixture
+# installs the azurite package into .cache/azurite itself.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then apt_install nodejs npm; fi
