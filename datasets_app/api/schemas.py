@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import uuid
 from enum import Enum
 from typing import Any, Mapping
@@ -71,12 +72,42 @@ def parse_datetime(value: Any, what: str) -> dt.datetime | None:
 # ---- request parsing ----------------------------------------------------------------------------
 
 
-def parse_v1_envelope(body: bytes) -> tuple[str, str, Any, Any]:
-    """(query_type lower-case, query_method upper-case, values.uid, values.payload)."""
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _has_unstorable_text(value: Any) -> bool:
+    if isinstance(value, str):
+        return bool(_UNSTORABLE.search(value))
+    if isinstance(value, dict):
+        return any(_has_unstorable_text(k) or _has_unstorable_text(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_unstorable_text(v) for v in value)
+    return False
+
+
+def load_json(body: bytes) -> Any:
+    """The parsed body; InvalidArgumentError for bad JSON and for text no database column can hold
+    (NUL characters, unpaired UTF-16 surrogates), which would otherwise fail deep in a write."""
     try:
         data = json.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidArgumentError(f"The body is not valid JSON: {exc}.") from None
+    # Both can only arrive as \u escapes, so the walk runs only when the raw bytes have one.
+    lowered = body.lower()
+    if (b"\\u0000" in lowered or b"\\ud" in lowered) and _has_unstorable_text(data):
+        raise InvalidArgumentError("Text cannot contain NUL characters or unpaired UTF-16 surrogates.")
+    return data
+
+
+def check_query(query: QueryDict) -> None:
+    for name, values in query.lists():
+        if "\x00" in name or any("\x00" in v for v in values):
+            raise InvalidArgumentError("Query parameters cannot contain NUL characters.", field=name)
+
+
+def parse_v1_envelope(body: bytes) -> tuple[str, str, Any, Any]:
+    """(query_type lower-case, query_method upper-case, values.uid, values.payload)."""
+    data = load_json(body)
     if not isinstance(data, dict):
         raise InvalidArgumentError("The body must be a JSON object with query_type, query_method and values.")
     query_type, query_method = data.get("query_type"), data.get("query_method")
@@ -108,6 +139,24 @@ def opt_bool(data: Mapping, key: str, default: bool | None = None, *, what: str 
     if not isinstance(value, bool):
         raise InvalidArgumentError(f"{what or key} must be true or false.", field=what or key)
     return value
+
+
+def strict_bool(data: Mapping, key: str, default: bool) -> bool:
+    """A v2 body boolean: absent means `default`; null or another type is refused (the SDK omits nulls)."""
+    if key not in data:
+        return default
+    if not isinstance(data[key], bool):
+        raise InvalidArgumentError(f"{key} must be true or false.", field=key)
+    return data[key]
+
+
+def strict_str(data: Mapping, key: str) -> str | None:
+    """A v2 body string: absent means None; null or another type is refused."""
+    if key not in data:
+        return None
+    if not isinstance(data[key], str):
+        raise InvalidArgumentError(f"{key} must be a string.", field=key)
+    return data[key]
 
 
 def opt_str(data: Mapping, key: str, *, what: str | None = None) -> str | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any, Callable
@@ -37,10 +36,7 @@ class V2Call:
 
     def json(self) -> dict[str, Any]:
         """The body as a JSON object (InvalidArgumentError otherwise)."""
-        try:
-            data = json.loads(self.body or b"null")
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise InvalidArgumentError(f"The body is not valid JSON: {exc}.") from None
+        data = schemas.load_json(self.body or b"null")
         if not isinstance(data, dict):
             raise InvalidArgumentError("The body must be a JSON object.")
         return data
@@ -65,6 +61,7 @@ def v2_endpoint(methods: list[str], *, authenticate: bool = True) -> Callable:
                 if request.method not in allowed:
                     raise MethodNotAllowedError(f"Use {' or '.join(sorted(allowed))} on this route.")
                 body = read_body(request)
+                schemas.check_query(request.GET)
                 principal = authenticate_v2(request, body) if authenticate else None
                 if principal is not None:
                     throttle(principal)

@@ -6,8 +6,6 @@ from typing import Any
 
 from django.urls import path
 
-from datasets_app.sdk.exceptions import InvalidArgumentError
-
 from .. import schemas as s
 from .base import V2Call, v2_endpoint
 
@@ -28,12 +26,11 @@ def create_dataset(call: V2Call) -> dict[str, Any]:
     """POST /v2/public/datasets -> {"dataset_uuid", "backing_folder_uuid"}."""
     body = call.json()
     s.only_keys(body, {"title", "description", "createBackingFolder", "legacyCall"}, "body")
-    if "legacyCall" in body and not isinstance(body["legacyCall"], bool):
-        raise InvalidArgumentError("legacyCall must be true or false.", field="legacyCall")
+    s.strict_bool(body, "legacyCall", False)  # analytics only (§6.1), but checked
     created = call.user_client().create_dataset(
         body.get("title"),
-        dataset_description=s.opt_str(body, "description"),
-        create_backing_folder=bool(s.opt_bool(body, "createBackingFolder", True)),
+        dataset_description=s.strict_str(body, "description"),
+        create_backing_folder=s.strict_bool(body, "createBackingFolder", True),
     )
     return {"dataset_uuid": created.dataset_hash, "backing_folder_uuid": created.backing_folder_uuid}
 
