@@ -142,6 +142,22 @@ def test_probe_non_zero_start_is_at_risk(tmp_path):
     assert info["start_time"] == pytest.approx(1.0)
     assert info["verdict"] == "at risk"
     assert any("start time" in r for r in info["reasons"])
+    # the MP4 muxer delays the track with an empty edit
+    assert video.mp4_video_edit_list(str(path)) == [(1000, -1), (2000, 0)]
+    assert any(r.startswith("Edit list: the container delays the video") for r in info["reasons"])
+
+
+def test_probe_b_frames_edit_list_shift_is_reported(tmp_path):
+    path = make_video(tmp_path / "bf.mp4", frames=30, b_frames=2)
+    edits = video.mp4_video_edit_list(str(path))
+    assert len(edits) == 1 and edits[0][1] > 0
+    assert any(r.startswith("Edit list: playback starts") for r in probe_video(path)["reasons"])
+
+
+def test_plain_mp4_has_no_edit_list_reason(tmp_path):
+    path = make_video(tmp_path / "cfr.mp4", frames=10)
+    assert video.edit_list_reason(str(path)) is None
+    assert video.mp4_video_edit_list(str(tmp_path / "missing.mp4")) is None
 
 
 def test_probe_sparse_keyframes_and_odd_dimensions(tmp_path):
