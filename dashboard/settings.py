@@ -168,7 +168,13 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # A task a dead worker had taken (acks_late) goes back to its queue after this many seconds.
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", 3600),
+        # How often workers sweep for such tasks (kombu: interval x throttle seconds; 100 s default).
+        "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", 10),
+        "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", 10),
+    }
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"

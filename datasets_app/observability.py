@@ -311,6 +311,23 @@ class RequestObservabilityMiddleware:
         )
         return response
 
+    def process_exception(self, request, exception):
+        """A lost database connection is a 503 the client may retry (with Retry-After), not a 500:
+        Django drops the broken connection when the request ends, so the next request reconnects."""
+        from django.db import InterfaceError, OperationalError
+        from django.http import JsonResponse
+
+        if not isinstance(exception, (OperationalError, InterfaceError)):
+            return None
+        logger.warning("database unavailable: %s", exception, exc_info=True)
+        response = JsonResponse(
+            {"status": "unavailable", "error": "The database is unavailable; retry shortly.",
+             "trace_id": getattr(request, "trace_id", "")},
+            status=503,
+        )
+        response["Retry-After"] = "1"
+        return response
+
 
 # ---- Celery --------------------------------------------------------------------------------------
 

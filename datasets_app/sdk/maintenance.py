@@ -131,7 +131,8 @@ def requeue_stuck_jobs(*, now: dt.datetime | None = None, stuck_after: dt.timede
     claimed by bumping updated_at with a conditional update, so two beats queue it once; the job
     runners are idempotent, so a requeue of a job that was merely slow is still one result."""
     now = now or timezone.now()
-    stuck_after = stuck_after or dt.timedelta(seconds=settings.JOB_STUCK_AFTER_SECONDS)
+    if stuck_after is None:  # timedelta(0) is a real value: "everything not terminal"
+        stuck_after = dt.timedelta(seconds=settings.JOB_STUCK_AFTER_SECONDS)
     cutoff = now - stuck_after
     queued = 0
     for model, status, task in _resumable_jobs():

@@ -1,0 +1,257 @@
+"""Faults against the real services (PostgreSQL, Redis, gunicorn, Celery workers as processes;
+nothing mocked). Skipped with the reason unless DATABASE_URL is PostgreSQL and CELERY_BROKER_URL is
+Redis (.ci/run's second pass).
+
+Job type used: re-encode (the data-job pipeline was not in the tree when these were written)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import connection
+
+from dashboard.celery import app
+from datasets_app import models as m
+from datasets_app.sdk import UserClient
+from datasets_app.sdk.reencode_jobs import output_key_for
+from tests.factories import DataRowFactory, DatasetFactory, UserFactory
+
+from .topology import RedisServer, Topology, require_real_services
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def _purge(broker_url: str) -> None:
+    with app.connection_for_write(broker_url) as conn:
+        channel = conn.default_channel
+        for queue in ("default", "media"):
+            try:
+                channel.queue_purge(queue)
+            except Exception:  # the queue may not exist yet
+                pass
+
+
+@pytest.fixture
+def topo(tmp_path, settings):
+    require_real_services()
+    _purge(settings.CELERY_BROKER_URL)
+    t = Topology(tmp_path, Path(settings.MEDIA_ROOT), settings.CELERY_BROKER_URL)
+    yield t
+    t.stop_all()
+    _purge(settings.CELERY_BROKER_URL)
+    # the test database is flushed next: no process of ours may still hold a connection
+    connection.close()
+
+
+_VIDEO_CACHE: dict[str, Path] = {}
+
+
+def _video(tmp_path_factory, frames: int) -> Path:
+    key = f"v{frames}"
+    if key not in _VIDEO_CACHE:
+        from tests.media.test_video import make_video
+
+        path = tmp_path_factory.mktemp("videos") / f"clip{frames}.mp4"
+        _VIDEO_CACHE[key] = make_video(path, frames=frames, fps=30, width=480, height=360)
+    return _VIDEO_CACHE[key]
+
+
+def _hosted_video(dataset, path: Path) -> m.DataRow:
+    row = DataRowFactory(dataset=dataset)
+    with open(path, "rb") as fh:
+        assert default_storage.save(row.storage_key, File(fh, name=path.name)) == row.storage_key
+    return row
+
+
+def _stored_keys() -> set[str]:
+    root = Path(settings.MEDIA_ROOT)
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+def _editor(dataset):
+    user = UserFactory()
+    m.DatasetMembership.objects.create(dataset=dataset, user=user, role=m.DatasetUserRole.ADMIN)
+    return UserClient.for_user(user).get_dataset(str(dataset.dataset_hash))
+
+
+def _wait_done(topo: Topology, task_id: int, timeout: float = 120) -> m.ReEncodeTask:
+    def done() -> bool:
+        return m.ReEncodeTask.objects.get(pk=task_id).status != "SUBMITTED"
+
+    topo.wait_for(done, f"re-encode task {task_id} to finish", timeout=timeout)
+    return m.ReEncodeTask.objects.get(pk=task_id)
+
+
+def _assert_one_clean_result(task_id: int, row: m.DataRow, original_key: str) -> None:
+    task = m.ReEncodeTask.objects.get(pk=task_id)
+    assert task.status == "DONE", task.message
+    (part,) = m.ReEncodeVideo.objects.filter(task_id=task_id)
+    assert part.status == "DONE"
+    row.refresh_from_db()
+    out_key = output_key_for(row)
+    # the row points at the one output; the original is remembered, never the output itself
+    assert row.storage_key == out_key and row.original_storage_key == original_key
+    assert m.DataRow.objects.filter(dataset=row.dataset).count() == 1
+    assert m.ReEncodeTask.objects.filter(dataset=row.dataset).count() == 1
+    # exactly the original and the output are stored: no duplicate, no orphan
+    assert _stored_keys() == {original_key, out_key}
+
+
+def test_media_worker_killed_mid_job_completes_after_restart(topo, tmp_path_factory):
+    # given a long enough video and a queued re-encode being worked on
+    ds = DatasetFactory()
+    row = _hosted_video(ds, _video(tmp_path_factory, frames=450))
+    original_key = row.storage_key
+    task_id = _editor(ds).re_encode_data([str(row.data_hash)])
+    topo.worker("media-1")
+    topo.wait_for(
+        lambda: m.ReEncodeVideo.objects.filter(task_id=task_id, frames_done__gt=0).exists(),
+        "the re-encode to make progress", timeout=90,
+    )
+    # when the whole worker (main process, pool child, ffmpeg) is SIGKILLed mid-job
+    topo.kill("media-1")
+    assert m.ReEncodeTask.objects.get(pk=task_id).status == "SUBMITTED"
+    # then a restarted worker gets the unacknowledged message back and finishes the job once
+    t0 = time.monotonic()
+    topo.worker("media-2")
+    t1 = time.monotonic()
+    _wait_done(topo, task_id)
+    print(f"restart {t1 - t0:.1f}s, redelivery+finish {time.monotonic() - t1:.1f}s")
+    _assert_one_clean_result(task_id, row, original_key)
+
+
+def test_same_task_delivered_twice_gives_one_result(topo, tmp_path_factory):
+    ds = DatasetFactory()
+    row = _hosted_video(ds, _video(tmp_path_factory, frames=120))
+    original_key = row.storage_key
+    task_id = _editor(ds).re_encode_data([str(row.data_hash)])  # first delivery (on commit)
+    from datasets_app.tasks import reencode_videos_task
+
+    reencode_videos_task.delay(task_id)  # the same task again, as a broker redelivery would
+    # two worker processes take one copy each, at the same time
+    topo.worker("media-a", concurrency=2)
+    _wait_done(topo, task_id)
+    topo.wait_for(lambda: topo.log("media-a").count("succeeded in") >= 2, "both deliveries to finish")
+    _assert_one_clean_result(task_id, row, original_key)
+
+
+def test_redis_restart_loses_no_job(topo, tmp_path, tmp_path_factory):
+    redis_server = RedisServer(tmp_path)
+    redis_server.start()
+    try:
+        ds = DatasetFactory()
+        rows = [_hosted_video(ds, _video(tmp_path_factory, frames=60)) for _ in range(2)]
+        tasks = []
+        for row in rows:
+            task = m.ReEncodeTask.objects.create(dataset=ds)
+            m.ReEncodeVideo.objects.create(task=task, data_row=row, data_hash=row.data_hash)
+            tasks.append(task.pk)
+        # given the jobs queued on Redis while no media worker runs
+        with app.connection_for_write(redis_server.url) as conn:
+            for pk in tasks:
+                app.send_task("datasets_app.tasks.reencode_videos_task", args=[pk], queue="media", connection=conn)
+        import redis
+
+        assert redis.Redis.from_url(redis_server.url).llen("media") == 2
+        # when Redis restarts without persistence, its queue is gone
+        redis_server.stop()
+        redis_server.start()
+        assert redis.Redis.from_url(redis_server.url).llen("media") == 0
+        topo.worker("media-r", CELERY_BROKER_URL=redis_server.url)
+        time.sleep(2)
+        assert set(m.ReEncodeTask.objects.filter(pk__in=tasks).values_list("status", flat=True)) == {"SUBMITTED"}
+        # then the database still knows them, and the requeue (beat's job) brings them back
+        out = topo.manage("requeue_stuck_jobs", "--stuck-after", "0", CELERY_BROKER_URL=redis_server.url)
+        assert "re-queued 2 job(s)" in out
+        for pk in tasks:
+            assert _wait_done(topo, pk).status == "DONE"
+        assert m.ReEncodeVideo.objects.filter(task_id__in=tasks, status="DONE").count() == 2
+    finally:
+        topo.stop_all()
+        redis_server.stop()
+
+
+def _terminate_our_backends() -> int:
+    """pg_terminate_backend on every other connection to THIS test database only."""
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cur.fetchone()[0]
+
+
+def test_database_connections_dropped_during_requests_recover_without_restart(topo, client):
+    ds = DatasetFactory()
+    user = UserFactory(is_org_admin=True)
+    client.force_login(user)
+    cookies = {"sessionid": client.cookies["sessionid"].value}
+    base = topo.web(workers=2, threads=4)
+    web_pid = topo.procs["web"].pid
+    session = requests.Session()
+    session.cookies.update(cookies)
+    urls = [f"{base}/healthz", f"{base}/datasets", f"{base}/datasets/{ds.dataset_hash}"]
+    for url in urls:
+        assert session.get(url, timeout=10).status_code == 200
+
+    # when connections are killed again and again while 4 clients keep requesting
+    statuses: list[int] = []
+    transport_errors: list[str] = []
+    stop = threading.Event()
+
+    def client_loop() -> None:
+        s = requests.Session()
+        s.cookies.update(cookies)
+        i = 0
+        while not stop.is_set():
+            try:
+                statuses.append(s.get(urls[i % len(urls)], timeout=15).status_code)
+            except requests.RequestException as exc:  # a hang or a reset connection is not clean
+                transport_errors.append(repr(exc))
+            i += 1
+
+    threads = [threading.Thread(target=client_loop) for _ in range(4)]
+    for t in threads:
+        t.start()
+    killed = 0
+    for _ in range(5):
+        time.sleep(0.4)
+        killed += _terminate_our_backends()
+    stop.set()
+    for t in threads:
+        t.join(timeout=30)
+
+    # then every answer was an HTTP response (some clean 503s to retry), never a 500 or a dropped connection
+    print("pg_terminate_backend:", killed, "responses:", {s: statuses.count(s) for s in set(statuses)})
+    assert killed > 0 and statuses
+    assert not transport_errors, transport_errors[:3]
+    assert set(statuses) <= {200, 503}, sorted(set(statuses))
+    # and the same web tier (no restart) answers everything once the database is back
+    for _ in range(3):
+        for url in urls:
+            assert session.get(url, timeout=10).status_code == 200, url
+    assert topo.procs["web"].pid == web_pid and topo.procs["web"].poll() is None
+    assert "Booting worker" in topo.log("web") and topo.log("web").count("Worker exiting") == 0
+
+
+def test_metrics_are_summed_across_gunicorn_workers(topo):
+    base = topo.web(workers=2, threads=2)
+    for _ in range(20):
+        assert requests.get(f"{base}/healthz", timeout=10).status_code == 200
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = requests.get(f"{base}/metrics", timeout=10).text
+    count = next(
+        s.value
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+        if s.name == "dd_http_request_duration_seconds_count" and s.labels.get("route") == "healthz"
+    )
+    assert count >= 21  # the readiness probe + 20, whichever process answered each
