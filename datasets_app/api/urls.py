@@ -10,7 +10,7 @@ import pkgutil
 
 from django.urls import path, re_path
 
-from . import media_views, v1, v2
+from . import media_views, upload_views, v1, v2
 from .v2 import base as v2_base
 
 
@@ -26,6 +26,7 @@ urlpatterns = [
     path("public", v1.public, name="api-v1-public"),
     path("public/user", v1.public_user, name="api-v1-public-user"),
     path("media/signed/<path:key>", media_views.signed_media, name="media-signed"),
+    path("upload/<str:item_uuid>", upload_views.signed_upload, name="upload-signed"),
     *_v2_patterns(),
     # Keep last: any other /v2/public path is a JSON 404.
     re_path(r"^v2/public/(?P<rest>.*)$", v2_base.not_found, name="api-v2-not-found"),

@@ -303,6 +303,11 @@ def run_data_job(job_id: int) -> str:
         return "MISSING"
     if job.is_terminal:
         return job.status
+    if job.kind == m.DataJob.KIND_PRIVATE:
+        # Private imports probe through the integration in parallel batches (their own runner).
+        from .private_data import run_private_job
+
+        return run_private_job(job_id)
     pending_ids = list(
         m.DataJobUnit.objects.filter(job=job, status=m.JobStatus.PENDING).order_by("index").values_list("pk", flat=True)
     )
