@@ -28,3 +28,6 @@ redis-cli -h 127.0.0.1 ping >/dev/null
 # Node.js + npm run Azurite (Azure Blob on loopback) for the private-cloud tests; the test fixture
 # installs the azurite package into .cache/azurite itself.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then apt_install nodejs npm; fi
+
+# Browser tests (tests/browser) drive Debian's Chromium; they skip only when it is missing.
+if ! command -v chromium >/dev/null; then apt_install chromium || echo "Chromium could not be installed: browser tests will be skipped" >&2; fi

@@ -44,7 +44,7 @@ def account(request):
         else:
             messages.success(request, f"Public key {key.fingerprint} registered.")
             return redirect("dashboard:account")
-    return _page(request, form, KeyPairGenerateForm(), status=400 if form.errors else 200)
+    return _page(request, form, KeyPairGenerateForm())
 
 
 @login_required
@@ -53,12 +53,12 @@ def key_pair_generate(request):
     """Generates a pair; the private key waits in this session until downloaded once."""
     form = KeyPairGenerateForm(request.POST)
     if not form.is_valid():
-        return _page(request, PublicKeyAddForm(), form, status=400)
+        return _page(request, PublicKeyAddForm(), form)
     try:
         private_pem, key = accounts.generate_key_pair(request.user, form.cleaned_data["title"])
     except InvalidArgumentError as error:
         add_form_error(form, error, {"key title": "title"})
-        return _page(request, PublicKeyAddForm(), form, status=400)
+        return _page(request, PublicKeyAddForm(), form)
     request.session[SESSION_PRIVATE_KEY] = private_pem
     messages.success(request, f"Key pair generated ({key.fingerprint}). Download the private key now: it is shown only once.")
     return redirect("dashboard:account")

@@ -46,7 +46,7 @@ def api_key_list(request, dataset_hash: str):
             return render(request, "api_key_created.html", {"dataset": dataset, "key": created, "tab": "keys", "can_manage": True, "can_upload": True})
     rows = [{"key": k, "masked": mask(k.api_key)} for k in reversed(keys)]
     context = {"dataset": dataset, "rows": rows, "form": form, "tab": "keys", "can_manage": True, "can_upload": True}
-    return render(request, "api_keys.html", context, status=400 if form.errors else 200)
+    return render(request, "api_keys.html", context)
 
 
 @login_required

@@ -14,8 +14,10 @@ class SignInView(auth_views.LoginView):
 
     def form_invalid(self, form):
         response = super().form_invalid(form)
-        # 429 tells scripts and proxies this is a rate limit; a wrong password is a 400.
-        response.status_code = 429 if getattr(form, "throttled", False) else 400
+        # 429 tells scripts and proxies this is a rate limit; a wrong password re-renders the form (200,
+        # as Django does), so the browser logs no failed request.
+        if getattr(form, "throttled", False):
+            response.status_code = 429
         return response
 
 

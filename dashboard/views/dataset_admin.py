@@ -42,7 +42,7 @@ def dataset_settings(request, dataset_hash: str):
             messages.success(request, "Dataset settings saved.")
             return redirect("dashboard:dataset-settings", dataset_hash=dataset.dataset_hash)
     context = {"dataset": dataset, "form": form, "tab": "settings", "can_manage": True, "can_upload": True}
-    return render(request, "dataset_settings.html", context, status=400 if form.errors else 200)
+    return render(request, "dataset_settings.html", context)
 
 
 @login_required
@@ -84,7 +84,7 @@ def data_row_rename(request, dataset_hash: str, data_hash: str):
     if is_partial(request):
         # htmx swaps only 2xx answers, so the row with its error comes back as a 200.
         return render(request, "partials/dataset_row.html", context)
-    return render(request, "data_row_rename.html", context, status=400 if form.errors else 200)
+    return render(request, "data_row_rename.html", context)
 
 
 def _row(dataset, data_hash: str):

@@ -67,4 +67,4 @@ def dataset_create(request):
         else:
             messages.success(request, f"Dataset “{created.title}” created.")
             return redirect("dashboard:dataset-detail", dataset_hash=created.dataset_hash)
-    return render(request, "dataset_create.html", {"form": form}, status=400 if form.errors else 200)
+    return render(request, "dataset_create.html", {"form": form})

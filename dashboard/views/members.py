@@ -66,7 +66,7 @@ def member_list(request, dataset_hash: str):
             else:
                 messages.success(request, f"Added {member.user_email} as {member.user_role.name.title()}.")
             return redirect("dashboard:members", dataset_hash=dataset.dataset_hash)
-    return _page(request, dataset, form, status=400 if form.errors else 200)
+    return _page(request, dataset, form)
 
 
 @login_required

@@ -16,3 +16,16 @@ document.addEventListener("click", async (event) => {
   }
   setTimeout(() => { button.textContent = original; }, 2000);
 });
+
+// Forms that work once (the private-key download): after submitting, replace the form by a note
+// so nobody clicks again and gets a "not found".
+document.addEventListener("submit", (event) => {
+  const form = event.target.closest("form[data-once]");
+  if (!form) return;
+  setTimeout(() => {
+    const note = document.createElement("p");
+    note.className = "muted";
+    note.textContent = form.dataset.once;
+    form.replaceWith(note);
+  }, 0);
+});

@@ -50,7 +50,7 @@ def test_register_public_key(as_user, stranger):
 )
 def test_register_bad_key_shows_error_next_to_field(as_user, stranger, value, text):
     response = as_user(stranger).post(reverse("dashboard:account"), {"public_key": value})
-    assert response.status_code == 400
+    assert response.status_code == 200
     assert text in response.content.decode()
     assert not m.PublicKey.objects.exists()
 
@@ -59,7 +59,7 @@ def test_register_duplicate_key_is_a_form_error(as_user, stranger):
     line = openssh_public()
     accounts.add_public_key(UserFactory(), line)
     response = as_user(stranger).post(reverse("dashboard:account"), {"public_key": line})
-    assert response.status_code == 400 and "already registered" in response.content.decode()
+    assert response.status_code == 200 and "already registered" in response.content.decode()
 
 
 def test_generate_pair_downloads_private_key_once(as_user, stranger):

@@ -64,7 +64,7 @@ def test_create_with_expiry_sets_end_of_day(as_user, dataset, ds_admin):
 )
 def test_create_form_errors_next_to_fields(as_user, dataset, ds_admin, data, field):
     response = as_user(ds_admin).post(keys_url(dataset), data)
-    assert response.status_code == 400
+    assert response.status_code == 200
     assert field in response.content.decode()
     assert not m.DatasetAPIKey.objects.exists()
 

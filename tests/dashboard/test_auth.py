@@ -19,7 +19,7 @@ def test_sign_in_with_right_password_redirects_to_datasets(db):
 def test_sign_in_with_wrong_password_shows_error(db):
     user = UserFactory()
     response = Client().post(reverse("dashboard:login"), {"username": user.email, "password": "nope"})
-    assert response.status_code == 400
+    assert response.status_code == 200
     assert "do not match an account" in response.content.decode()
 
 
@@ -27,7 +27,7 @@ def test_sign_in_is_throttled_per_account_and_address(db):
     user = UserFactory()
     c = Client(REMOTE_ADDR="10.0.0.1")
     for _ in range(LOGIN_FAILURE_LIMIT):
-        assert c.post(reverse("dashboard:login"), {"username": user.email, "password": "bad"}).status_code == 400
+        assert c.post(reverse("dashboard:login"), {"username": user.email, "password": "bad"}).status_code == 200
     # the right password no longer helps from this address...
     blocked = c.post(reverse("dashboard:login"), {"username": user.email, "password": PASSWORD})
     assert blocked.status_code == 429
@@ -47,7 +47,7 @@ def test_successful_sign_in_resets_the_failure_count(db):
     assert c.post(reverse("dashboard:login"), {"username": user.email, "password": PASSWORD}).status_code == 302
     c.logout()
     for _ in range(LOGIN_FAILURE_LIMIT - 1):
-        assert c.post(reverse("dashboard:login"), {"username": user.email, "password": "bad"}).status_code == 400
+        assert c.post(reverse("dashboard:login"), {"username": user.email, "password": "bad"}).status_code == 200
 
 
 def test_pages_need_sign_in(db):

@@ -99,7 +99,7 @@ def test_create_dataset_form(signed_in, member):
 def test_create_dataset_form_shows_errors(signed_in, data):
     before = m.Dataset.objects.count()
     response = signed_in.post("/datasets/new", data)
-    assert response.status_code == 400 and b"field-error" in response.content
+    assert response.status_code == 200 and b"field-error" in response.content
     assert m.Dataset.objects.count() == before
 
 

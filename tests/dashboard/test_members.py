@@ -49,7 +49,7 @@ def test_add_member_by_email_with_role(as_user, dataset, ds_admin):
 )
 def test_add_member_errors_next_to_field(as_user, dataset, ds_admin, data, text):
     response = as_user(ds_admin).post(u("members", dataset), data)
-    assert response.status_code == 400
+    assert response.status_code == 200
     assert text in response.content.decode()
 
 

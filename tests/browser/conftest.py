@@ -1,0 +1,105 @@
+"""Browser tests: Playwright driving Debian's Chromium against live_server, with a real Celery
+worker. Every page's console errors (and uncaught exceptions) fail the test. Screenshots go to
+artifacts/screenshots/ (gitignored; ARTIFACTS_DIR overrides)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(os.environ.get("ARTIFACTS_DIR", Path(__file__).resolve().parents[2] / "artifacts")) / "screenshots"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+# Playwright's sync API runs an event loop in this thread; Django's ORM calls from test code are
+# still synchronous and safe here.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def pytest_collection_modifyitems(config, items):
+    reason = None
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        reason = "playwright is not installed (pip install -e '.[test]')"
+    if reason is None and not os.path.exists(CHROMIUM):
+        reason = f"no Chromium at {CHROMIUM}: apt-get install -y chromium (the browser tests need it)"
+    if reason:
+        for item in items:
+            if "tests/browser" in str(item.fspath):
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_thread(django_db_setup, django_db_blocker):
+    """A real worker (solo pool, both queues) for the session."""
+    from celery.contrib.testing.worker import start_worker
+
+    from dashboard.celery import app as celery_app
+
+    with django_db_blocker.unblock():
+        with start_worker(
+            celery_app, pool="solo", perform_ping_check=False, queues=["default", "media"], shutdown_timeout=30
+        ):
+            yield
+
+
+class ConsoleWatch:
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def attach(self, page) -> None:
+        page.on("console", lambda msg: self.errors.append(f"console.{msg.type}: {msg.text} @ {page.url}") if msg.type == "error" else None)
+        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc} @ {page.url}"))
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(viewport=DESKTOP, base_url=live_server.url)
+    context.set_default_timeout(20_000)
+    watch = ConsoleWatch()
+    page = context.new_page()
+    watch.attach(page)
+    page.console_watch = watch
+    yield page
+    context.close()
+    assert not watch.errors, "browser console errors:\n" + "\n".join(watch.errors)
+
+
+@pytest.fixture
+def shoot():
+    """shoot(page, "name"): full-page screenshots at desktop and phone width."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    def _shoot(page, name: str) -> Path:
+        page.set_viewport_size(DESKTOP)
+        desktop = ARTIFACTS / f"{name}-desktop.png"
+        page.screenshot(path=str(desktop), full_page=True)
+        page.set_viewport_size(PHONE)
+        page.screenshot(path=str(ARTIFACTS / f"{name}-phone.png"), full_page=True)
+        page.set_viewport_size(DESKTOP)
+        return desktop
+
+    return _shoot
