@@ -312,16 +312,26 @@ class RequestObservabilityMiddleware:
         return response
 
     def process_exception(self, request, exception):
-        """A lost database connection is a 503 the client may retry (with Retry-After), not a 500:
-        Django drops the broken connection when the request ends, so the next request reconnects."""
+        """A lost database connection or a refusing storage is a 503 the client may retry (with
+        Retry-After), not a 500. Django drops a broken DB connection when the request ends, so the
+        next request reconnects."""
         from django.db import InterfaceError, OperationalError
         from django.http import JsonResponse
 
-        if not isinstance(exception, (OperationalError, InterfaceError)):
+        if isinstance(exception, (OperationalError, InterfaceError)):
+            logger.warning("database unavailable: %s", exception, exc_info=True)
+            message = "The database is unavailable; retry shortly."
+        elif _is_storage_error(exception):
+            # Views touch files only through media/storage.py: an OSError or S3 error here is the
+            # storage refusing (full disk, read-only, bucket gone). Writes there are atomic, so
+            # nothing half-written was kept.
+            count_storage_error("web")
+            logger.error("storage unavailable: %s", exception, exc_info=True)
+            message = f"Storage refused the operation ({type(exception).__name__}); nothing was kept. Retry later."
+        else:
             return None
-        logger.warning("database unavailable: %s", exception, exc_info=True)
         response = JsonResponse(
-            {"status": "unavailable", "error": "The database is unavailable; retry shortly.",
+            {"status": "unavailable", "error": message, "message": message,
              "trace_id": getattr(request, "trace_id", "")},
             status=503,
         )

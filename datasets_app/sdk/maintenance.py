@@ -108,19 +108,17 @@ def sweep_orphan_files(*, older_than: dt.timedelta | None = None, dry_run: bool 
     return orphans
 
 
-# (model, its not-yet-terminal status, the task in datasets_app/tasks.py that runs it by id)
-def _resumable_jobs() -> list[tuple[type, str, object]]:
+def _resumable_jobs() -> list[tuple[type, str, str, object]]:
+    """(model, its not-terminal status, the related name of its units, the task that runs it by id).
+
+    Stuck data jobs go to run_video_data_job_task (the `media` queue, the long time limit): it runs
+    the same idempotent sdk.jobs.run_data_job, and media workers can do every kind of unit."""
     from datasets_app import tasks
 
-    found = []
-    for model, status, task_name in (
-        (m.ReEncodeTask, "SUBMITTED", "reencode_videos_task"),
-        (m.DataJob, m.JobStatus.PENDING, "run_data_job_task"),
-    ):
-        task = getattr(tasks, task_name, None)
-        if task is not None:
-            found.append((model, status, task))
-    return found
+    return [
+        (m.ReEncodeTask, "SUBMITTED", "videos", tasks.reencode_videos_task),
+        (m.DataJob, m.JobStatus.PENDING, "units", tasks.run_video_data_job_task),
+    ]
 
 
 def requeue_stuck_jobs(*, now: dt.datetime | None = None, stuck_after: dt.timedelta | None = None) -> int:
@@ -135,8 +133,12 @@ def requeue_stuck_jobs(*, now: dt.datetime | None = None, stuck_after: dt.timede
         stuck_after = dt.timedelta(seconds=settings.JOB_STUCK_AFTER_SECONDS)
     cutoff = now - stuck_after
     queued = 0
-    for model, status, task in _resumable_jobs():
-        for pk in model.objects.filter(status=status, updated_at__lt=cutoff).values_list("pk", flat=True)[:1000]:
+    for model, status, units, task in _resumable_jobs():
+        # A unit finished recently means a worker is on it: not stuck, however old the job row.
+        stuck = model.objects.filter(status=status, updated_at__lt=cutoff).exclude(
+            **{f"{units}__finished_at__gte": cutoff}
+        )
+        for pk in stuck.values_list("pk", flat=True).distinct()[:1000]:
             with transaction.atomic():
                 if model.objects.filter(pk=pk, status=status, updated_at__lt=cutoff).update(updated_at=now) != 1:
                     continue

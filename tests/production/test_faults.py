@@ -255,3 +255,79 @@ def test_metrics_are_summed_across_gunicorn_workers(topo):
         if s.name == "dd_http_request_duration_seconds_count" and s.labels.get("route") == "healthz"
     )
     assert count >= 21  # the readiness probe + 20, whichever process answered each
+
+
+def _upload_url(base: str) -> tuple[m.UploadSlot, str]:
+    from datasets_app.sdk.policy import Principal
+    from datasets_app.sdk.uploads import issue_upload_urls
+
+    (issued,) = issue_upload_urls(Principal(user=UserFactory()), 1, "image", base_url=base)
+    return m.UploadSlot.objects.get(item_uuid=issued.item_uuid), issued.signed_url
+
+
+def _cut_put(url: str, *, total: int, sent: int) -> None:
+    """A PUT announcing `total` bytes whose connection is closed after `sent` of them."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        head = (
+            f"PUT {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+            f"Content-Type: image/png\r\nContent-Length: {total}\r\n\r\n"
+        )
+        sock.sendall(head.encode() + b"\x89PNG" + b"x" * (sent - 4))
+        time.sleep(0.3)
+
+
+def _no_partial_files() -> None:
+    leftovers = [k for k in _stored_keys() if ".part-" in k]
+    assert not leftovers, leftovers
+
+
+def test_upload_cut_half_way_keeps_nothing_and_the_url_still_works(topo):
+    base = topo.web(workers=1, threads=4)
+    slot, url = _upload_url(base)
+    # when the client's connection drops half-way through the body
+    _cut_put(url, total=400_000, sent=200_000)
+    topo.wait_for(lambda: '"route": "upload/<str:item_uuid>", "status": 400' in topo.log("web"),
+                  "the server to answer the cut upload", timeout=30)
+    # then no object, no partial file, the slot not marked uploaded, no row
+    slot.refresh_from_db()
+    assert slot.uploaded_at is None and slot.size is None
+    assert not default_storage.exists(slot.object_key)
+    _no_partial_files()
+    assert not m.DataRow.objects.exists()
+    # and the client's retry of the same URL succeeds
+    body = b"\x89PNG" + b"y" * 1000
+    response = requests.put(url, data=body, headers={"Content-Type": "image/png"}, timeout=20)
+    assert response.status_code == 200, response.text
+    slot.refresh_from_db()
+    assert slot.size == len(body) and default_storage.size(slot.object_key) == len(body)
+
+
+def test_storage_refusing_writes_gives_a_clear_error_and_keeps_nothing(topo, tmp_path):
+    # given a web tier whose media storage refuses writes (its directory cannot be created: the
+    # same OSError path as a read-only or full disk, which root can't simulate with permissions)
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    topo.env["MEDIA_ROOT"] = str(blocker / "media")
+    base = topo.web(workers=1, threads=2)
+    slot, url = _upload_url(base)
+    response = requests.put(url, data=b"\x89PNG" + b"z" * 5000, headers={"Content-Type": "image/png"}, timeout=20)
+    # then the client gets a 503 that says what happened, to retry later
+    assert response.status_code == 503, response.text
+    assert "Storage refused" in response.json()["message"] and response.headers["Retry-After"] == "1"
+    slot.refresh_from_db()
+    assert slot.uploaded_at is None and slot.size is None
+    assert not m.DataRow.objects.exists()
+    assert not (blocker / "media").exists()
+    # and the failure is counted for alerting
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = requests.get(f"{base}/metrics", timeout=10).text
+    errors = [
+        s.value for f in text_string_to_metric_families(text) for s in f.samples
+        if s.name == "dd_storage_errors_total" and s.labels.get("operation") == "web"
+    ]
+    assert errors == [1.0]
