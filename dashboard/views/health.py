@@ -33,3 +33,12 @@ def healthz(request):
     problems = [p for p in (_check_database(), _check_broker()) if p]
     body = {"status": "ok" if not problems else "unavailable", "problems": problems}
     return JsonResponse(body, status=200 if not problems else 503)
+
+
+@never_cache
+def livez(request):
+    """GET /livez: 200 while the process serves requests; touches nothing (a liveness probe, and the
+    trivial baseline of bench/bench_load.py)."""
+    from django.http import HttpResponse
+
+    return HttpResponse("ok\n", content_type="text/plain")

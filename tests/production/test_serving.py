@@ -63,3 +63,9 @@ def test_debug_off_gives_secure_cookies_and_compressed_static(tmp_path):
         capture_output=True, text=True, timeout=60, check=True,
     ).stdout.split()
     assert out == ["True", "True", "True", "whitenoise.storage.CompressedStaticFilesStorage"]
+
+
+def test_livez_answers_without_touching_the_database(client, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        response = client.get("/livez")
+    assert response.status_code == 200 and response.content == b"ok\n"
