@@ -65,7 +65,7 @@ def test_debug_off_gives_secure_cookies_and_compressed_static(tmp_path):
     assert out == ["True", "True", "True", "whitenoise.storage.CompressedStaticFilesStorage"]
 
 
-def test_livez_answers_without_touching_the_database(client, django_assert_num_queries):
-    with django_assert_num_queries(0):
-        response = client.get("/livez")
+def test_livez_answers_without_touching_the_database(client):
+    # no `db` fixture: any query here would raise
+    response = client.get("/livez")
     assert response.status_code == 200 and response.content == b"ok\n"
