@@ -258,3 +258,37 @@ def walk_keys(prefix: str = "") -> Iterator[str]:
         yield f"{prefix}/{name}" if prefix else name
     for d in dirs:
         yield from walk_keys(f"{prefix}/{d}" if prefix else d)
+
+
+def signed_file_url(storage_key: str, url: str, integration=None, *, base_url: str | None = None) -> str | None:
+    """A time-limited download URL for a row's or member's file: hosted -> signed_download_url;
+    external with an integration -> the provider's own signed URL; else the URL itself."""
+    if url:
+        if integration is None:
+            return url
+        from datasets_app.sdk.private_data import private_signed_url
+
+        return private_signed_url(url, integration)
+    if not storage_key:
+        return None
+    return signed_download_url(storage_key, base_url=base_url)
+
+
+def missing_files(*, batch: int = 1000) -> Iterator[tuple[str, str, str]]:
+    """(data_hash, what, key) for hosted files rows or members point at that storage lacks.
+
+    Streams rows in chunks (constant memory); one existence check per key."""
+    from datasets_app.models import DataRow, DataRowMember
+
+    rows = DataRow.objects.exclude(storage_key="", thumbnail_key="").values_list("data_hash", "storage_key", "thumbnail_key")
+    for data_hash, key, thumb in rows.iterator(chunk_size=batch):
+        for what, k in (("file", key), ("thumbnail", thumb)):
+            if k and not default_storage.exists(k):
+                yield str(data_hash), what, k
+    members = DataRowMember.objects.exclude(storage_key="", thumbnail_key="").values_list(
+        "data_row__data_hash", "storage_key", "thumbnail_key"
+    )
+    for data_hash, key, thumb in members.iterator(chunk_size=batch):
+        for what, k in (("member file", key), ("member thumbnail", thumb)):
+            if k and not default_storage.exists(k):
+                yield str(data_hash), what, k

@@ -214,11 +214,16 @@ class Dataset(UploadsMixin, ReEncodeMixin):
         images_data: bool = False,
         image_signed_urls: bool = False,
         client_metadata: bool = False,
+        *,
+        base_url: str | None = None,
     ) -> orm.DataRow:
         """One row (READ). `images_data` fills the image-group/series members in data_sequence order
-        (one more query); `client_metadata` includes the metadata. Signed URLs are not issued yet:
-        `signed_url` stays None until hosted-file download URLs exist (media pipeline issue)."""
+        (one more query); `client_metadata` includes the metadata. `signed_url` / `image_signed_urls`
+        fill time-limited download URLs (hosted: S3 presigned or our signed media endpoint, made
+        absolute with `base_url`; external: the integration's provider URL). No query for signing."""
         row = self._get_row(data_hash, Op.READ)
+        from datasets_app.media.storage import signed_file_url
+
         images = None
         if images_data:
             storage = convert.row_storage_location(row)
@@ -235,11 +240,16 @@ class Dataset(UploadsMixin, ReEncodeMixin):
                     last_edited_at=member.last_edited_at,
                     width=member.width,
                     height=member.height,
-                    signed_url=None,
+                    signed_url=signed_file_url(member.storage_key, member.url, row.integration, base_url=base_url)
+                    if image_signed_urls
+                    else None,
                 )
                 for member in row.members.order_by("data_sequence")
             ]
-        return convert.data_row(row, with_metadata=client_metadata, images_data=images)
+        url = None
+        if signed_url and row.data_type != m.DataType.DICOM:
+            url = signed_file_url(row.storage_key, row.url, row.integration, base_url=base_url)
+        return convert.data_row(row, with_metadata=client_metadata, images_data=images, signed_url=url)
 
     def preview_urls(self, rows: Iterable[m.DataRow], *, base_url: str | None = None) -> dict[str, str]:
         """Signed thumbnail URLs of hosted rows already read through this dataset (from
