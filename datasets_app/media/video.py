@@ -62,6 +62,10 @@ def open_video(source: str | os.PathLike) -> av.container.InputContainer:
     kwargs: dict[str, Any] = {"mode": "r"}
     if _is_url(src):
         kwargs["timeout"] = NETWORK_TIMEOUT_SECONDS
+        # With one request per seek, PyAV's libavformat (62.x) sometimes drops the first packet of
+        # an MP4 whose moov follows mdat (seen against our own Range endpoint); a persistent
+        # connection does not (tests/tasks/test_reencode.py private-cloud test).
+        kwargs["options"] = {"multiple_requests": "1"}
     elif not os.path.exists(src):
         raise VideoProbeError("The file does not exist.", source=src)
     try:

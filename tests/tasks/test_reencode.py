@@ -300,3 +300,33 @@ def test_get_frame_timestamps_probes_unprobed_video_once(tmp_path, dataset, edit
     image = DataRowFactory(dataset=dataset, data_type=m.DataType.IMAGE)
     with pytest.raises(InvalidArgumentError):
         editor.get_frame_timestamps(str(image.data_hash))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_private_cloud_video_is_read_by_signed_url_and_stored_hosted(
+    tmp_path, dataset, editor, ds_user, live_server, django_capture_on_commit_callbacks
+):
+    from django.db import transaction
+
+    from datasets_app.media.downloads import signed_download_url
+
+    # given a video in "someone's bucket": an HTTPS integration serving it from a loopback server
+    src = make_video(tmp_path / "cloud.mp4", pts=vfr_pts(24), fps=20)
+    with open(src, "rb") as fh:
+        default_storage.save("elsewhere/cloud.mp4", File(fh, name="cloud.mp4"))
+    url = signed_download_url("elsewhere/cloud.mp4", base_url=live_server.url)
+    integration = m.CloudIntegration.objects.create(
+        title="loopback", provider="https", owner=ds_user, allow_private_network=True
+    )
+    row = DataRowFactory(dataset=dataset, title="cloud.mp4", storage_key="", url=url, integration=integration)
+
+    with transaction.atomic(), django_capture_on_commit_callbacks(execute=False):
+        task_id = editor.re_encode_data([str(row.data_hash)])
+    assert reencode_jobs.run_reencode(task_id) == "DONE", m.ReEncodeTask.objects.get(pk=task_id).message
+
+    # then the re-encode is hosted, and the row records the original URL
+    (result,) = editor.re_encode_data_status(task_id).result
+    row.refresh_from_db()
+    assert row.storage_key == result.bucket_path and row.url == ""
+    assert row.original_url == url and row.original_storage_key == ""
+    assert_frame_accurate(default_storage.path(row.storage_key), src)
