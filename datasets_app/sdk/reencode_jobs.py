@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -103,15 +104,34 @@ def probe_row(row: m.DataRow) -> dict:
 
 
 def _store_overwrite(key: str, local_path: Path) -> None:
-    """Writes a local file to hosted storage under exactly `key`, replacing what is there."""
-    if default_storage.exists(key):
-        default_storage.delete(key)
+    """Puts a local file into hosted storage under exactly `key`, replacing what is there.
+
+    Filesystem storage: a move (a rename when on the same disk, no copy). Other storage (S3):
+    streamed upload; the S3 backend overwrites in place (AWS_S3_FILE_OVERWRITE)."""
+    try:
+        dest = Path(default_storage.path(key))
+    except NotImplementedError:
+        dest = None
+    if dest is not None:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(local_path), str(dest))
+        return
     with open(local_path, "rb") as fh:
         saved = default_storage.save(key, File(fh, name=os.path.basename(key)))
     if saved != key:
-        # A concurrent writer got there between delete and save: keep ours at the deterministic key.
         default_storage.delete(saved)
         raise OSError(f"could not store {key}: storage chose {saved}")
+
+
+def _work_dir() -> str | None:
+    """Where an encode is written: beside the hosted files when they are local (same disk, so
+    storing is a rename), else the system temp dir."""
+    try:
+        root = Path(default_storage.path(".tmp-reencode"))
+    except NotImplementedError:
+        return None
+    root.mkdir(parents=True, exist_ok=True)
+    return str(root)
 
 
 def _fail(part: m.ReEncodeVideo, reason: str) -> None:
@@ -148,7 +168,7 @@ def reencode_part(part: m.ReEncodeVideo) -> None:
         m.ReEncodeVideo.objects.filter(pk=part.pk).update(frames_total=total, frames_done=0)
         rate = vid.output_frame_rate(src_info)
         key = output_key_for(row)
-        with tempfile.TemporaryDirectory(prefix="reencode-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="reencode-", dir=_work_dir()) as tmp:
             out = Path(tmp) / "out.mp4"
             last = [0.0]
 
