@@ -234,10 +234,12 @@ def presigned_put_url(key: str, *, content_type: str | None = None, lifetime_sec
 
 def head(key: str) -> tuple[int, str] | None:
     """(size, sha256 if the store recorded one else "") of an S3 object, None when absent."""
+    from botocore.exceptions import ClientError
+
     client = default_storage.connection.meta.client
     try:
         resp = client.head_object(Bucket=default_storage.bucket_name, Key=default_storage._normalize_name(key))
-    except client.exceptions.ClientError:
+    except ClientError:
         return None
     return int(resp["ContentLength"]), ""
 
