@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from typing import Any, Iterable, Iterator
 
@@ -53,6 +54,24 @@ def authenticate_api_key(api_key: str) -> m.DatasetAPIKey:
         m.DatasetAPIKey.objects.filter(pk=key.pk).update(last_used_at=now)
         key.last_used_at = now
     return key
+
+
+def _encode_cursor(row: m.DataRow) -> str:
+    raw = f"{row.created_at.isoformat()}|{row.pk}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
+    """(created_at, id) of a data_rows_page cursor; InvalidArgumentError for anything else."""
+    try:
+        raw = base64.urlsafe_b64decode(str(cursor) + "=" * (-len(str(cursor)) % 4)).decode()
+        when, pk = raw.rsplit("|", 1)
+        created_at = dt.datetime.fromisoformat(when)
+        if created_at.tzinfo is None:
+            raise ValueError("naive")
+        return created_at, int(pk)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidArgumentError("The page cursor is not valid; start again from the first page.", field="after") from None
 
 
 class Dataset(UploadsMixin, ReEncodeMixin):
@@ -160,6 +179,29 @@ class Dataset(UploadsMixin, ReEncodeMixin):
             hashes = [parse_hash(h, "data_hash") for h in clean_list(data_hashes, "data_hashes")]
             conditions &= Q(data_hash__in=hashes)
         return m.DataRow.objects.filter(conditions).select_related("integration").order_by("created_at", "id")
+
+    def data_rows_page(
+        self,
+        *,
+        after: str | None = None,
+        limit: int = 100,
+        title_like: str | None = None,
+        data_types: Iterable[orm.DataType | str] | None = None,
+    ) -> tuple[list[m.DataRow], str | None]:
+        """One page of rows (oldest first) after the opaque cursor `after`, and the cursor of the next
+        page (None on the last). Keyset pagination: the cost is the same on page 1 and page 10,000
+        (an index seek on (dataset, created_at, id)), never OFFSET; no COUNT. Two queries."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+            raise InvalidArgumentError("limit must be an integer from 1 to 1000.", field="limit")
+        qs = self.data_rows_queryset(title_like=title_like, data_types=data_types)
+        if after:
+            created_at, pk = _decode_cursor(after)
+            # The redundant created_at >= bound lets PostgreSQL seek the index instead of filtering.
+            qs = qs.filter(Q(created_at__gte=created_at) & (Q(created_at__gt=created_at) | Q(id__gt=pk)))
+        rows = list(qs[: limit + 1])
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return rows, (_encode_cursor(rows[-1]) if more else None)
 
     def list_data_rows(
         self,
