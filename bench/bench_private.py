@@ -44,6 +44,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--per-unit", action="store_true", help="also time the media job runner unit by unit")
+    parser.add_argument("--only", choices=["a", "b"], help="run one part only")
     args = parser.parse_args()
     n = args.count
 
@@ -95,10 +96,12 @@ def main() -> None:
             assert result.status == "DONE" and result.units_done_count == n, (result.status, result.errors[:3])
             return elapsed
 
-        a = [run_a() for _ in range(args.repeat)]
+        a = [run_a() for _ in range(args.repeat)] if args.only != "b" else [float("nan")]
         print(f"(a) imageMetadata given, nothing probed: median {statistics.median(a):.2f} s "
               f"(runs {', '.join(f'{x:.2f}' for x in a)}); ratio to the Label Studio baseline (1.3 s): "
               f"{statistics.median(a) / 1.3:.2f}", flush=True)
+        if args.only == "a":
+            return
         b = [run_b(private_data.run_private_job) for _ in range(args.repeat)]
         print(f"(b) every object probed, batch runner: median {statistics.median(b):.2f} s "
               f"(runs {', '.join(f'{x:.2f}' for x in b)}); target 30 s -> {statistics.median(b) / 30:.2f} of it; "
