@@ -104,6 +104,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+    # Tests: a file, not shared-cache memory, so the live server, a worker thread and a long poll
+    # wait on each other (WAL + timeout) instead of failing with "database table is locked".
+    DATABASES["default"].setdefault("TEST", {"NAME": str(DATA_DIR / "test-db.sqlite3")})
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
