@@ -2,7 +2,7 @@
 nothing mocked). Skipped with the reason unless DATABASE_URL is PostgreSQL and CELERY_BROKER_URL is
 Redis (.ci/run's second pass).
 
-Job type used: re-encode (the data-job pipeline was not in the tree when these were written)."""
+Job types used: re-encode tasks and upload data jobs (10 video units)."""
 
 from __future__ import annotations
 
@@ -331,3 +331,40 @@ def test_storage_refusing_writes_gives_a_clear_error_and_keeps_nothing(topo, tmp
         if s.name == "dd_storage_errors_total" and s.labels.get("operation") == "web"
     ]
     assert errors == [1.0]
+
+
+def test_media_worker_killed_mid_data_job_completes_without_duplicates_or_orphans(topo, tmp_path_factory):
+    import datetime as dt
+
+    from datasets_app.media import storage
+    from datasets_app.sdk import maintenance
+    from tests.media.mediagen import make_video
+
+    # given one upload job of 10 videos, queued for the media tier
+    ds = DatasetFactory()
+    editor = _editor(ds)
+    folder = tmp_path_factory.mktemp("job-videos")
+    files = [make_video(folder / f"v{i}.mp4", frames=90) for i in range(10)]
+    stored = editor._store_local_files(files, "video")
+    process_hash = editor.start_data_job(
+        {"videos": [{"objectUrl": key, "title": name, "clientMetadata": {}} for key, name in stored]}
+    )
+    job = m.DataJob.objects.get(process_hash=process_hash)
+    topo.worker("media-d1")
+    topo.wait_for(lambda: job.units.filter(status="DONE").count() >= 2, "two units done", timeout=90)
+    # when the media worker is SIGKILLed with the job half done
+    topo.kill("media-d1")
+    done_before = job.units.filter(status="DONE").count()
+    job.refresh_from_db()
+    assert job.status == "PENDING" and done_before < 10, "the job finished before the kill; use more units"
+    # then a restarted worker finishes it: every video once, no duplicate rows, no orphan files
+    topo.worker("media-d2")
+    topo.wait_for(lambda: m.DataJob.objects.get(pk=job.pk).status != "PENDING", "the job to finish", timeout=120)
+    job.refresh_from_db()
+    assert job.status == "DONE", job.message
+    assert job.units.filter(status="DONE").count() == 10
+    titles = list(m.DataRow.objects.filter(dataset=ds).values_list("title", flat=True))
+    assert sorted(titles) == sorted(f"v{i}.mp4" for i in range(10))
+    assert list(maintenance.find_orphan_files(older_than=dt.timedelta(0))) == []
+    assert list(storage.missing_files()) == []
+    _no_partial_files()
