@@ -183,3 +183,136 @@ class PublicKeyAddForm(forms.Form):
 
 class KeyPairGenerateForm(forms.Form):
     title = forms.CharField(max_length=200, required=False, label="Name (optional)")
+
+
+# ---- cloud integrations, private data ------------------------------------------------------------
+
+PROVIDER_CHOICES = [
+    ("s3", "AWS S3 or S3-compatible (MinIO, Ceph, R2…)"),
+    ("gcs", "Google Cloud Storage"),
+    ("azure", "Azure Blob Storage"),
+    ("https", "Plain HTTPS"),
+]
+
+
+def _secret(label: str, help_text: str = "") -> forms.CharField:
+    # render_value=False: a secret typed once is never sent back to the browser.
+    return forms.CharField(
+        required=False,
+        label=label,
+        max_length=8192,
+        help_text=help_text,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+
+
+class IntegrationCreateForm(forms.Form):
+    title = forms.CharField(max_length=200, label="Name")
+    provider = forms.ChoiceField(choices=PROVIDER_CHOICES, label="Provider")
+    endpoint_url = forms.URLField(
+        required=False,
+        label="Endpoint URL",
+        max_length=1024,
+        help_text="S3-compatible services and Azure emulators; for HTTPS, the base URL objects live under.",
+    )
+    region = forms.CharField(required=False, max_length=64, label="Region (S3)")
+    account = forms.CharField(required=False, max_length=200, label="Storage account (Azure)")
+    access_key_id = forms.CharField(required=False, max_length=256, label="Access key ID (S3)")
+    secret_access_key = _secret("Secret access key (S3)")
+    service_account_json = forms.CharField(
+        required=False,
+        label="Service account JSON (GCS)",
+        max_length=64 * 1024,
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false", "autocomplete": "off"}),
+        help_text="Write-only: never shown again.",
+    )
+    account_key = _secret("Account key (Azure)", "Or a SAS token below.")
+    sas_token = _secret("SAS token (Azure)")
+    bearer_token = _secret("Bearer token (HTTPS, optional)")
+    allow_private_network = forms.BooleanField(
+        required=False, label="Allow private network addresses (for storage inside your network)"
+    )
+
+    def clean(self):
+        data = super().clean()
+        provider = data.get("provider")
+        if provider == "s3" and bool(data.get("access_key_id")) != bool(data.get("secret_access_key")):
+            self.add_error("secret_access_key", "Give both the access key ID and the secret, or neither (public bucket).")
+        if provider == "gcs" and data.get("service_account_json"):
+            import json
+
+            try:
+                parsed = json.loads(data["service_account_json"])
+            except ValueError:
+                parsed = None
+            if not isinstance(parsed, dict):
+                self.add_error("service_account_json", "Paste the service account's JSON key file.")
+        if provider == "azure" and not (data.get("account") or data.get("endpoint_url")):
+            self.add_error("account", "An Azure integration needs a storage account name or an endpoint URL.")
+        if provider == "https" and not data.get("endpoint_url"):
+            self.add_error("endpoint_url", "Give the base URL your files live under.")
+        return data
+
+    def config_and_credentials(self) -> tuple[dict, dict]:
+        d = self.cleaned_data
+        provider = d["provider"]
+        if provider == "s3":
+            return (
+                {"endpoint_url": d["endpoint_url"], "region": d["region"]},
+                {"access_key_id": d["access_key_id"], "secret_access_key": d["secret_access_key"]},
+            )
+        if provider == "gcs":
+            import json
+
+            creds = {"service_account_json": json.loads(d["service_account_json"])} if d["service_account_json"] else {}
+            return {"endpoint_url": d["endpoint_url"]}, creds
+        if provider == "azure":
+            return (
+                {"account": d["account"], "endpoint_url": d["endpoint_url"]},
+                {"account_key": d["account_key"], "sas_token": d["sas_token"]},
+            )
+        return {"base_url": d["endpoint_url"]}, {"bearer_token": d["bearer_token"]}
+
+
+class PrivateDataImportForm(forms.Form):
+    integration = forms.ChoiceField(label="Cloud integration", choices=())
+    manifest = forms.CharField(
+        required=False,
+        label="JSON manifest",
+        widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false", "class": "mono"}),
+        help_text='{"videos": [{"objectUrl": "s3://bucket/clip.mp4"}], "images": [...], "image_groups": [...], "dicom_series": [...]}',
+    )
+    manifest_file = forms.FileField(required=False, label="…or upload the JSON file")
+
+    MAX_BYTES = 64 * 1024 * 1024
+
+    def __init__(self, *args, integrations=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["integration"].choices = [(i.id, f"{i.title} ({i.provider})") for i in integrations]
+
+    def clean(self):
+        import json
+
+        data = super().clean()
+        upload = data.get("manifest_file")
+        text = data.get("manifest") or ""
+        if upload is not None:
+            if upload.size > self.MAX_BYTES:
+                self.add_error("manifest_file", f"The file is larger than {self.MAX_BYTES // (1024 * 1024)} MB.")
+                return data
+            raw = b"".join(upload.chunks())
+            text = raw.decode("utf-8", errors="replace")
+        if not text.strip():
+            self.add_error("manifest", "Paste the manifest or upload it as a file.")
+            return data
+        try:
+            doc = json.loads(text)
+        except ValueError as exc:
+            self.add_error("manifest_file" if upload is not None else "manifest", f"This is not valid JSON: {exc}.")
+            return data
+        if not isinstance(doc, dict):
+            self.add_error("manifest", "The manifest must be a JSON object with videos, images, image_groups or dicom_series.")
+            return data
+        # Parsed here, so the SDK only ever receives a document (never text it could take for a path).
+        data["document"] = doc
+        return data

@@ -220,6 +220,14 @@ class UserClient:
 
     # ---- cloud integrations -----------------------------------------------------------------
 
+    def require_org_admin(self) -> None:
+        """AuthorisationError unless this user is an organisation admin (who manages integrations);
+        pages call it before showing integration forms. No query."""
+        from .exceptions import AuthorisationError
+
+        if not self.user.is_org_admin:
+            raise AuthorisationError("Only organisation admins manage cloud integrations.")
+
     def visible_integrations(self, *, include_org_access: bool = False) -> QuerySet[m.CloudIntegration]:
         if include_org_access and self.user.is_org_admin:
             return m.CloudIntegration.objects.all()
