@@ -215,8 +215,11 @@ class Dataset(UploadsMixin, ReEncodeMixin):
         with_metadata: bool = True,
     ) -> list[orm.DataRow]:
         """Matching rows as DataRow objects. Two queries whatever the count."""
-        qs = self.data_rows_queryset(title_eq, title_like, created_before, created_after, data_types, data_hashes)
-        return list(convert.data_rows_fast(qs, with_metadata=with_metadata))
+        return list(
+            self.iter_data_rows(
+                title_eq, title_like, created_before, created_after, data_types, data_hashes, with_metadata=with_metadata
+            )
+        )
 
     def _get_row(self, data_hash: str, op: Op) -> m.DataRow:
         ds = self._require(op)
@@ -243,7 +246,7 @@ class Dataset(UploadsMixin, ReEncodeMixin):
         """list_data_rows, lazily: READ is checked now; rows are read 2000 at a time as consumed,
         so memory stays flat whatever the count (the API streams 100k-row datasets this way)."""
         qs = self.data_rows_queryset(title_eq, title_like, created_before, created_after, data_types, data_hashes)
-        return (convert.data_row(r, with_metadata=with_metadata) for r in qs.iterator(chunk_size=2000))
+        return convert.data_rows_fast(qs, with_metadata=with_metadata)
 
     def refetch_data(self) -> None:
         """Re-reads the dataset's own fields (title, description...); checks READ. One query."""
