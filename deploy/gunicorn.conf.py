@@ -1,10 +1,12 @@
 """gunicorn settings for the web tier, all from the environment (`gunicorn -c deploy/gunicorn.conf.py
 dashboard.wsgi`).
 
-Worker class: gthread. Every view is synchronous Django code; under ASGI (uvicorn workers) Django runs
-sync views through one thread-sensitive executor per process, so a process answers one request at a
-time and a long-poll would block the rest. gthread gives each process WEB_THREADS threads, so a
-waiting job-status poll holds one thread, not a process (measured: see README "Deployment").
+Worker class: gthread. Every view is synchronous Django code (the long poll too); under ASGI
+(uvicorn workers) Django runs sync views through asgiref's thread-sensitive executor, one thread
+per process, so a process would answer one request at a time and a waiting long poll would stall
+the rest. gthread gives each process WEB_THREADS threads: a waiting job poll holds one thread, not a
+process. Size WEB_THREADS above the number of clients expected to long-poll at once (README
+"Deployment"); ASGI would pay off only once the polls are written as async views.
 """
 
 from __future__ import annotations
