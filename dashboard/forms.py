@@ -211,6 +211,7 @@ class IntegrationCreateForm(forms.Form):
     provider = forms.ChoiceField(choices=PROVIDER_CHOICES, label="Provider")
     endpoint_url = forms.URLField(
         required=False,
+        assume_scheme="https",
         label="Endpoint URL",
         max_length=1024,
         help_text="S3-compatible services and Azure emulators; for HTTPS, the base URL objects live under.",
