@@ -17,7 +17,7 @@ import os
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import IO, Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -731,5 +731,3 @@ def group_digest(shas: list[str]) -> str:
     """The content digest of an image group or series: SHA-256 over its files' digests, in order."""
     return hashlib.sha256("\n".join(shas).encode()).hexdigest()
 
-
-_ = IO  # file-like arguments are typed loosely (paths, UploadedFile, open binary files)

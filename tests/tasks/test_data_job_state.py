@@ -57,3 +57,40 @@ def test_long_poll_returns_at_timeout_while_pending(tmp_path, ds, django_capture
     t0 = time.monotonic()
     assert ds.wait_data_job(process_hash, 0).status == "PENDING"
     assert time.monotonic() - t0 < 0.2
+
+
+def _start_with(ds, tmp_path, n, django_capture_on_commit_callbacks, django_assert_num_queries, budget):
+    files = [make_image(tmp_path / f"{n}-{i}.jpg", color=(i, n, 0)) for i in range(n)]
+    with django_capture_on_commit_callbacks(execute=False):
+        stored = ds._store_local_files(files, "image")
+        with django_assert_num_queries(budget):
+            return ds.start_data_job({"images": [{"objectUrl": k, "title": t} for k, t in stored]})
+
+
+def test_start_data_job_query_count_does_not_grow_with_items(
+    tmp_path, ds, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    # policy check, slot lock+read, claim, job insert, one bulk unit insert (+ savepoint pair)
+    small = _start_with(ds, tmp_path, 3, django_capture_on_commit_callbacks, django_assert_num_queries, 7)
+    large = _start_with(ds, tmp_path, 30, django_capture_on_commit_callbacks, django_assert_num_queries, 7)
+    assert ds.get_data_job(small).units_pending_count == 3
+    assert ds.get_data_job(large).units_pending_count == 30
+
+
+def test_unit_processing_queries_do_not_grow_with_dataset_size(
+    tmp_path, dataset, ds, django_capture_on_commit_callbacks, django_assert_max_num_queries
+):
+    def one_image_job(i):
+        with django_capture_on_commit_callbacks(execute=False):
+            return ds.upload_image_start(make_image(tmp_path / f"x{i}.jpg", color=(i, 9, 9)))
+
+    job = m.DataJob.objects.get(process_hash=one_image_job(0))
+    with django_assert_max_num_queries(12):
+        jobs.run_data_job(job.pk)
+    m.DataRow.objects.bulk_create(
+        [m.DataRow(dataset=dataset, title=f"r{i}", data_type="IMAGE", sha256=f"{i:064x}") for i in range(2000)]
+    )
+    job = m.DataJob.objects.get(process_hash=one_image_job(1))
+    with django_assert_max_num_queries(12):
+        jobs.run_data_job(job.pk)
+    assert m.DataRow.objects.filter(dataset=dataset).count() == 2002
