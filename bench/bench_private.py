@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -49,6 +50,8 @@ def main() -> None:
     n = args.count
 
     call_command("migrate", verbosity=0)
+    # A SIGTERM must still stop the moto server below (the finally clause).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     proc, s3 = start_moto()
     try:
         client = s3.client()

@@ -337,3 +337,52 @@ def test_the_media_job_runner_processes_private_units_one_by_one(ds, integration
     assert sorted(r.title for r in result.data_hashes_with_titles) == ["ct", "img/a.jpg", "img/c.png"]
     assert result.units_error_count == 1 and "not an image" in result.errors[0]
     assert m.DataRow.objects.filter(dataset=ds.model).count() == 3
+
+
+@pytest.mark.parametrize("provider", ["gcs", "azure", "https"])
+def test_private_import_through_each_provider(provider, request, ds, org_admin, django_capture_on_commit_callbacks):
+    from ..cloud_servers import AZURITE_KEY
+
+    jpeg = make_jpeg(24, 12)
+    name = f"p-{uuid.uuid4().hex[:8]}"
+    if provider == "gcs":
+        gcs = request.getfixturevalue("gcs_emulator")
+        gcs.client().create_bucket(name).blob("x/y.jpg").upload_from_string(jpeg, content_type="image/jpeg")
+        config, creds, url = {"endpoint_url": gcs.endpoint_url}, {}, f"gs://{name}/x/y.jpg"
+    elif provider == "azure":
+        az = request.getfixturevalue("azurite")
+        az.service().create_container(name).upload_blob("x/y.jpg", jpeg)
+        config = {"endpoint_url": az.endpoint_url, "account": az.account}
+        creds, url = {"account_key": AZURITE_KEY}, f"{az.endpoint_url}/{name}/x/y.jpg"
+    else:
+        web = request.getfixturevalue("http_media")
+        (web.root / f"{name}.jpg").write_bytes(jpeg)
+        config, creds, url = {}, {}, f"{web.base_url}/{name}.jpg"
+    integration = private_data.integration_create(owner=org_admin, title=provider, provider=provider, config=config,
+                                                  credentials=creds, allow_private_network=True)
+    with django_capture_on_commit_callbacks():
+        process_hash = ds.add_private_data_to_dataset_start(str(integration.integration_uuid), {"images": [{"objectUrl": url}]})
+    result = run(ds, process_hash)
+    assert result.status == "DONE", result.errors
+    row = m.DataRow.objects.get(dataset=ds.model)
+    assert (row.width, row.height, row.url, row.file_size) == (24, 12, url, len(jpeg))
+    import requests
+
+    signed = private_data.private_signed_url(url, integration, lifetime_seconds=60)
+    assert requests.get(signed, timeout=10).content == jpeg
+
+
+def test_decompression_bomb_in_a_bucket_is_refused(ds, integration, moto_s3, django_capture_on_commit_callbacks):
+    import io as _io
+
+    from PIL import Image
+
+    buf = _io.BytesIO()
+    Image.new("1", (20000, 20000)).save(buf, "PNG")  # 400 Mpx: over Pillow's bomb limit, a tiny file
+    name = f"bomb-{uuid.uuid4().hex[:8]}"
+    moto_s3.client().create_bucket(Bucket=name)
+    moto_s3.client().put_object(Bucket=name, Key="bomb.png", Body=buf.getvalue())
+    with django_capture_on_commit_callbacks():
+        process_hash = ds.add_private_data_to_dataset_start(str(integration.integration_uuid), {"images": [{"objectUrl": f"s3://{name}/bomb.png"}]}, True)
+    result = run(ds, process_hash)
+    assert result.units_error_count == 1 and "decompression bomb" in result.errors[0]
