@@ -65,8 +65,12 @@ def parse_datetime(value: Any, what: str) -> dt.datetime | None:
     except ValueError:
         raise InvalidArgumentError(f"{what} {value!r} is not an ISO 8601 datetime.", field=what) from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    return parsed
+        return parsed.replace(tzinfo=dt.timezone.utc)
+    # In UTC: PostgreSQL refuses offsets beyond ±15:59 that Python accepts (found by fuzzing).
+    try:
+        return parsed.astimezone(dt.timezone.utc)
+    except OverflowError:
+        raise InvalidArgumentError(f"{what} {value!r} is out of range.", field=what) from None
 
 
 # ---- request parsing ----------------------------------------------------------------------------

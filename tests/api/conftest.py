@@ -58,16 +58,32 @@ def fresh_rate_limits():
     cache.clear()
 
 
+class DjangoResponse:
+    """A Django test-client response with the attributes of a `requests` one."""
+
+    def __init__(self, response) -> None:
+        self.status_code = response.status_code
+        self.headers = response.headers
+        self.content = b"".join(response.streaming_content) if response.streaming else response.content
+
+    def json(self):
+        return json.loads(self.content)
+
+
 class RawClient:
     """Hand-built requests on the wire, for inputs the SDK would never send (and API keys,
-    which 0.1.211 cannot send). v1 bodies are signed exactly as the SDK signs them."""
+    which 0.1.211 cannot send). v1 bodies are signed exactly as the SDK signs them.
 
-    def __init__(self, base_url: str, *, key: Ed25519PrivateKey | None = None, api_key: str | None = None,
-                 bearer: str | None = None) -> None:
+    Over HTTP to a live server (`base_url`), or in-process through Django's test client
+    (`django_client`), which lets a test roll its database back instead of flushing it."""
+
+    def __init__(self, base_url: str = "", *, key: Ed25519PrivateKey | None = None, api_key: str | None = None,
+                 bearer: str | None = None, django_client=None) -> None:
         self.base_url = base_url
         self.key = key
         self.api_key = api_key
         self.bearer = bearer
+        self.django_client = django_client
 
     def authorization(self, body: bytes) -> str:
         if self.key is not None:
@@ -77,9 +93,17 @@ class RawClient:
             return f"Bearer {self.bearer}"
         return self.api_key or ""
 
-    def post_raw(self, path: str, body: bytes, *, resource_id: str = "", headers: dict | None = None, sign_body=None):
+    def request(self, method: str, path: str, body: bytes = b"", headers: dict | None = None):
+        headers = {k: v for k, v in (headers or {}).items() if v is not None}
+        if self.django_client is not None:
+            content_type = headers.pop("Content-Type", "application/json")
+            response = self.django_client.generic(method, path, data=body, content_type=content_type, headers=headers)
+            return DjangoResponse(response)
         import requests
 
+        return requests.request(method, self.base_url + path, data=body, headers=headers, timeout=60)
+
+    def post_raw(self, path: str, body: bytes, *, resource_id: str = "", headers: dict | None = None, sign_body=None):
         all_headers = {
             "Content-Type": "application/json",
             "Authorization": self.authorization(body if sign_body is None else sign_body),
@@ -87,7 +111,15 @@ class RawClient:
             "ResourceType": "dataset" if resource_id else "",
         }
         all_headers.update(headers or {})
-        return requests.post(self.base_url + path, data=body, headers=all_headers, timeout=30)
+        return self.request("POST", path, body, all_headers)
+
+    def v2(self, method: str, path: str, payload=None):
+        """A v2 request with this client's bearer token (JSON body when `payload` is given)."""
+        body = b"" if payload is None else json.dumps(payload).encode()
+        headers = {"Authorization": f"Bearer {self.bearer}"}
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
+        return self.request(method, path, body, headers)
 
     def v1(self, query_type, query_method, uid=None, payload=None, *, resource_id="", endpoint="public"):
         """The envelope's JSON (the HTTP status is asserted to be 200 unless 413/429)."""
@@ -99,17 +131,30 @@ class RawClient:
         return response.json()
 
 
-@pytest.fixture
-def raw_client(live_server):
-    """raw_client(user=... | api_key=... | bearer=...) -> RawClient against the live server."""
-
+def _raw_factory(**transport):
     def make(user=None, *, api_key: str | None = None, bearer: str | None = None) -> RawClient:
-        key = None
-        if user is not None:
-            key = register_key(user)
-        return RawClient(live_server.url, key=key, api_key=api_key, bearer=bearer)
+        key = register_key(user) if user is not None else None
+        if user is not None and bearer is True:
+            bearer = accounts.issue_bearer_token(user)
+            key = None
+        return RawClient(key=key, api_key=api_key, bearer=bearer, **transport)
 
     return make
+
+
+@pytest.fixture
+def raw_client(live_server):
+    """raw_client(user | api_key=... | bearer=...) -> RawClient over HTTP to the live server."""
+    return _raw_factory(base_url=live_server.url)
+
+
+@pytest.fixture
+def wire_client(db):
+    """wire_client(user | api_key=... | bearer=...) -> RawClient in-process (rolled-back DB).
+    `wire_client(user, bearer=True)` authenticates with a fresh bearer token instead of the key."""
+    from django.test import Client
+
+    return _raw_factory(django_client=Client())
 
 
 def error_code(envelope: dict) -> str | None:

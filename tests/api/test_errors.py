@@ -18,7 +18,7 @@ from tests.factories import DataRowFactory, UserFactory
 
 from .conftest import error_code, openssh_private, private_key_for
 
-pytestmark = pytest.mark.django_db(transaction=True)
+LIVE = pytest.mark.django_db(transaction=True)
 
 
 class Nosuchoperation:
@@ -41,6 +41,7 @@ def exploding_operation():
     v1.OPERATIONS.pop(("public", "boomfortest", "GET"))
 
 
+@LIVE
 def test_unregistered_key_is_authentication_error_on_v1_and_v2(live_server, dataset):
     stranger_key = openssh_private(private_key_for("never registered"))
     client = EncordUserClient.create_with_ssh_private_key(stranger_key, domain=live_server.url)
@@ -50,12 +51,14 @@ def test_unregistered_key_is_authentication_error_on_v1_and_v2(live_server, data
         client.get_dataset(str(dataset.dataset_hash))
 
 
+@LIVE
 def test_member_without_right_is_authorisation_error(sdk_client, ds_user, dataset):
     ds = sdk_client(ds_user).get_dataset(str(dataset.dataset_hash))
     with pytest.raises(enc.AuthorisationError):
         ds.add_users([UserFactory().email], 1)
 
 
+@LIVE
 def test_invisible_dataset_is_not_found_with_its_hash(sdk_client, stranger, dataset, live_server):
     with pytest.raises(enc.ResourceNotFoundError, match=str(dataset.dataset_hash)):
         sdk_client(stranger).get_dataset(str(dataset.dataset_hash))
@@ -75,6 +78,7 @@ def test_invisible_dataset_is_not_found_with_its_hash(sdk_client, stranger, data
     assert response.status_code == 404 and response.json()["message"].startswith("Dataset")
 
 
+@LIVE
 def test_invalid_arguments_v1_and_v2(sdk_client, ds_admin, dataset):
     client = sdk_client(ds_admin)
     with pytest.raises(enc.InvalidArgumentsError, match="cannot be empty"):
@@ -88,12 +92,14 @@ def test_invalid_arguments_v1_and_v2(sdk_client, ds_admin, dataset):
     assert m.DataRow.objects.get(pk=row.pk).title == row.title
 
 
+@LIVE
 def test_unknown_operation_is_method_not_allowed(sdk_client, ds_admin, dataset):
     ds = sdk_client(ds_admin).get_dataset(str(dataset.dataset_hash))
     with pytest.raises(enc.MethodNotAllowedError):
         ds._client._querier.basic_getter(Nosuchoperation, uid=None)
 
 
+@LIVE
 def test_unhandled_error_is_unknown_error_and_logged_with_trace(sdk_client, ds_admin, dataset, exploding_operation, caplog):
     ds = sdk_client(ds_admin).get_dataset(str(dataset.dataset_hash))
     with caplog.at_level(logging.ERROR, logger="datasets_app.api"):
@@ -106,6 +112,7 @@ def test_unhandled_error_is_unknown_error_and_logged_with_trace(sdk_client, ds_a
         assert trace in record.getMessage()
 
 
+@pytest.mark.django_db
 def test_v2_unhandled_error_is_json_500(rf, ds_admin, caplog):
     from datasets_app.api.v2.base import v2_endpoint
     from datasets_app.sdk import accounts
@@ -123,6 +130,7 @@ def test_v2_unhandled_error_is_json_500(rf, ds_admin, caplog):
     assert "Traceback" not in response.content.decode() and "abc/1;o=1" in caplog.text
 
 
+@LIVE
 def test_rate_limit_is_429_with_retry_after(sdk_client, raw_client, ds_admin, dataset, settings):
     settings.API_RATE_LIMIT_PER_MINUTE = 3
     client = sdk_client(ds_admin)
@@ -137,6 +145,7 @@ def test_rate_limit_is_429_with_retry_after(sdk_client, raw_client, ds_admin, da
     assert m.Dataset.objects.filter(title="four").count() == 0
 
 
+@LIVE
 def test_body_over_limit_is_payload_too_large(sdk_client, ds_admin, dataset, settings):
     settings.API_MAX_BODY_BYTES = 2000
     client = sdk_client(ds_admin)
@@ -148,8 +157,9 @@ def test_body_over_limit_is_payload_too_large(sdk_client, ds_admin, dataset, set
     assert not m.Dataset.objects.filter(title="big").exists()
 
 
-def test_api_key_scope_refusal_code(raw_client, read_key, dataset):
-    envelope = raw_client(api_key=read_key.secret).v1(
+@pytest.mark.django_db
+def test_api_key_scope_refusal_code(wire_client, read_key, dataset):
+    envelope = wire_client(api_key=read_key.secret).v1(
         "video", "DELETE", [str(uuid.uuid4())], None, resource_id=str(dataset.dataset_hash)
     )
     assert envelope["status"] == 403 and error_code(envelope) == "OPERATION_NOT_ALLOWED"

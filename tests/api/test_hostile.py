@@ -6,7 +6,6 @@ import json
 import uuid
 
 import pytest
-import requests
 
 from datasets_app import models as m
 from datasets_app.sdk import accounts
@@ -14,7 +13,7 @@ from tests.factories import DataRowFactory, DatasetFactory
 
 from .conftest import error_code
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def db_state():
@@ -33,8 +32,8 @@ def world(dataset, ds_admin):
 
 
 @pytest.fixture
-def admin_raw(raw_client, ds_admin):
-    return raw_client(ds_admin)
+def admin_raw(wire_client, ds_admin):
+    return wire_client(ds_admin)
 
 
 def assert_unchanged(before):
@@ -117,21 +116,20 @@ def test_user_endpoint_wrong_types(admin_raw, world):
     assert_unchanged(before)
 
 
-def test_ten_megabyte_bodies_are_413(admin_raw, world, live_server, ds_admin):
+def test_ten_megabyte_bodies_are_413(admin_raw, world, wire_client, ds_admin):
     before = db_state()
     big = json.dumps({"query_type": "dataset", "query_method": "POST",
                       "values": {"uid": None, "payload": {"title": "x" * (10 * 1024 * 1024)}}}).encode()
     for path in ("/public", "/public/user"):
         response = admin_raw.post_raw(path, big, resource_id=str(world["dataset"].dataset_hash))
         assert response.status_code == 413 and response.json()["response"] == ["PAYLOAD_TOO_LARGE"]
-    token = accounts.issue_bearer_token(ds_admin)
-    response = requests.post(f"{live_server.url}/v2/public/datasets", data=big,
-                             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"}, timeout=30)
+    response = wire_client(ds_admin, bearer=True).request(
+        "POST", "/v2/public/datasets", big, {"Authorization": f"Bearer {accounts.issue_bearer_token(ds_admin)}"})
     assert response.status_code == 413 and "limit" in response.json()["message"]
     assert_unchanged(before)
 
 
-def test_hundred_thousand_character_titles_are_refused(admin_raw, world, live_server, ds_admin):
+def test_hundred_thousand_character_titles_are_refused(admin_raw, world, wire_client, ds_admin):
     before = db_state()
     ds, row, title = str(world["dataset"].dataset_hash), str(world["row"].data_hash), "t" * 100_000
     assert error_code(admin_raw.v1("datarow", "POST", row, {"data_title": title}, resource_id=ds)) == "INVALID_ARGUMENTS_ERROR"
@@ -139,14 +137,12 @@ def test_hundred_thousand_character_titles_are_refused(admin_raw, world, live_se
     assert error_code(admin_raw.v1("dataset", "POST", None, {"title": title, "type": 0}, endpoint="user")) == "INVALID_ARGUMENTS_ERROR"
     assert error_code(admin_raw.v1("datasetapikey", "POST", None, {"dataset_hash": ds, "title": title,
                                                                    "scopes": ["dataset.read"]}, endpoint="user")) == "INVALID_ARGUMENTS_ERROR"
-    token = accounts.issue_bearer_token(ds_admin)
-    response = requests.post(f"{live_server.url}/v2/public/datasets", json={"title": title},
-                             headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    response = wire_client(ds_admin, bearer=True).v2("POST", "/v2/public/datasets", {"title": title})
     assert response.status_code == 400 and "limit is 1024" in response.json()["message"]
     assert_unchanged(before)
 
 
-def test_resource_id_disagreeing_with_uid_is_refused(admin_raw, world, raw_client, ds_admin):
+def test_resource_id_disagreeing_with_uid_is_refused(admin_raw, world, ds_admin):
     ds, other = str(world["dataset"].dataset_hash), str(world["other"].dataset_hash)
     m.DatasetMembership.objects.create(dataset=world["other"], user=ds_admin, role=m.DatasetUserRole.ADMIN)
     before = db_state()
@@ -163,17 +159,17 @@ def test_resource_id_disagreeing_with_uid_is_refused(admin_raw, world, raw_clien
     assert_unchanged(before)
 
 
-def test_swapped_resource_id_to_an_invisible_dataset_is_not_found(raw_client, ds_user, world):
+def test_swapped_resource_id_to_an_invisible_dataset_is_not_found(wire_client, ds_user, world):
     before = db_state()
     hidden = str(world["other"].dataset_hash)
-    envelope = raw_client(ds_user).v1("video", "DELETE", [str(world["row"].data_hash)], None, resource_id=hidden)
+    envelope = wire_client(ds_user).v1("video", "DELETE", [str(world["row"].data_hash)], None, resource_id=hidden)
     assert error_code(envelope) == "RESOURCE_NOT_FOUND_ERROR"
     assert_unchanged(before)
 
 
-def test_api_key_with_swapped_resource_id_is_authorisation_error(raw_client, rw_key, world):
+def test_api_key_with_swapped_resource_id_is_authorisation_error(wire_client, rw_key, world):
     before = db_state()
-    envelope = raw_client(api_key=rw_key.secret).v1("video", "DELETE", [str(world["row"].data_hash)], None,
+    envelope = wire_client(api_key=rw_key.secret).v1("video", "DELETE", [str(world["row"].data_hash)], None,
                                                     resource_id=str(world["other"].dataset_hash))
     assert error_code(envelope) == "AUTHORISATION_ERROR"
     assert_unchanged(before)
@@ -194,12 +190,12 @@ def test_garbage_resource_id_is_invalid_argument(admin_raw, world):
     assert error_code(envelope) == "INVALID_ARGUMENTS_ERROR" and "ResourceID" in envelope["payload"]
 
 
-def test_get_on_v1_and_unknown_v2_routes_answer_json(live_server, db):
-    response = requests.get(f"{live_server.url}/public", timeout=10)
+def test_get_on_v1_and_unknown_v2_routes_answer_json(client):
+    response = client.get("/public")
     assert response.status_code == 405 and response.json()["response"] == ["METHOD_NOT_ALLOWED_ERROR"]
-    response = requests.get(f"{live_server.url}/v2/public/no/such/route", timeout=10)
+    response = client.get("/v2/public/no/such/route")
     assert response.status_code == 404 and "message" in response.json()
-    response = requests.delete(f"{live_server.url}/v2/public/datasets/list", timeout=10)
+    response = client.delete("/v2/public/datasets/list")
     assert response.status_code == 405 and response.headers["Allow"] == "GET"
 
 

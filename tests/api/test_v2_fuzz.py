@@ -7,7 +7,7 @@ import re
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 from datasets_app.api.v2.openapi import document
 from datasets_app.sdk import accounts
@@ -28,7 +28,8 @@ def fuzz_headers(transactional_db):
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
+          phases=[Phase.explicit, Phase.generate])
 def test_v2_routes_survive_fuzzing(case, live_server, fuzz_headers, settings):
     settings.API_RATE_LIMIT_PER_MINUTE = 0
     response = case.call(base_url=live_server.url, headers=fuzz_headers)

@@ -184,6 +184,34 @@ PATHS: dict[str, Any] = {
             },
         }
     },
+    "/v2/public/presigned-urls": {
+        "get": {
+            "operationId": "getPresignedUploadUrls",
+            "summary": "Upload slots: a signed PUT URL and object key each (datasets_app/api/v2/uploads.py).",
+            "parameters": [
+                {"name": "count", "in": "query", "required": True, "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                {"name": "uploadItemType", "in": "query", "required": True,
+                 "schema": {"type": "string", "enum": ["video", "image", "dicomFile"]}},
+            ],
+            "responses": {
+                "200": _json({
+                    "type": "object",
+                    "required": ["results", "next_page_token"],
+                    "properties": {
+                        "results": {"type": "array", "items": {
+                            "type": "object",
+                            "required": ["item_uuid", "object_key", "signed_url"],
+                            "properties": {"item_uuid": UUID, "object_key": {"type": "string"},
+                                           "signed_url": {"type": "string"},
+                                           "upload_headers": {"type": ["object", "null"]}},
+                        }},
+                        "next_page_token": {"type": "null"},
+                    },
+                }),
+                **COMMON_ERRORS,
+            },
+        }
+    },
     "/v2/public/user/bearer-token": {
         "get": {
             "operationId": "getBearerToken",
