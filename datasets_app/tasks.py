@@ -25,7 +25,8 @@ def run_video_data_job_task(job_id: int) -> str:
 
 
 # Re-encodes are long: one at a time per worker process, redone on redelivery if the worker dies.
-@shared_task(queue="media", acks_late=True, reject_on_worker_lost=True)
+# Routed to the `media` queue by CELERY_TASK_ROUTES (settings).
+@shared_task(acks_late=True, reject_on_worker_lost=True)
 def reencode_videos_task(task_id: int) -> str:
     from datasets_app.sdk import reencode_jobs
 

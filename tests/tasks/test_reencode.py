@@ -330,3 +330,11 @@ def test_private_cloud_video_is_read_by_signed_url_and_stored_hosted(
     assert row.storage_key == result.bucket_path and row.url == ""
     assert row.original_url == url and row.original_storage_key == ""
     assert_frame_accurate(default_storage.path(row.storage_key), src)
+
+
+def test_reencode_task_goes_to_media_queue_and_survives_worker_loss():
+    from dashboard.celery import app
+
+    route = app.amqp.router.route({}, reencode_videos_task.name)
+    assert route["queue"].name == "media"
+    assert reencode_videos_task.acks_late and reencode_videos_task.reject_on_worker_lost
