@@ -386,3 +386,18 @@ def test_decompression_bomb_in_a_bucket_is_refused(ds, integration, moto_s3, dja
         process_hash = ds.add_private_data_to_dataset_start(str(integration.integration_uuid), {"images": [{"objectUrl": f"s3://{name}/bomb.png"}]}, True)
     result = run(ds, process_hash)
     assert result.units_error_count == 1 and "decompression bomb" in result.errors[0]
+
+
+def test_write_key_uses_the_integrations_of_the_user_who_created_it(open_as, ds_admin, moto_s3, django_capture_on_commit_callbacks):
+    mine = private_data.integration_create(owner=ds_admin, title="admin's", provider="s3",
+                                           config={"endpoint_url": moto_s3.endpoint_url}, allow_private_network=True)
+    other = private_data.integration_create(owner=UserFactory(), title="someone's", provider="s3",
+                                            config={"endpoint_url": moto_s3.endpoint_url}, allow_private_network=True)
+    md = {"mime_type": "image/png", "file_size": 1, "width": 1, "height": 1}
+    doc = {"images": [{"objectUrl": "s3://b/k.png", "imageMetadata": md}]}
+    ds = open_as("write_key")
+    with django_capture_on_commit_callbacks():
+        process_hash = ds.add_private_data_to_dataset_start(str(mine.integration_uuid), doc)
+    assert ds.add_private_data_to_dataset_get_result(process_hash, 0).status == "DONE"
+    with pytest.raises(ResourceNotFoundError):
+        ds.add_private_data_to_dataset_start(str(other.integration_uuid), doc)
