@@ -72,17 +72,36 @@ def probe_image(path: str | os.PathLike) -> ImageInfo:
     return ImageInfo(width=width, height=height, format=fmt, mime_type=MIME_TYPES[fmt])
 
 
+def probe_and_thumbnail(path: str | os.PathLike, size: int = THUMBNAIL_SIZE) -> tuple[ImageInfo, bytes]:
+    """probe_image and image_thumbnail with one open of the file."""
+    if os.path.getsize(path) == 0:
+        raise ImageProbeError("The file is empty (0 bytes).")
+    with _open(path) as im:
+        fmt = im.format or ""
+        if fmt not in MIME_TYPES:
+            raise ImageProbeError(f"Image format {fmt or 'unknown'} is not supported.")
+        width, height = im.size
+        if width <= 0 or height <= 0:
+            raise ImageProbeError("The image has no pixels.")
+        info = ImageInfo(width=width, height=height, format=fmt, mime_type=MIME_TYPES[fmt])
+        return info, _thumbnail_of(im, size)
+
+
+def _thumbnail_of(im: Image.Image, size: int) -> bytes:
+    try:
+        im.draft("RGB", (size, size))
+        im.thumbnail((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
+        if im.mode not in ("RGB", "L"):
+            im = im.convert("RGB")
+        out = io.BytesIO()
+        im.save(out, format="JPEG", quality=80)
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageProbeError(f"The image data is corrupt or truncated: {exc}") from None
+    return out.getvalue()
+
+
 def image_thumbnail(path: str | os.PathLike, size: int = THUMBNAIL_SIZE) -> bytes:
     """A JPEG thumbnail fitted within size x size (a few KB). Decodes the image, at reduced scale
     when possible; a truncated or corrupt image raises ImageProbeError."""
     with _open(path) as im:
-        try:
-            im.draft("RGB", (size, size))
-            im.thumbnail((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
-            if im.mode not in ("RGB", "L"):
-                im = im.convert("RGB")
-            out = io.BytesIO()
-            im.save(out, format="JPEG", quality=80)
-        except (OSError, ValueError, SyntaxError) as exc:
-            raise ImageProbeError(f"The image data is corrupt or truncated: {exc}") from None
-    return out.getvalue()
+        return _thumbnail_of(im, size)

@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass, field
 
 from .dicom import DicomInfo, DicomProbeError, probe_dicom
-from .images import ImageProbeError, image_thumbnail, probe_image
+from .images import ImageProbeError, probe_and_thumbnail, probe_image
 
 
 class MediaError(Exception):
@@ -72,8 +72,10 @@ class ImageFacts:
 
 def image(path: str | os.PathLike, *, thumbnail: bool = True) -> ImageFacts:
     try:
-        info = probe_image(path)
-        thumb = image_thumbnail(path) if thumbnail else None
+        if thumbnail:
+            info, thumb = probe_and_thumbnail(path)
+        else:
+            info, thumb = probe_image(path), None
     except ImageProbeError as exc:
         raise MediaError(exc.reason) from None
     return ImageFacts(width=info.width, height=info.height, mime_type=info.mime_type, thumbnail=thumb)

@@ -418,9 +418,9 @@ class UploadsMixin:
                     slot.object_key, storage.file_chunks(file), limit=settings.UPLOAD_MAX_BYTES
                 )
                 done.append(slot)
-                m.UploadSlot.objects.filter(pk=slot.pk).update(
-                    uploaded_at=timezone.now(), size=stored.size, sha256=stored.sha256
-                )
+                slot.uploaded_at, slot.size, slot.sha256 = timezone.now(), stored.size, stored.sha256
+            # One UPDATE for all files, whatever their number.
+            m.UploadSlot.objects.bulk_update(slots, ["uploaded_at", "size", "sha256"], batch_size=1000)
         except storage.TooLarge as exc:
             self._discard_slots(slots, done)
             raise PayloadTooLargeError(str(exc)) from None
