@@ -35,6 +35,9 @@ DB_URL = os.environ.get("BENCH_DB", "postgres://postgres@127.0.0.1:5432/dd_prod_
 PORT = int(os.environ.get("BENCH_PORT", 18530))
 SIZES = [int(s) for s in os.environ.get("BENCH_SIZES", "10000,100000,1000000").split(",")]
 REPEAT = int(os.environ.get("BENCH_REPEAT", 7))
+# The same key in this process (which makes the session) and the server (which checks it).
+SECRET_KEY = "bench-scale-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+os.environ["SECRET_KEY"] = SECRET_KEY
 
 
 def _key():
@@ -133,7 +136,7 @@ def start_server(tmp: Path) -> subprocess.Popen:
         "DATABASE_URL": DB_URL,
         "DATA_DIR": str(tmp),
         "DEBUG": "0",
-        "SECRET_KEY": "bench-scale-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+        "SECRET_KEY": SECRET_KEY,
         "ALLOWED_HOSTS": "127.0.0.1",
         "LOG_LEVEL": "WARNING",
         "PORT": str(PORT),
@@ -215,8 +218,9 @@ def main() -> None:
             page = f"{base}/datasets/{h}"
 
             def get(url):
-                response = session.get(url, timeout=600)
-                assert response.status_code == 200, (url, response.status_code)
+                # no redirects: a lost session would otherwise time the sign-in page
+                response = session.get(url, timeout=600, allow_redirects=False)
+                assert response.status_code == 200 and "frame-" in response.text, (url, response.status_code)
                 return response
 
             r["page 1 (dashboard)"] = median_ms(lambda: get(page))
