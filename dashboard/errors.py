@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from django.core.exceptions import PermissionDenied
 from django.forms import Form
@@ -16,7 +16,7 @@ from datasets_app.sdk import exceptions as exc
 def sdk_errors_as_http() -> Iterator[None]:
     try:
         yield
-    except (exc.ResourceNotFoundError,) as e:
+    except exc.ResourceNotFoundError as e:
         raise Http404(e.message) from None
     except (exc.AuthorisationError, exc.OperationNotAllowed, exc.AuthenticationError) as e:
         raise PermissionDenied(e.message) from None

@@ -20,17 +20,29 @@ STORAGE_CHOICES = [
 class DatasetFilterForm(forms.Form):
     q = forms.CharField(required=False, label="Title contains", max_length=200)
     description = forms.CharField(required=False, label="Description contains", max_length=200)
-    created_after = forms.DateField(required=False, label="Created from", widget=forms.DateInput(attrs={"type": "date"}))
-    created_before = forms.DateField(required=False, label="Created until", widget=forms.DateInput(attrs={"type": "date"}))
-    edited_after = forms.DateField(required=False, label="Edited from", widget=forms.DateInput(attrs={"type": "date"}))
-    edited_before = forms.DateField(required=False, label="Edited until", widget=forms.DateInput(attrs={"type": "date"}))
+    created_after = forms.DateField(
+        required=False, label="Created from", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    created_before = forms.DateField(
+        required=False, label="Created until", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    edited_after = forms.DateField(
+        required=False, label="Edited from", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    edited_before = forms.DateField(
+        required=False, label="Edited until", widget=forms.DateInput(attrs={"type": "date"})
+    )
     all = forms.BooleanField(required=False, label="Whole organisation")
 
 
 class DatasetCreateForm(forms.Form):
     title = forms.CharField(max_length=settings.MAX_TITLE_LENGTH)
-    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=settings.MAX_DESCRIPTION_LENGTH)
-    storage_location = forms.TypedChoiceField(choices=STORAGE_CHOICES, coerce=int, initial=0, label="Storage location")
+    description = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=settings.MAX_DESCRIPTION_LENGTH
+    )
+    storage_location = forms.TypedChoiceField(
+        choices=STORAGE_CHOICES, coerce=int, initial=0, label="Storage location"
+    )
 
 
 class DataRowFilterForm(forms.Form):
@@ -38,7 +50,13 @@ class DataRowFilterForm(forms.Form):
     data_type = forms.ChoiceField(
         required=False,
         label="Type",
-        choices=[("", "All types"), ("VIDEO", "Videos"), ("IMG_GROUP", "Image groups"), ("IMAGE", "Images"), ("DICOM", "DICOM")],
+        choices=[
+            ("", "All types"),
+            ("VIDEO", "Videos"),
+            ("IMG_GROUP", "Image groups"),
+            ("IMAGE", "Images"),
+            ("DICOM", "DICOM"),
+        ],
     )
 
 
@@ -89,6 +107,7 @@ class ThrottledAuthenticationForm(AuthenticationForm):
 
 # ---- dataset settings, data rows ---------------------------------------------------------------
 
+
 class DatasetSettingsForm(forms.Form):
     title = forms.CharField(max_length=settings.MAX_TITLE_LENGTH)
     description = forms.CharField(
@@ -129,8 +148,11 @@ class DataRowSelectionForm(forms.Form):
 
 # ---- API keys, members, account ----------------------------------------------------------------
 
+
 class APIKeyCreateForm(forms.Form):
-    title = forms.CharField(max_length=200, label="Name", help_text="What the key is for, e.g. “training pipeline”.")
+    title = forms.CharField(
+        max_length=200, label="Name", help_text="What the key is for, e.g. “training pipeline”."
+    )
     scopes = forms.MultipleChoiceField(
         choices=[("dataset.read", "Read (dataset.read)"), ("dataset.write", "Write (dataset.write)")],
         widget=forms.CheckboxSelectMultiple,
@@ -149,7 +171,7 @@ class APIKeyCreateForm(forms.Form):
         import datetime as dt
 
         day = self.cleaned_data.get("expires_on")
-        if day and day < dt.datetime.now(dt.timezone.utc).date():
+        if day and day < dt.datetime.now(dt.UTC).date():
             raise ValidationError("Choose today or a later day.")
         return day
 
@@ -176,7 +198,13 @@ class PublicKeyAddForm(forms.Form):
     public_key = forms.CharField(
         label="Public key",
         max_length=4096,
-        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA... you@laptop", "spellcheck": "false"}),
+        widget=forms.Textarea(
+            attrs={
+                "rows": 3,
+                "placeholder": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA... you@laptop",
+                "spellcheck": "false",
+            }
+        ),
         help_text="The contents of your ~/.ssh/id_ed25519.pub (OpenSSH format, Ed25519 only).",
     )
 
@@ -238,7 +266,9 @@ class IntegrationCreateForm(forms.Form):
         data = super().clean()
         provider = data.get("provider")
         if provider == "s3" and bool(data.get("access_key_id")) != bool(data.get("secret_access_key")):
-            self.add_error("secret_access_key", "Give both the access key ID and the secret, or neither (public bucket).")
+            self.add_error(
+                "secret_access_key", "Give both the access key ID and the secret, or neither (public bucket)."
+            )
         if provider == "gcs" and data.get("service_account_json"):
             import json
 
@@ -265,7 +295,11 @@ class IntegrationCreateForm(forms.Form):
         if provider == "gcs":
             import json
 
-            creds = {"service_account_json": json.loads(d["service_account_json"])} if d["service_account_json"] else {}
+            creds = (
+                {"service_account_json": json.loads(d["service_account_json"])}
+                if d["service_account_json"]
+                else {}
+            )
             return {"endpoint_url": d["endpoint_url"]}, creds
         if provider == "azure":
             return (
@@ -299,7 +333,9 @@ class PrivateDataImportForm(forms.Form):
         text = data.get("manifest") or ""
         if upload is not None:
             if upload.size > self.MAX_BYTES:
-                self.add_error("manifest_file", f"The file is larger than {self.MAX_BYTES // (1024 * 1024)} MB.")
+                self.add_error(
+                    "manifest_file", f"The file is larger than {self.MAX_BYTES // (1024 * 1024)} MB."
+                )
                 return data
             raw = b"".join(upload.chunks())
             text = raw.decode("utf-8", errors="replace")
@@ -309,10 +345,15 @@ class PrivateDataImportForm(forms.Form):
         try:
             doc = json.loads(text)
         except ValueError as exc:
-            self.add_error("manifest_file" if upload is not None else "manifest", f"This is not valid JSON: {exc}.")
+            self.add_error(
+                "manifest_file" if upload is not None else "manifest", f"This is not valid JSON: {exc}."
+            )
             return data
         if not isinstance(doc, dict):
-            self.add_error("manifest", "The manifest must be a JSON object with videos, images, image_groups or dicom_series.")
+            self.add_error(
+                "manifest",
+                "The manifest must be a JSON object with videos, images, image_groups or dicom_series.",
+            )
             return data
         # Parsed here, so the SDK only ever receives a document (never text it could take for a path).
         data["document"] = doc

@@ -38,7 +38,9 @@ def account(request):
     form = PublicKeyAddForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            key = accounts.add_public_key(request.user, form.cleaned_data["public_key"], form.cleaned_data["title"])
+            key = accounts.add_public_key(
+                request.user, form.cleaned_data["public_key"], form.cleaned_data["title"]
+            )
         except (InvalidArgumentError, DuplicateSshKeyError) as error:
             add_form_error(form, error, {"key title": "title"})
         else:
@@ -60,7 +62,10 @@ def key_pair_generate(request):
         add_form_error(form, error, {"key title": "title"})
         return _page(request, PublicKeyAddForm(), form)
     request.session[SESSION_PRIVATE_KEY] = private_pem
-    messages.success(request, f"Key pair generated ({key.fingerprint}). Download the private key now: it is shown only once.")
+    messages.success(
+        request,
+        f"Key pair generated ({key.fingerprint}). Download the private key now: it is shown only once.",
+    )
     return redirect("dashboard:account")
 
 

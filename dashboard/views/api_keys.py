@@ -10,7 +10,6 @@ from django.views.decorators.http import require_http_methods
 
 from dashboard.errors import add_form_error, sdk_errors_as_404
 from dashboard.forms import APIKeyCreateForm
-
 from datasets_app.sdk.exceptions import InvalidArgumentError
 
 from .common import day_end, user_client
@@ -41,11 +40,26 @@ def api_key_list(request, dataset_hash: str):
                     expires_at=day_end(form.cleaned_data["expires_on"]),
                 )
         except InvalidArgumentError as error:
-            add_form_error(form, error, {"API key title": "title", "dataset_scopes": "scopes", "expires_at": "expires_on"})
+            add_form_error(
+                form,
+                error,
+                {"API key title": "title", "dataset_scopes": "scopes", "expires_at": "expires_on"},
+            )
         else:
-            return render(request, "api_key_created.html", {"dataset": dataset, "key": created, "tab": "keys", "can_manage": True, "can_upload": True})
+            return render(
+                request,
+                "api_key_created.html",
+                {"dataset": dataset, "key": created, "tab": "keys", "can_manage": True, "can_upload": True},
+            )
     rows = [{"key": k, "masked": mask(k.api_key)} for k in reversed(keys)]
-    context = {"dataset": dataset, "rows": rows, "form": form, "tab": "keys", "can_manage": True, "can_upload": True}
+    context = {
+        "dataset": dataset,
+        "rows": rows,
+        "form": form,
+        "tab": "keys",
+        "can_manage": True,
+        "can_upload": True,
+    }
     return render(request, "api_keys.html", context)
 
 
@@ -66,4 +80,15 @@ def api_key_revoke(request, dataset_hash: str, key_hash: str):
             client.revoke_dataset_api_key(dataset.dataset_hash, key.key_hash)
         messages.success(request, f"API key “{key.title}” revoked: it no longer works.")
         return redirect("dashboard:api-keys", dataset_hash=dataset.dataset_hash)
-    return render(request, "api_key_revoke.html", {"dataset": dataset, "key": key, "masked": mask(key.api_key), "tab": "keys", "can_manage": True, "can_upload": True})
+    return render(
+        request,
+        "api_key_revoke.html",
+        {
+            "dataset": dataset,
+            "key": key,
+            "masked": mask(key.api_key),
+            "tab": "keys",
+            "can_manage": True,
+            "can_upload": True,
+        },
+    )

@@ -13,9 +13,8 @@ from dashboard.forms import DataRowFilterForm
 from datasets_app.sdk.exceptions import InvalidArgumentError
 from datasets_app.sdk.policy import Op
 
-from .frame_plot import frame_duration_plot
-
 from .common import is_partial, like_contains, user_client
+from .frame_plot import frame_duration_plot
 
 PAGE_SIZE = 100
 

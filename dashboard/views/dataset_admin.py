@@ -55,7 +55,11 @@ def dataset_delete(request, dataset_hash: str):
             dataset.delete()
         messages.success(request, f"Dataset “{title}” deleted.")
         return redirect("dashboard:dataset-list")
-    return render(request, "dataset_delete.html", {"dataset": dataset, "tab": "settings", "can_manage": True, "can_upload": True})
+    return render(
+        request,
+        "dataset_delete.html",
+        {"dataset": dataset, "tab": "settings", "can_manage": True, "can_upload": True},
+    )
 
 
 @login_required

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 WIDTH = 640
@@ -28,7 +29,7 @@ def frame_duration_plot(times: list[float], fps: float) -> FramePlot | None:
     each bucket's largest duration, so a single long frame still shows. None under 2 frames."""
     if len(times) < 2:
         return None
-    durations = [(b - a) * 1000.0 for a, b in zip(times, times[1:])]
+    durations = [(b - a) * 1000.0 for a, b in itertools.pairwise(times)]
     n = len(durations)
     bucket = max(1, -(-n // MAX_POINTS))
     peaks = [max(durations[i : i + bucket]) for i in range(0, n, bucket)]

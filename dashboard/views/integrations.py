@@ -43,17 +43,24 @@ def integration_list(request):
         except InvalidArgumentError as error:
             add_form_error(form, error, {"integration title": "title"})
         else:
-            messages.success(request, f"Integration “{created.title}” added. Its secrets are stored encrypted and are not shown again.")
+            messages.success(
+                request,
+                f"Integration “{created.title}” added. Its secrets are stored encrypted and are not shown again.",
+            )
             return redirect("dashboard:integrations")
     integrations = client.get_cloud_integrations(include_org_access=True)
-    return render(request, "integrations.html", {"integrations": integrations, "form": form, "nav": "integrations"})
+    return render(
+        request, "integrations.html", {"integrations": integrations, "form": form, "nav": "integrations"}
+    )
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def integration_delete(request, integration_id):
     client = _client(request)
-    found = client.get_cloud_integrations(filter_integration_uuids=[str(integration_id)], include_org_access=True)
+    found = client.get_cloud_integrations(
+        filter_integration_uuids=[str(integration_id)], include_org_access=True
+    )
     if not found:
         raise Http404("No such integration.")
     integration = found[0]

@@ -38,7 +38,14 @@ def _page(request, dataset, add_form, status=200):
         }
         for u in members
     ]
-    context = {"dataset": dataset, "rows": rows, "form": add_form, "tab": "members", "can_manage": True, "can_upload": True}
+    context = {
+        "dataset": dataset,
+        "rows": rows,
+        "form": add_form,
+        "tab": "members",
+        "can_manage": True,
+        "can_upload": True,
+    }
     return render(request, "members.html", context, status=status)
 
 
@@ -62,7 +69,10 @@ def member_list(request, dataset_hash: str):
         else:
             member = added[0]
             if member.user_role != role:
-                messages.info(request, f"{member.user_email} was already a member ({member.user_role.name.title()}); role unchanged.")
+                messages.info(
+                    request,
+                    f"{member.user_email} was already a member ({member.user_role.name.title()}); role unchanged.",
+                )
             else:
                 messages.success(request, f"Added {member.user_email} as {member.user_role.name.title()}.")
             return redirect("dashboard:members", dataset_hash=dataset.dataset_hash)
@@ -79,7 +89,9 @@ def member_role(request, dataset_hash: str):
     else:
         try:
             with sdk_errors_as_404():
-                member = dataset.set_user_role(form.cleaned_data["email"], DatasetUserRole(form.cleaned_data["role"]))
+                member = dataset.set_user_role(
+                    form.cleaned_data["email"], DatasetUserRole(form.cleaned_data["role"])
+                )
         except InvalidArgumentError as error:
             messages.error(request, error.message)
         else:
@@ -112,4 +124,8 @@ def member_remove(request, dataset_hash: str):
         if member.user_email.lower() == request.user.email.lower():
             return redirect("dashboard:dataset-list")
         return redirect("dashboard:members", dataset_hash=dataset.dataset_hash)
-    return render(request, "member_remove.html", {"dataset": dataset, "member": member, "tab": "members", "can_manage": True, "can_upload": True})
+    return render(
+        request,
+        "member_remove.html",
+        {"dataset": dataset, "member": member, "tab": "members", "can_manage": True, "can_upload": True},
+    )

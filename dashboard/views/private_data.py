@@ -35,7 +35,9 @@ def private_data_import(request, dataset_hash: str):
         except InvalidArgumentError as error:
             add_form_error(form, error, {"private_files": "manifest", "integration id": "integration"})
         else:
-            return redirect("dashboard:data-job", dataset_hash=dataset.dataset_hash, process_hash=process_hash)
+            return redirect(
+                "dashboard:data-job", dataset_hash=dataset.dataset_hash, process_hash=process_hash
+            )
     context = {
         "dataset": dataset,
         "form": form,

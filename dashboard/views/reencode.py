@@ -30,7 +30,9 @@ def reencode_start(request, dataset_hash: str):
         messages.error(request, " ".join(form.errors.get("data_hash", ["Select at least one video."])))
         return redirect(back)
     with sdk_errors_as_http():
-        videos = list(dataset.data_rows_queryset(data_hashes=form.cleaned_data["data_hash"], data_types=["VIDEO"])[:500])
+        videos = list(
+            dataset.data_rows_queryset(data_hashes=form.cleaned_data["data_hash"], data_types=["VIDEO"])[:500]
+        )
     if not videos:
         messages.error(request, "None of the selected items is a video of this dataset.")
         return redirect(back)
@@ -38,7 +40,14 @@ def reencode_start(request, dataset_hash: str):
         with sdk_errors_as_http():
             task_id = dataset.re_encode_data([str(v.data_hash) for v in videos])
         return redirect("dashboard:reencode-task", dataset_hash=dataset.dataset_hash, task_id=task_id)
-    context = {"dataset": dataset, "videos": videos, "skipped": len(form.cleaned_data["data_hash"]) - len(videos), "tab": "data", "can_upload": True, "can_manage": dataset.can(Op.MANAGE)}
+    context = {
+        "dataset": dataset,
+        "videos": videos,
+        "skipped": len(form.cleaned_data["data_hash"]) - len(videos),
+        "tab": "data",
+        "can_upload": True,
+        "can_manage": dataset.can(Op.MANAGE),
+    }
     return render(request, "reencode_start.html", context)
 
 
@@ -50,13 +59,22 @@ def reencode_task(request, dataset_hash: str, task_id: int):
         task = dataset.re_encode_task_progress(task_id)
         watch = {}
         if task.status == "DONE":
-            status = dataset.re_encode_data_status(task_id, base_url=request.build_absolute_uri("/").rstrip("/"))
+            status = dataset.re_encode_data_status(
+                task_id, base_url=request.build_absolute_uri("/").rstrip("/")
+            )
             watch = {r.data_hash: r.signed_url for r in status.result or []}
     total = task.frames_total
     context = {
         "dataset": dataset,
         "task": task,
-        "videos": [{"v": v, "watch": watch.get(v.data_hash), "percent": _percent(v.frames_done, v.frames_total, v.status)} for v in task.videos],
+        "videos": [
+            {
+                "v": v,
+                "watch": watch.get(v.data_hash),
+                "percent": _percent(v.frames_done, v.frames_total, v.status),
+            }
+            for v in task.videos
+        ],
         "percent": _percent(task.frames_done, total, task.status),
         "tab": "data",
         "can_manage": dataset.can(Op.MANAGE),

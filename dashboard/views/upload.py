@@ -22,7 +22,12 @@ CHUNK_BYTES = 4 * 1024 * 1024
 
 MODE_CHOICES = [
     (cu.MODE_VIDEOS, "Videos", "One data item per video (MP4, WebM, MOV, MKV…).", "video/*"),
-    (cu.MODE_IMAGE_GROUP, "Image group", "All images in one group, in the order chosen; one group per resolution.", "image/*"),
+    (
+        cu.MODE_IMAGE_GROUP,
+        "Image group",
+        "All images in one group, in the order chosen; one group per resolution.",
+        "image/*",
+    ),
     (cu.MODE_IMAGES, "Single images", "One data item per image.", "image/*"),
     (cu.MODE_DICOM, "DICOM series", "All files form one series.", ".dcm,application/dicom"),
 ]
@@ -71,7 +76,10 @@ def upload_start(request, dataset_hash: str):
     dataset = _open(request, dataset_hash)
     try:
         upload = cu.start_upload(
-            dataset, file_name=request.POST.get("file_name"), size=request.POST.get("size"), mode=request.POST.get("mode")
+            dataset,
+            file_name=request.POST.get("file_name"),
+            size=request.POST.get("size"),
+            mode=request.POST.get("mode"),
         )
     except DatasetsError as error:
         return json_error(error)

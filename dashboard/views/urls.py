@@ -1,7 +1,20 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from . import account, api_keys, auth, dataset, dataset_admin, datasets, integrations, jobs, members, private_data, reencode, upload
+from . import (
+    account,
+    api_keys,
+    auth,
+    dataset,
+    dataset_admin,
+    datasets,
+    integrations,
+    jobs,
+    members,
+    private_data,
+    reencode,
+    upload,
+)
 
 app_name = "dashboard"
 
@@ -15,7 +28,11 @@ urlpatterns = [
     path("account/keys/<int:key_id>/delete", account.public_key_delete, name="public-key-delete"),
     path("jobs", jobs.job_list, name="jobs"),
     path("integrations", integrations.integration_list, name="integrations"),
-    path("integrations/<uuid:integration_id>/delete", integrations.integration_delete, name="integration-delete"),
+    path(
+        "integrations/<uuid:integration_id>/delete",
+        integrations.integration_delete,
+        name="integration-delete",
+    ),
     path("datasets", datasets.dataset_list, name="dataset-list"),
     path("datasets/new", datasets.dataset_create, name="dataset-create"),
     path("datasets/<uuid:dataset_hash>", dataset.dataset_detail, name="dataset-detail"),
@@ -30,14 +47,22 @@ urlpatterns = [
     ),
     path("datasets/<uuid:dataset_hash>/upload", upload.upload_page, name="upload"),
     path("datasets/<uuid:dataset_hash>/upload/sessions", upload.upload_start, name="upload-start"),
-    path("datasets/<uuid:dataset_hash>/upload/sessions/<uuid:upload_id>", upload.upload_chunk, name="upload-chunk"),
+    path(
+        "datasets/<uuid:dataset_hash>/upload/sessions/<uuid:upload_id>",
+        upload.upload_chunk,
+        name="upload-chunk",
+    ),
     path("datasets/<uuid:dataset_hash>/upload/finish", upload.upload_finish, name="upload-finish"),
     path("datasets/<uuid:dataset_hash>/import", private_data.private_data_import, name="private-data-import"),
     path("datasets/<uuid:dataset_hash>/jobs/<uuid:process_hash>", jobs.data_job_detail, name="data-job"),
     path("datasets/<uuid:dataset_hash>/reencode", reencode.reencode_start, name="reencode-start"),
     path("datasets/<uuid:dataset_hash>/reencode/<int:task_id>", reencode.reencode_task, name="reencode-task"),
     path("datasets/<uuid:dataset_hash>/keys", api_keys.api_key_list, name="api-keys"),
-    path("datasets/<uuid:dataset_hash>/keys/<uuid:key_hash>/revoke", api_keys.api_key_revoke, name="api-key-revoke"),
+    path(
+        "datasets/<uuid:dataset_hash>/keys/<uuid:key_hash>/revoke",
+        api_keys.api_key_revoke,
+        name="api-key-revoke",
+    ),
     path("datasets/<uuid:dataset_hash>/members", members.member_list, name="members"),
     path("datasets/<uuid:dataset_hash>/members/role", members.member_role, name="member-role"),
     path("datasets/<uuid:dataset_hash>/members/remove", members.member_remove, name="member-remove"),

@@ -19,9 +19,10 @@ import contextlib
 import fcntl
 import os
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -103,7 +104,9 @@ def _clean_name(name: Any) -> str:
         raise InvalidArgumentError("Give the file's name.", field="file_name")
     base = os.path.basename(name.strip().replace("\\", "/"))
     if not base or len(base) > 1024 or any(ord(c) < 32 for c in base):
-        raise InvalidArgumentError("The file name is empty, too long or has control characters.", field="file_name")
+        raise InvalidArgumentError(
+            "The file name is empty, too long or has control characters.", field="file_name"
+        )
     return base
 
 
@@ -172,7 +175,9 @@ def _locked(path: Path) -> Iterator[Any]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def append_chunk(dataset, upload_id: Any, *, offset: Any, chunks: Iterable[bytes], length: int | None) -> ChunkedUpload:
+def append_chunk(
+    dataset, upload_id: Any, *, offset: Any, chunks: Iterable[bytes], length: int | None
+) -> ChunkedUpload:
     """Appends a chunk that starts at `offset` (OffsetMismatch if the server's copy ends elsewhere).
 
     A chunk cut off midway keeps the bytes that arrived, so the client resumes at the new offset.
@@ -219,7 +224,9 @@ def _complete(slot: m.UploadSlot, path: Path) -> None:
             slot.object_key, storage.file_chunks(str(path), READ_SIZE), limit=settings.UPLOAD_MAX_BYTES
         )
     except storage.TooLarge:
-        raise PayloadTooLargeError(f"The file is larger than the limit of {settings.UPLOAD_MAX_BYTES} bytes.") from None
+        raise PayloadTooLargeError(
+            f"The file is larger than the limit of {settings.UPLOAD_MAX_BYTES} bytes."
+        ) from None
     m.UploadSlot.objects.filter(pk=slot.pk, uploaded_at__isnull=True).update(
         uploaded_at=timezone.now(), size=stored.size, sha256=stored.sha256
     )
@@ -256,13 +263,17 @@ def start_job(dataset, upload_ids: Iterable[Any], *, mode: Any, title: str | Non
     }
     missing = [str(u) for u in uuids if u not in found]
     if missing:
-        raise ResourceNotFoundError("Some uploads are unknown or expired: upload those files again.", uploads=missing)
+        raise ResourceNotFoundError(
+            "Some uploads are unknown or expired: upload those files again.", uploads=missing
+        )
     slots = [found[u] for u in uuids]
     for slot in slots:
         if slot.uploaded_at is None:
             raise InvalidArgumentError(f"{slot.file_name} has not finished uploading.", field="uploads")
         if slot.item_type != MODES[mode]:
-            raise InvalidArgumentError(f"{slot.file_name} was uploaded as a {slot.item_type}, not for {mode}.")
+            raise InvalidArgumentError(
+                f"{slot.file_name} was uploaded as a {slot.item_type}, not for {mode}."
+            )
     if mode == MODE_VIDEOS:
         items: dict = {"videos": [{"objectUrl": s.object_key, "title": s.file_name} for s in slots]}
     elif mode == MODE_IMAGES:

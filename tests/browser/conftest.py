@@ -19,7 +19,9 @@ LAUNCH_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-ARTIFACTS = Path(os.environ.get("ARTIFACTS_DIR", Path(__file__).resolve().parents[2] / "artifacts")) / "screenshots"
+ARTIFACTS = (
+    Path(os.environ.get("ARTIFACTS_DIR", Path(__file__).resolve().parents[2] / "artifacts")) / "screenshots"
+)
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
@@ -59,11 +61,17 @@ def celery_worker_thread(django_db_setup, django_db_blocker):
 
     from dashboard.celery import app as celery_app
 
-    with django_db_blocker.unblock():
-        with start_worker(
-            celery_app, pool="solo", perform_ping_check=False, queues=["default", "media"], shutdown_timeout=30
-        ):
-            yield
+    with (
+        django_db_blocker.unblock(),
+        start_worker(
+            celery_app,
+            pool="solo",
+            perform_ping_check=False,
+            queues=["default", "media"],
+            shutdown_timeout=30,
+        ),
+    ):
+        yield
 
 
 class ConsoleWatch:
@@ -71,7 +79,14 @@ class ConsoleWatch:
         self.errors: list[str] = []
 
     def attach(self, page) -> None:
-        page.on("console", lambda msg: self.errors.append(f"console.{msg.type}: {msg.text} @ {page.url}") if msg.type == "error" else None)
+        page.on(
+            "console",
+            lambda msg: (
+                self.errors.append(f"console.{msg.type}: {msg.text} @ {page.url}")
+                if msg.type == "error"
+                else None
+            ),
+        )
         page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc} @ {page.url}"))
 
 

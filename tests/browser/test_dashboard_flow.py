@@ -34,7 +34,10 @@ def expect(locator):
 def test_dashboard_end_to_end(page, shoot, celery_worker_thread, tmp_path):
     admin = UserFactory(email="admin@example.com", is_org_admin=True)
     colleague = UserFactory(email="colleague@example.com")
-    images = [make_image(tmp_path / "street-1.png", 96, 64, (200, 40, 40)), make_image(tmp_path / "street-2.png", 96, 64, (40, 40, 200))]
+    images = [
+        make_image(tmp_path / "street-1.png", 96, 64, (200, 40, 40)),
+        make_image(tmp_path / "street-2.png", 96, 64, (40, 40, 200)),
+    ]
     video = make_video(tmp_path / "drone.mp4", pts=vfr_pts(24), width=96, height=64)
 
     # sign in (a wrong password first: the error shows next to the form)
@@ -81,7 +84,9 @@ def test_dashboard_end_to_end(page, shoot, celery_worker_thread, tmp_path):
     rows = page.locator("#data-rows tbody tr")
     expect(rows).to_have_count(3)
     expect(page.locator("#data-rows img.thumb")).to_have_count(3)
-    page.wait_for_function("Array.from(document.querySelectorAll('#data-rows img.thumb')).every(i => i.complete && i.naturalWidth > 0)")
+    page.wait_for_function(
+        "Array.from(document.querySelectorAll('#data-rows img.thumb')).every(i => i.complete && i.naturalWidth > 0)"
+    )
     expect(page.locator("#data-rows")).to_contain_text("at risk")
     screenshot = shoot(page, "dataset")
     if os.environ.get("UPDATE_DOCS_SCREENSHOT"):
@@ -151,8 +156,11 @@ def test_dashboard_end_to_end(page, shoot, celery_worker_thread, tmp_path):
     assert "very-secret-token" not in page.content()
     shoot(page, "integrations")
     page.goto(f"/datasets/{dataset.dataset_hash}/import")
-    page.fill("#id_manifest", '{"videos": [{"objectUrl": "https://files.example/a.mp4", "title": "remote.mp4", '
-              '"videoMetadata": {"fps": 25, "duration": 2, "width": 64, "height": 48, "file_size": 1000, "mime_type": "video/mp4"}}]}')
+    page.fill(
+        "#id_manifest",
+        '{"videos": [{"objectUrl": "https://files.example/a.mp4", "title": "remote.mp4", '
+        '"videoMetadata": {"fps": 25, "duration": 2, "width": 64, "height": 48, "file_size": 1000, "mime_type": "video/mp4"}}]}',
+    )
     shoot(page, "import")
     page.click("button:has-text('Start import')")
     expect(page.locator(".job-status [data-status]")).to_have_attribute("data-status", "DONE")

@@ -4,8 +4,8 @@ server's offset, and a file chosen again after a reload continues where the serv
 from __future__ import annotations
 
 import hashlib
-import re
 import os
+import re
 
 import pytest
 from PIL import Image
@@ -69,7 +69,9 @@ def test_dropped_chunk_is_resent_from_the_servers_offset(page, tmp_path):
     slot = m.UploadSlot.objects.get(file_name="noise.png")
     assert slot.sha256 == hashlib.sha256(image.read_bytes()).hexdigest()
     # The aborted request is the only console error, and it is the one we caused.
-    page.console_watch.errors = [e for e in page.console_watch.errors if "ERR_CONNECTION_RESET" not in e and "ERR_FAILED" not in e]
+    page.console_watch.errors = [
+        e for e in page.console_watch.errors if "ERR_CONNECTION_RESET" not in e and "ERR_FAILED" not in e
+    ]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -84,12 +86,17 @@ def test_reload_resumes_where_the_server_stopped(page, tmp_path):
     cu.append_chunk(dataset, session.upload_id, offset=0, chunks=[data[:CHUNK]], length=CHUNK)
     sign_in(page, user)
     page.goto(f"/datasets/{created.dataset_hash}/upload")
-    key = f"dd-upload:{created.dataset_hash}:images:again.png:{len(data)}:{int(os.stat(image).st_mtime * 1000)}"
+    key = (
+        f"dd-upload:{created.dataset_hash}:images:again.png:{len(data)}:{int(os.stat(image).st_mtime * 1000)}"
+    )
     page.evaluate("([k, v]) => localStorage.setItem(k, v)", [key, session.upload_id])
     page.reload()
 
     sent_offsets = []
-    page.on("request", lambda r: sent_offsets.append(r.url.rsplit("offset=", 1)[1]) if "offset=" in r.url else None)
+    page.on(
+        "request",
+        lambda r: sent_offsets.append(r.url.rsplit("offset=", 1)[1]) if "offset=" in r.url else None,
+    )
     page.check("input[name=mode][value=images]")
     page.set_input_files("#id_files", str(image))
     page.click("#upload-button")

@@ -76,7 +76,9 @@ def test_generate_pair_downloads_private_key_once(as_user, stranger):
     # once only: gone from the session and never stored
     assert c.post(reverse("dashboard:private-key-download")).status_code == 404
     assert "Download private key" not in c.get(reverse("dashboard:account")).content.decode()
-    assert b"PRIVATE KEY" not in b"".join(str(v).encode() for v in m.PublicKey.objects.values_list("openssh", flat=True))
+    assert b"PRIVATE KEY" not in b"".join(
+        str(v).encode() for v in m.PublicKey.objects.values_list("openssh", flat=True)
+    )
 
 
 def test_delete_key_confirms_and_only_own_keys(as_user, stranger):

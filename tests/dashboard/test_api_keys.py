@@ -18,7 +18,9 @@ def keys_url(dataset):
     return reverse("dashboard:api-keys", args=[dataset.dataset_hash])
 
 
-@pytest.mark.parametrize("persona,status", [("org_admin", 200), ("ds_admin", 200), ("ds_user", 404), ("stranger", 404)])
+@pytest.mark.parametrize(
+    "persona,status", [("org_admin", 200), ("ds_admin", 200), ("ds_user", 404), ("stranger", 404)]
+)
 def test_keys_page_role_table(request, as_user, dataset, persona, status):
     c = as_user(request.getfixturevalue(persona))
     assert c.get(keys_url(dataset)).status_code == status
@@ -46,9 +48,11 @@ def test_create_shows_secret_once_then_list_masks_it(as_user, dataset, ds_admin)
 
 def test_create_with_expiry_sets_end_of_day(as_user, dataset, ds_admin):
     day = dt.date.today() + dt.timedelta(days=3)
-    as_user(ds_admin).post(keys_url(dataset), {"title": "k", "scopes": ["dataset.read"], "expires_on": day.isoformat()})
+    as_user(ds_admin).post(
+        keys_url(dataset), {"title": "k", "scopes": ["dataset.read"], "expires_on": day.isoformat()}
+    )
     key = m.DatasetAPIKey.objects.get(dataset=dataset)
-    assert key.expires_at == dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=dt.timezone.utc)
+    assert key.expires_at == dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC)
 
 
 @pytest.mark.parametrize(
@@ -79,7 +83,10 @@ def test_revoke_confirms_then_key_stops_working(as_user, dataset, ds_admin, rw_k
     with pytest.raises(AuthenticationError):
         Dataset.from_api_key(str(dataset.dataset_hash), rw_key.secret)
     assert c.get(revoke).status_code == 404  # already revoked
-    assert rw_key.model.title not in c.get(keys_url(dataset)).content.decode().split("<h2 class=\"flush\">Create")[0]
+    assert (
+        rw_key.model.title
+        not in c.get(keys_url(dataset)).content.decode().split('<h2 class="flush">Create')[0]
+    )
 
 
 def test_revoke_is_404_for_users_and_foreign_keys(as_user, dataset, ds_user, rw_key, org_admin):

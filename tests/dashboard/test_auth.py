@@ -27,16 +27,22 @@ def test_sign_in_is_throttled_per_account_and_address(db):
     user = UserFactory()
     c = Client(REMOTE_ADDR="10.0.0.1")
     for _ in range(LOGIN_FAILURE_LIMIT):
-        assert c.post(reverse("dashboard:login"), {"username": user.email, "password": "bad"}).status_code == 200
+        assert (
+            c.post(reverse("dashboard:login"), {"username": user.email, "password": "bad"}).status_code == 200
+        )
     # the right password no longer helps from this address...
     blocked = c.post(reverse("dashboard:login"), {"username": user.email, "password": PASSWORD})
     assert blocked.status_code == 429
     assert "Too many failed sign-ins" in blocked.content.decode()
     # ...but another address, or another account from the same address, is not blocked.
-    other_ip = Client(REMOTE_ADDR="10.0.0.2").post(reverse("dashboard:login"), {"username": user.email, "password": PASSWORD})
+    other_ip = Client(REMOTE_ADDR="10.0.0.2").post(
+        reverse("dashboard:login"), {"username": user.email, "password": PASSWORD}
+    )
     assert other_ip.status_code == 302
     other = UserFactory()
-    assert c.post(reverse("dashboard:login"), {"username": other.email, "password": PASSWORD}).status_code == 302
+    assert (
+        c.post(reverse("dashboard:login"), {"username": other.email, "password": PASSWORD}).status_code == 302
+    )
 
 
 def test_successful_sign_in_resets_the_failure_count(db):
@@ -44,10 +50,14 @@ def test_successful_sign_in_resets_the_failure_count(db):
     c = Client(REMOTE_ADDR="10.0.0.3")
     for _ in range(LOGIN_FAILURE_LIMIT - 1):
         c.post(reverse("dashboard:login"), {"username": user.email, "password": "bad"})
-    assert c.post(reverse("dashboard:login"), {"username": user.email, "password": PASSWORD}).status_code == 302
+    assert (
+        c.post(reverse("dashboard:login"), {"username": user.email, "password": PASSWORD}).status_code == 302
+    )
     c.logout()
     for _ in range(LOGIN_FAILURE_LIMIT - 1):
-        assert c.post(reverse("dashboard:login"), {"username": user.email, "password": "bad"}).status_code == 200
+        assert (
+            c.post(reverse("dashboard:login"), {"username": user.email, "password": "bad"}).status_code == 200
+        )
 
 
 def test_pages_need_sign_in(db):

@@ -17,7 +17,9 @@ def url(name, dataset, *args):
     return reverse(f"dashboard:{name}", args=[dataset.dataset_hash, *args])
 
 
-@pytest.mark.parametrize("persona,status", [("org_admin", 200), ("ds_admin", 200), ("ds_user", 404), ("stranger", 404)])
+@pytest.mark.parametrize(
+    "persona,status", [("org_admin", 200), ("ds_admin", 200), ("ds_user", 404), ("stranger", 404)]
+)
 def test_dataset_settings_only_for_admins(request, as_user, dataset, persona, status):
     c = as_user(request.getfixturevalue(persona))
     assert c.get(url("dataset-settings", dataset)).status_code == status
@@ -66,7 +68,11 @@ def test_inline_rename_round_trip_with_htmx(as_user, dataset, ds_user):
     body = form.content.decode()
     assert body.lstrip().startswith(f'<tr id="row-{row.data_hash}"') and 'name="title"' in body
     saved = c.post(url("data-row-rename", dataset, row.data_hash), {"title": "new.mp4"}, **HX)
-    assert saved.status_code == 200 and "new.mp4" in saved.content.decode() and 'name="title"' not in saved.content.decode()
+    assert (
+        saved.status_code == 200
+        and "new.mp4" in saved.content.decode()
+        and 'name="title"' not in saved.content.decode()
+    )
     row.refresh_from_db()
     assert row.title == "new.mp4"
     # cancelling asks for the plain row
@@ -98,7 +104,9 @@ def test_rename_is_404_for_strangers_and_other_datasets_rows(as_user, dataset, d
     other = DataRowFactory()
     assert as_user(stranger).get(url("data-row-rename", dataset, row.data_hash)).status_code == 404
     assert as_user(ds_admin).get(url("data-row-rename", dataset, other.data_hash)).status_code == 404
-    assert as_user(ds_admin).get(f"/datasets/{dataset.dataset_hash}/rows/not-a-hash/rename").status_code == 404
+    assert (
+        as_user(ds_admin).get(f"/datasets/{dataset.dataset_hash}/rows/not-a-hash/rename").status_code == 404
+    )
 
 
 def test_delete_selected_rows_confirms_then_deletes_only_this_datasets(as_user, dataset, ds_admin):
@@ -139,7 +147,9 @@ def test_user_cannot_delete_rows(as_user, dataset, ds_user):
 def test_data_row_page(as_user, dataset, ds_user):
     row = DataRowFactory(dataset=dataset, title="clip.mp4")
     page = as_user(ds_user).get(url("data-row", dataset, row.data_hash))
-    assert page.status_code == 200 and "clip.mp4" in page.content.decode() and "<html" in page.content.decode()
+    assert (
+        page.status_code == 200 and "clip.mp4" in page.content.decode() and "<html" in page.content.decode()
+    )
     assert page["Vary"] and "HX-Request" in page["Vary"]
 
 

@@ -19,9 +19,20 @@ SECRET = "wJalrXUtnFEMI-very-secret"
 def test_integrations_page_is_for_org_admins_only(as_user, org_admin, ds_admin):
     assert as_user(org_admin).get(reverse("dashboard:integrations")).status_code == 200
     assert as_user(ds_admin).get(reverse("dashboard:integrations")).status_code == 404
-    assert as_user(ds_admin).post(reverse("dashboard:integrations"), {"title": "x", "provider": "https", "endpoint_url": "https://a.example"}).status_code == 404
+    assert (
+        as_user(ds_admin)
+        .post(
+            reverse("dashboard:integrations"),
+            {"title": "x", "provider": "https", "endpoint_url": "https://a.example"},
+        )
+        .status_code
+        == 404
+    )
     assert not m.CloudIntegration.objects.exists()
-    assert reverse("dashboard:integrations") not in as_user(ds_admin).get(reverse("dashboard:dataset-list")).content.decode()
+    assert (
+        reverse("dashboard:integrations")
+        not in as_user(ds_admin).get(reverse("dashboard:dataset-list")).content.decode()
+    )
 
 
 def test_create_s3_compatible_integration_secrets_are_write_only(as_user, org_admin):
@@ -52,14 +63,20 @@ def test_create_s3_compatible_integration_secrets_are_write_only(as_user, org_ad
         ({"title": "", "provider": "https", "endpoint_url": "https://a.example"}, "id_title_error"),
         ({"title": "x", "provider": "https"}, "id_endpoint_url_error"),
         ({"title": "x", "provider": "s3", "access_key_id": "AK"}, "id_secret_access_key_error"),
-        ({"title": "x", "provider": "gcs", "service_account_json": "not json"}, "id_service_account_json_error"),
+        (
+            {"title": "x", "provider": "gcs", "service_account_json": "not json"},
+            "id_service_account_json_error",
+        ),
         ({"title": "x", "provider": "azure"}, "id_account_error"),
         ({"title": "x", "provider": "ftp"}, "id_provider_error"),
         ({"title": "x", "provider": "s3", "endpoint_url": "not a url"}, "id_endpoint_url_error"),
     ],
 )
 def test_integration_form_errors_next_to_fields(as_user, org_admin, data, error_id):
-    response = as_user(org_admin).post(reverse("dashboard:integrations"), {**data, "secret_access_key": SECRET} if data.get("provider") == "gcs" else data)
+    response = as_user(org_admin).post(
+        reverse("dashboard:integrations"),
+        {**data, "secret_access_key": SECRET} if data.get("provider") == "gcs" else data,
+    )
     body = response.content.decode()
     assert response.status_code == 200 and error_id in body
     assert SECRET not in body
@@ -67,7 +84,9 @@ def test_integration_form_errors_next_to_fields(as_user, org_admin, data, error_
 
 
 def test_delete_integration_confirms(as_user, org_admin):
-    created = UserClient.for_user(org_admin).create_cloud_integration("web", "https", config={"base_url": "https://files.example"})
+    created = UserClient.for_user(org_admin).create_cloud_integration(
+        "web", "https", config={"base_url": "https://files.example"}
+    )
     c = as_user(org_admin)
     url = reverse("dashboard:integration-delete", args=[created.id])
     assert "Imports through it stop working" in c.get(url).content.decode()
@@ -82,7 +101,14 @@ def manifest():
             {
                 "objectUrl": "https://files.example/clips/a.mp4",
                 "title": "a.mp4",
-                "videoMetadata": {"fps": 25.0, "duration": 2.0, "width": 64, "height": 48, "file_size": 1000, "mime_type": "video/mp4"},
+                "videoMetadata": {
+                    "fps": 25.0,
+                    "duration": 2.0,
+                    "width": 64,
+                    "height": 48,
+                    "file_size": 1000,
+                    "mime_type": "video/mp4",
+                },
             }
         ]
     }
@@ -90,7 +116,9 @@ def manifest():
 
 @pytest.fixture
 def https_integration(org_admin):
-    return UserClient.for_user(org_admin).create_cloud_integration("web", "https", config={"base_url": "https://files.example"})
+    return UserClient.for_user(org_admin).create_cloud_integration(
+        "web", "https", config={"base_url": "https://files.example"}
+    )
 
 
 def test_import_page_starts_a_job_and_shows_its_rows(as_user, dataset, org_admin, https_integration):
@@ -106,7 +134,9 @@ def test_import_page_starts_a_job_and_shows_its_rows(as_user, dataset, org_admin
 
 
 def test_import_accepts_an_uploaded_manifest_file(as_user, dataset, org_admin, https_integration):
-    upload = SimpleUploadedFile("files.json", json.dumps(manifest()).encode(), content_type="application/json")
+    upload = SimpleUploadedFile(
+        "files.json", json.dumps(manifest()).encode(), content_type="application/json"
+    )
     response = as_user(org_admin).post(
         reverse("dashboard:private-data-import", args=[dataset.dataset_hash]),
         {"integration": https_integration.id, "manifest_file": upload},
@@ -125,7 +155,9 @@ def test_import_accepts_an_uploaded_manifest_file(as_user, dataset, org_admin, h
         ('{"videos": [{"objectUrl": 5}]}', "form-error"),
     ],
 )
-def test_import_errors_are_shown_not_500(as_user, dataset, org_admin, https_integration, manifest_text, error_id):
+def test_import_errors_are_shown_not_500(
+    as_user, dataset, org_admin, https_integration, manifest_text, error_id
+):
     response = as_user(org_admin).post(
         reverse("dashboard:private-data-import", args=[dataset.dataset_hash]),
         {"integration": https_integration.id, "manifest": manifest_text},
@@ -137,6 +169,15 @@ def test_import_errors_are_shown_not_500(as_user, dataset, org_admin, https_inte
 
 
 def test_import_page_without_integration_and_for_strangers(as_user, dataset, ds_user, stranger):
-    page = as_user(ds_user).get(reverse("dashboard:private-data-import", args=[dataset.dataset_hash])).content.decode()
+    page = (
+        as_user(ds_user)
+        .get(reverse("dashboard:private-data-import", args=[dataset.dataset_hash]))
+        .content.decode()
+    )
     assert "no cloud integration" in page
-    assert as_user(stranger).get(reverse("dashboard:private-data-import", args=[dataset.dataset_hash])).status_code == 404
+    assert (
+        as_user(stranger)
+        .get(reverse("dashboard:private-data-import", args=[dataset.dataset_hash]))
+        .status_code
+        == 404
+    )

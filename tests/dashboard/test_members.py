@@ -19,7 +19,9 @@ def role_of(dataset, user):
     return m.DatasetMembership.objects.get(dataset=dataset, user=user).role
 
 
-@pytest.mark.parametrize("persona,status", [("org_admin", 200), ("ds_admin", 200), ("ds_user", 404), ("stranger", 404)])
+@pytest.mark.parametrize(
+    "persona,status", [("org_admin", 200), ("ds_admin", 200), ("ds_user", 404), ("stranger", 404)]
+)
 def test_members_page_role_table(request, as_user, dataset, persona, status):
     newcomer = UserFactory()
     c = as_user(request.getfixturevalue(persona))
@@ -74,7 +76,10 @@ def test_remove_confirms_then_removes(as_user, dataset, ds_admin, ds_user):
     assert c.post(u("member-remove", dataset), {"email": ds_user.email}).status_code == 302
     assert not m.DatasetMembership.objects.filter(dataset=dataset, user=ds_user).exists()
     # the removed user now gets 404 on the dataset
-    assert as_user(ds_user).get(reverse("dashboard:dataset-detail", args=[dataset.dataset_hash])).status_code == 404
+    assert (
+        as_user(ds_user).get(reverse("dashboard:dataset-detail", args=[dataset.dataset_hash])).status_code
+        == 404
+    )
 
 
 def test_last_admin_cannot_be_removed(as_user, dataset, ds_admin):

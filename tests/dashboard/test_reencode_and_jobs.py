@@ -35,13 +35,17 @@ def test_video_page_shows_verdict_reasons_and_plot(as_user, dataset, ds_user, vf
     assert "<polyline points=" in body and "Re-encode this video" in body
 
 
-def test_reencode_confirm_start_and_poll_until_done(as_user, dataset, ds_user, vfr_row, django_capture_on_commit_callbacks):
+def test_reencode_confirm_start_and_poll_until_done(
+    as_user, dataset, ds_user, vfr_row, django_capture_on_commit_callbacks
+):
     image = DataRowFactory(dataset=dataset, data_type="IMAGE", title="pic.png")
     c = as_user(ds_user)
     start = reverse("dashboard:reencode-start", args=[dataset.dataset_hash])
     confirm = c.get(start, {"data_hash": [str(vfr_row.data_hash), str(image.data_hash)]})
     body = confirm.content.decode()
-    assert confirm.status_code == 200 and "vfr.mp4" in body and "pic.png" not in body and "not a video" in body
+    assert (
+        confirm.status_code == 200 and "vfr.mp4" in body and "pic.png" not in body and "not a video" in body
+    )
     with django_capture_on_commit_callbacks(execute=False):
         started = c.post(start, {"data_hash": [str(vfr_row.data_hash)]})
     assert started.status_code == 302
@@ -61,14 +65,31 @@ def test_reencode_confirm_start_and_poll_until_done(as_user, dataset, ds_user, v
 
 def test_reencode_pages_are_404_for_strangers(as_user, dataset, stranger, vfr_row, ds_admin):
     c = as_user(stranger)
-    assert c.get(reverse("dashboard:reencode-start", args=[dataset.dataset_hash]), {"data_hash": [str(vfr_row.data_hash)]}).status_code == 404
-    task_id = UserClient.for_user(ds_admin).get_dataset(str(dataset.dataset_hash)).re_encode_data([str(vfr_row.data_hash)])
+    assert (
+        c.get(
+            reverse("dashboard:reencode-start", args=[dataset.dataset_hash]),
+            {"data_hash": [str(vfr_row.data_hash)]},
+        ).status_code
+        == 404
+    )
+    task_id = (
+        UserClient.for_user(ds_admin)
+        .get_dataset(str(dataset.dataset_hash))
+        .re_encode_data([str(vfr_row.data_hash)])
+    )
     assert c.get(reverse("dashboard:reencode-task", args=[dataset.dataset_hash, task_id])).status_code == 404
-    assert as_user(ds_admin).get(reverse("dashboard:reencode-task", args=[dataset.dataset_hash, 999999])).status_code == 404
+    assert (
+        as_user(ds_admin)
+        .get(reverse("dashboard:reencode-task", args=[dataset.dataset_hash, 999999]))
+        .status_code
+        == 404
+    )
 
 
 def test_reencode_without_selection_is_a_message(as_user, dataset, ds_user):
-    response = as_user(ds_user).get(reverse("dashboard:reencode-start", args=[dataset.dataset_hash]), follow=True)
+    response = as_user(ds_user).get(
+        reverse("dashboard:reencode-start", args=[dataset.dataset_hash]), follow=True
+    )
     assert "Select at least one data item." in response.content.decode()
 
 
@@ -79,7 +100,9 @@ def _jobs(dataset, user, n):
 
 
 @pytest.mark.parametrize("count", [2, 15])
-def test_jobs_page_lists_uploads_and_reencodes_in_constant_queries(as_user, dataset, ds_user, count, django_assert_max_num_queries):
+def test_jobs_page_lists_uploads_and_reencodes_in_constant_queries(
+    as_user, dataset, ds_user, count, django_assert_max_num_queries
+):
     _jobs(dataset, ds_user, count)
     c = as_user(ds_user)
     with django_assert_max_num_queries(6):
@@ -96,5 +119,12 @@ def test_jobs_page_only_shows_own_jobs_and_is_empty_state_otherwise(as_user, dat
 
 
 def test_data_job_of_someone_else_is_404(as_user, dataset, ds_user, ds_admin):
-    job = m.DataJob.objects.create(dataset=dataset, kind=m.DataJob.KIND_UPLOAD, created_by=ds_admin, units_total=1)
-    assert as_user(ds_user).get(reverse("dashboard:data-job", args=[dataset.dataset_hash, job.process_hash])).status_code == 404
+    job = m.DataJob.objects.create(
+        dataset=dataset, kind=m.DataJob.KIND_UPLOAD, created_by=ds_admin, units_total=1
+    )
+    assert (
+        as_user(ds_user)
+        .get(reverse("dashboard:data-job", args=[dataset.dataset_hash, job.process_hash]))
+        .status_code
+        == 404
+    )

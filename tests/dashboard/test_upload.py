@@ -25,7 +25,10 @@ def png(width=64, height=48, color=(200, 30, 30)) -> bytes:
 
 
 def start(c, dataset, name, size, mode="images"):
-    return c.post(reverse("dashboard:upload-start", args=[dataset.dataset_hash]), {"file_name": name, "size": size, "mode": mode})
+    return c.post(
+        reverse("dashboard:upload-start", args=[dataset.dataset_hash]),
+        {"file_name": name, "size": size, "mode": mode},
+    )
 
 
 def chunk_url(dataset, upload_id, offset=None):
@@ -34,7 +37,9 @@ def chunk_url(dataset, upload_id, offset=None):
 
 
 def put(c, dataset, upload_id, offset, data):
-    return c.generic("PUT", chunk_url(dataset, upload_id, offset), data, content_type="application/octet-stream")
+    return c.generic(
+        "PUT", chunk_url(dataset, upload_id, offset), data, content_type="application/octet-stream"
+    )
 
 
 def upload_file(c, dataset, name, data, mode="images", piece=100):
@@ -46,7 +51,9 @@ def upload_file(c, dataset, name, data, mode="images", piece=100):
 
 @pytest.mark.parametrize("persona,status", [("ds_admin", 200), ("ds_user", 200), ("stranger", 404)])
 def test_upload_page_role_table(request, as_user, dataset, persona, status):
-    response = as_user(request.getfixturevalue(persona)).get(reverse("dashboard:upload", args=[dataset.dataset_hash]))
+    response = as_user(request.getfixturevalue(persona)).get(
+        reverse("dashboard:upload", args=[dataset.dataset_hash])
+    )
     assert response.status_code == status
     if status == 200:
         body = response.content.decode()
@@ -71,12 +78,18 @@ def test_chunks_resume_from_the_servers_offset(as_user, dataset, ds_user):
     assert slot.uploaded_at is not None and slot.size == len(data) and len(slot.sha256) == 64
 
 
-def test_two_images_become_rows_through_the_job(as_user, dataset, ds_user, django_capture_on_commit_callbacks):
+def test_two_images_become_rows_through_the_job(
+    as_user, dataset, ds_user, django_capture_on_commit_callbacks
+):
     c = as_user(ds_user)
-    ids = [upload_file(c, dataset, "a.png", png(color=(1, 2, 3))), upload_file(c, dataset, "b.png", png(color=(9, 9, 9)))]
+    ids = [
+        upload_file(c, dataset, "a.png", png(color=(1, 2, 3))),
+        upload_file(c, dataset, "b.png", png(color=(9, 9, 9))),
+    ]
     with django_capture_on_commit_callbacks(execute=False):
         finished = c.post(
-            reverse("dashboard:upload-finish", args=[dataset.dataset_hash]), {"mode": "images", "upload_id": ids}
+            reverse("dashboard:upload-finish", args=[dataset.dataset_hash]),
+            {"mode": "images", "upload_id": ids},
         )
     assert finished.status_code == 201
     job_url = finished.json()["job_url"]
@@ -86,7 +99,10 @@ def test_two_images_become_rows_through_the_job(as_user, dataset, ds_user, djang
     run_data_job(job.pk)
     done = c.get(job_url, **HX).content.decode()
     assert "hx-trigger" not in done and "a.png" in done and "b.png" in done
-    assert sorted(m.DataRow.objects.filter(dataset=dataset).values_list("title", flat=True)) == ["a.png", "b.png"]
+    assert sorted(m.DataRow.objects.filter(dataset=dataset).values_list("title", flat=True)) == [
+        "a.png",
+        "b.png",
+    ]
     # the full page at the same URL, without JS
     assert "<html" in c.get(job_url).content.decode()
 
@@ -95,7 +111,10 @@ def test_image_group_keeps_the_chosen_order(as_user, dataset, ds_user):
     c = as_user(ds_user)
     names = ["z.png", "a.png", "m.png"]
     ids = [upload_file(c, dataset, n, png(color=(i, i, i)), mode="image_group") for i, n in enumerate(names)]
-    c.post(reverse("dashboard:upload-finish", args=[dataset.dataset_hash]), {"mode": "image_group", "upload_id": ids, "title": "burst"})
+    c.post(
+        reverse("dashboard:upload-finish", args=[dataset.dataset_hash]),
+        {"mode": "image_group", "upload_id": ids, "title": "burst"},
+    )
     run_data_job(m.DataJob.objects.get().pk)
     group = m.DataRow.objects.get(dataset=dataset)
     assert group.data_type == "IMG_GROUP" and group.title == "burst"
@@ -134,17 +153,26 @@ def test_sessions_belong_to_their_user_and_dataset(as_user, dataset, ds_user, ds
     assert as_user(ds_admin).get(chunk_url(dataset, upload_id)).status_code == 404
     assert put(as_user(ds_admin), dataset, upload_id, 0, b"x").status_code == 404
     finished = as_user(ds_user).post(
-        reverse("dashboard:upload-finish", args=[dataset.dataset_hash]), {"mode": "images", "upload_id": [upload_id]}
+        reverse("dashboard:upload-finish", args=[dataset.dataset_hash]),
+        {"mode": "images", "upload_id": [upload_id]},
     )
     assert finished.status_code == 400 and "has not finished uploading" in finished.json()["error"]
     outsider = UserFactory()
-    assert as_user(outsider).post(reverse("dashboard:upload-start", args=[dataset.dataset_hash]), {}).status_code == 404
+    assert (
+        as_user(outsider).post(reverse("dashboard:upload-start", args=[dataset.dataset_hash]), {}).status_code
+        == 404
+    )
 
 
 def test_bad_file_is_a_per_item_error_and_good_ones_are_added(as_user, dataset, ds_user):
     c = as_user(ds_user)
-    ids = [upload_file(c, dataset, "good.png", png()), upload_file(c, dataset, "bad.png", b"not an image at all")]
-    job_url = c.post(reverse("dashboard:upload-finish", args=[dataset.dataset_hash]), {"mode": "images", "upload_id": ids}).json()["job_url"]
+    ids = [
+        upload_file(c, dataset, "good.png", png()),
+        upload_file(c, dataset, "bad.png", b"not an image at all"),
+    ]
+    job_url = c.post(
+        reverse("dashboard:upload-finish", args=[dataset.dataset_hash]), {"mode": "images", "upload_id": ids}
+    ).json()["job_url"]
     run_data_job(m.DataJob.objects.get().pk)
     page = c.get(job_url).content.decode()
     assert "good.png" in page and "Errors" in page
