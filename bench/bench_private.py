@@ -29,15 +29,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 os.environ.setdefault("DATA_DIR", tempfile.mkdtemp(prefix="bench-private-"))
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-from django.core.management import call_command  # noqa: E402
+from django.core.management import call_command
 
-from datasets_app import models as m  # noqa: E402
-from datasets_app.sdk import UserClient, jobs, private_data  # noqa: E402
-from tests.cloud_servers import make_jpeg, start_moto  # noqa: E402
+from datasets_app import models as m
+from datasets_app.sdk import UserClient, jobs, private_data
+from tests.cloud_servers import make_jpeg, start_moto
 
 
 def main() -> None:
@@ -59,8 +59,14 @@ def main() -> None:
         body = make_jpeg(64, 48)
         t0 = time.perf_counter()
         with ThreadPoolExecutor(16) as pool:
-            list(pool.map(lambda i: client.put_object(Bucket="bench-private", Key=f"img/{i:05d}.jpg", Body=body,
-                                                      ContentType="image/jpeg"), range(n)))
+            list(
+                pool.map(
+                    lambda i: client.put_object(
+                        Bucket="bench-private", Key=f"img/{i:05d}.jpg", Body=body, ContentType="image/jpeg"
+                    ),
+                    range(n),
+                )
+            )
         print(f"setup: {n} objects put in {time.perf_counter() - t0:.1f} s", flush=True)
 
         user = m.User.objects.filter(email="bench-private@example.com").first() or m.User.objects.create_user(
@@ -68,12 +74,20 @@ def main() -> None:
         )
         uc = UserClient.for_user(user)
         integration = private_data.integration_create(
-            owner=user, title="bench moto", provider="s3", config={"endpoint_url": s3.endpoint_url},
-            credentials={"access_key_id": "testing", "secret_access_key": "testing"}, allow_private_network=True,
+            owner=user,
+            title="bench moto",
+            provider="s3",
+            config={"endpoint_url": s3.endpoint_url},
+            credentials={"access_key_id": "testing", "secret_access_key": "testing"},
+            allow_private_network=True,
         )
         iid = str(integration.integration_uuid)
         md = {"mime_type": "image/jpeg", "file_size": len(body), "width": 64, "height": 48}
-        with_md = {"images": [{"objectUrl": f"s3://bench-private/img/{i:05d}.jpg", "imageMetadata": md} for i in range(n)]}
+        with_md = {
+            "images": [
+                {"objectUrl": f"s3://bench-private/img/{i:05d}.jpg", "imageMetadata": md} for i in range(n)
+            ]
+        }
         probed = {"images": [{"objectUrl": f"s3://bench-private/img/{i:05d}.jpg"} for i in range(n)]}
 
         def fresh_dataset():
@@ -96,22 +110,34 @@ def main() -> None:
             runner(job.pk)
             result = ds.add_private_data_to_dataset_get_result(ph, 0)
             elapsed = time.perf_counter() - t
-            assert result.status == "DONE" and result.units_done_count == n, (result.status, result.errors[:3])
+            assert result.status == "DONE" and result.units_done_count == n, (
+                result.status,
+                result.errors[:3],
+            )
             return elapsed
 
         a = [run_a() for _ in range(args.repeat)] if args.only != "b" else [float("nan")]
-        print(f"(a) imageMetadata given, nothing probed: median {statistics.median(a):.2f} s "
-              f"(runs {', '.join(f'{x:.2f}' for x in a)}); ratio to the Label Studio baseline (1.3 s): "
-              f"{statistics.median(a) / 1.3:.2f}", flush=True)
+        print(
+            f"(a) imageMetadata given, nothing probed: median {statistics.median(a):.2f} s "
+            f"(runs {', '.join(f'{x:.2f}' for x in a)}); ratio to the Label Studio baseline (1.3 s): "
+            f"{statistics.median(a) / 1.3:.2f}",
+            flush=True,
+        )
         if args.only == "a":
             return
         b = [run_b(private_data.run_private_job) for _ in range(args.repeat)]
-        print(f"(b) every object probed, batch runner: median {statistics.median(b):.2f} s "
-              f"(runs {', '.join(f'{x:.2f}' for x in b)}); target 30 s -> {statistics.median(b) / 30:.2f} of it; "
-              f"{n / statistics.median(b):.0f} objects/s", flush=True)
+        print(
+            f"(b) every object probed, batch runner: median {statistics.median(b):.2f} s "
+            f"(runs {', '.join(f'{x:.2f}' for x in b)}); target 30 s -> {statistics.median(b) / 30:.2f} of it; "
+            f"{n / statistics.median(b):.0f} objects/s",
+            flush=True,
+        )
         if args.per_unit:
             c = run_b(jobs.run_data_job)
-            print(f"(b') every object probed, media job runner unit by unit: {c:.2f} s ({n / c:.0f} objects/s)", flush=True)
+            print(
+                f"(b') every object probed, media job runner unit by unit: {c:.2f} s ({n / c:.0f} objects/s)",
+                flush=True,
+            )
         print(f"database: {django.db.connection.vendor}")
     finally:
         proc.terminate()

@@ -119,7 +119,9 @@ class GCSServer:
         from google.cloud import storage
 
         return storage.Client(
-            project="test", credentials=AnonymousCredentials(), client_options={"api_endpoint": self.endpoint_url}
+            project="test",
+            credentials=AnonymousCredentials(),
+            client_options={"api_endpoint": self.endpoint_url},
         )
 
 
@@ -147,7 +149,8 @@ class AzureServer:
         from azure.storage.blob import BlobServiceClient
 
         return BlobServiceClient(
-            account_url=self.endpoint_url, credential={"account_name": self.account, "account_key": self.account_key}
+            account_url=self.endpoint_url,
+            credential={"account_name": self.account, "account_key": self.account_key},
         )
 
 
@@ -177,8 +180,19 @@ def azurite(tmp_path_factory):
     port = free_port()
     workdir = tmp_path_factory.mktemp("azurite")
     proc = subprocess.Popen(
-        [str(launcher), "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location", str(workdir),
-         "--silent", "--skipApiVersionCheck", "--loose", "--disableTelemetry"],
+        [
+            str(launcher),
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            str(port),
+            "--location",
+            str(workdir),
+            "--silent",
+            "--skipApiVersionCheck",
+            "--loose",
+            "--disableTelemetry",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -207,7 +221,9 @@ class _MediaHandler(SimpleHTTPRequestHandler):
             self.server.token_requests.append(self.path)  # type: ignore[attr-defined]
             length = int(self.headers.get("Content-Length") or 0)
             self.rfile.read(length)
-            body = json.dumps({"access_token": "test-token", "expires_in": 3600, "token_type": "Bearer"}).encode()
+            body = json.dumps(
+                {"access_token": "test-token", "expires_in": 3600, "token_type": "Bearer"}
+            ).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -271,7 +287,9 @@ def start_http_server(root: Path, port: int | None = None) -> tuple[ThreadingHTT
     httpd.daemon_threads = True
     httpd.token_requests = []  # type: ignore[attr-defined]
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return httpd, HTTPMediaServer(base_url=f"http://127.0.0.1:{port}", root=root, token_requests=httpd.token_requests)  # type: ignore[attr-defined]
+    return httpd, HTTPMediaServer(
+        base_url=f"http://127.0.0.1:{port}", root=root, token_requests=httpd.token_requests
+    )  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session")
@@ -326,7 +344,9 @@ def make_mp4(width: int = 64, height: int = 48, frames: int = 10, fps: int = 10)
     return buf.getvalue()
 
 
-def make_dicom(instance: int = 1, rows: int = 8, cols: int = 8, series_uid: str = "1.2.826.0.1.3680043.8.498.1") -> bytes:
+def make_dicom(
+    instance: int = 1, rows: int = 8, cols: int = 8, series_uid: str = "1.2.826.0.1.3680043.8.498.1"
+) -> bytes:
     import io
 
     from pydicom.dataset import FileDataset, FileMetaDataset

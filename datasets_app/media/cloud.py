@@ -20,9 +20,10 @@ import logging
 import re
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 import requests
@@ -175,7 +176,15 @@ class RangeFile(io.RawIOBase):
     Keeps at most `max_blocks` blocks in memory, so a probe that seeks to an MP4's trailing
     `moov` atom reads only the blocks it touches."""
 
-    def __init__(self, adapter: CloudAdapter, ref: ObjectRef, *, size: int | None, block_size: int, max_blocks: int = 16):
+    def __init__(
+        self,
+        adapter: CloudAdapter,
+        ref: ObjectRef,
+        *,
+        size: int | None,
+        block_size: int,
+        max_blocks: int = 16,
+    ):
         super().__init__()
         self.adapter, self.ref = adapter, ref
         self.block_size = block_size
@@ -245,7 +254,9 @@ class RangeFile(io.RawIOBase):
 
 # ---- S3 and S3-compatible (boto3) ----------------------------------------------------------------
 
-_AWS_VHOST = re.compile(r"^(?P<bucket>[a-z0-9.\-]+)\.s3(?:[.\-](?:dualstack\.)?[a-z0-9\-]+)?\.amazonaws\.com$")
+_AWS_VHOST = re.compile(
+    r"^(?P<bucket>[a-z0-9.\-]+)\.s3(?:[.\-](?:dualstack\.)?[a-z0-9\-]+)?\.amazonaws\.com$"
+)
 _AWS_PATH = re.compile(r"^s3(?:[.\-](?:dualstack\.)?[a-z0-9\-]+)?\.amazonaws\.com$")
 
 
@@ -302,7 +313,11 @@ class S3Adapter(CloudAdapter):
         elif parts.scheme in ("http", "https"):
             host = (parts.hostname or "").lower()
             endpoint = urlsplit(self.endpoint_url) if self.endpoint_url else None
-            if endpoint is not None and host == (endpoint.hostname or "").lower() and parts.port == endpoint.port:
+            if (
+                endpoint is not None
+                and host == (endpoint.hostname or "").lower()
+                and parts.port == endpoint.port
+            ):
                 bucket, _, key = path.lstrip("/").partition("/")
             elif m := _AWS_VHOST.match(host):
                 bucket, key = m.group("bucket"), path.lstrip("/")
@@ -311,7 +326,11 @@ class S3Adapter(CloudAdapter):
             else:
                 raise UnsupportedURL(
                     f"{url!r} is not an object of this S3 integration: use s3://bucket/key"
-                    + (f" or {self.endpoint_url}/bucket/key" if self.endpoint_url else " or an amazonaws.com URL")
+                    + (
+                        f" or {self.endpoint_url}/bucket/key"
+                        if self.endpoint_url
+                        else " or an amazonaws.com URL"
+                    )
                     + "."
                 )
         else:
@@ -329,7 +348,10 @@ class S3Adapter(CloudAdapter):
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if code in ("404", "NoSuchKey", "NotFound", "NoSuchBucket") or status == 404:
                 return ObjectNotFound(f"{what} does not exist (404).")
-            if code in ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch") or status == 403:
+            if (
+                code in ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch")
+                or status == 403
+            ):
                 return AccessDenied(f"Access to {what} was denied ({code}): check the integration's keys.")
             return CloudError(f"S3 refused {what}: {code} {exc}")
         if isinstance(exc, EndpointConnectionError):
@@ -345,25 +367,38 @@ class S3Adapter(CloudAdapter):
             r = self.client.head_object(Bucket=ref.bucket, Key=ref.key)
         except (ClientError, BotoCoreError) as exc:
             raise self._errors(exc, ref) from None
-        return ObjectInfo(size=r.get("ContentLength"), content_type=_strip_type(r.get("ContentType")), etag=r.get("ETag", ""))
+        return ObjectInfo(
+            size=r.get("ContentLength"),
+            content_type=_strip_type(r.get("ContentType")),
+            etag=r.get("ETag", ""),
+        )
 
     def read_range(self, ref: ObjectRef, start: int, length: int) -> tuple[bytes, ObjectInfo]:
         # A locally pre-signed GET through the guarded requests session: the same request boto3
         # would send, at a third of its client-side CPU (this is the probe's hot path).
         url = self.signed_url(ref, 300)
         try:
-            response = self.http.get(url, headers={"Range": f"bytes={start}-{start + length - 1}"}, timeout=self.timeout, stream=True)
+            response = self.http.get(
+                url,
+                headers={"Range": f"bytes={start}-{start + length - 1}"},
+                timeout=self.timeout,
+                stream=True,
+            )
         except netguard.AddressRefused as exc:
             raise AddressRefused(str(exc)) from None
         except requests.RequestException as exc:
-            raise Unreachable(f"The S3 endpoint is unreachable for s3://{ref.bucket}/{ref.key} ({exc.__class__.__name__}).") from None
+            raise Unreachable(
+                f"The S3 endpoint is unreachable for s3://{ref.bucket}/{ref.key} ({exc.__class__.__name__})."
+            ) from None
         with response:
             if response.status_code == 416:
                 return b"", self.head(ref)
             if response.status_code == 404:
                 raise ObjectNotFound(f"s3://{ref.bucket}/{ref.key} does not exist (404).")
             if response.status_code == 403:
-                raise AccessDenied(f"Access to s3://{ref.bucket}/{ref.key} was denied (403): check the integration's keys.")
+                raise AccessDenied(
+                    f"Access to s3://{ref.bucket}/{ref.key} was denied (403): check the integration's keys."
+                )
             if response.status_code not in (200, 206):
                 raise CloudError(f"S3 answered {response.status_code} for s3://{ref.bucket}/{ref.key}.")
             data = _read_at_most(response, length)
@@ -371,8 +406,11 @@ class S3Adapter(CloudAdapter):
             if total is None:
                 length_header = response.headers.get("Content-Length") or ""
                 total = int(length_header) if length_header.isdigit() else None
-            return data, ObjectInfo(size=total, content_type=_strip_type(response.headers.get("Content-Type")),
-                                    etag=response.headers.get("ETag", ""))
+            return data, ObjectInfo(
+                size=total,
+                content_type=_strip_type(response.headers.get("Content-Type")),
+                etag=response.headers.get("ETag", ""),
+            )
 
     @property
     def http(self) -> requests.Session:
@@ -384,7 +422,9 @@ class S3Adapter(CloudAdapter):
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            r = self.client.get_object(Bucket=ref.bucket, Key=ref.key, Range=f"bytes={start}-{start + length - 1}")
+            r = self.client.get_object(
+                Bucket=ref.bucket, Key=ref.key, Range=f"bytes={start}-{start + length - 1}"
+            )
             body = r["Body"]
             try:
                 data = body.read(length)
@@ -398,7 +438,9 @@ class S3Adapter(CloudAdapter):
         except BotoCoreError as exc:
             raise self._errors(exc, ref) from None
         total = _total_from_content_range(r.get("ContentRange")) or r.get("ContentLength")
-        return data, ObjectInfo(size=total, content_type=_strip_type(r.get("ContentType")), etag=r.get("ETag", ""))
+        return data, ObjectInfo(
+            size=total, content_type=_strip_type(r.get("ContentType")), etag=r.get("ETag", "")
+        )
 
     def iter_chunks(self, ref: ObjectRef, chunk_size: int = STREAM_CHUNK) -> Iterator[bytes]:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -493,7 +535,10 @@ class GCSAdapter(CloudAdapter):
             http.trust_env = False
             options = {"api_endpoint": self.endpoint_url} if self.endpoint_url else None
             self._client = storage.Client(
-                project=self.config.get("project") or "-", credentials=creds, _http=http, client_options=options
+                project=self.config.get("project") or "-",
+                credentials=creds,
+                _http=http,
+                client_options=options,
             )
         return self._client
 
@@ -546,7 +591,12 @@ class GCSAdapter(CloudAdapter):
 
         try:
             return fn(*args, **kwargs)
-        except (gexc.GoogleAPIError, aexc.GoogleAuthError, requests.RequestException, netguard.AddressRefused) as exc:
+        except (
+            gexc.GoogleAPIError,
+            aexc.GoogleAuthError,
+            requests.RequestException,
+            netguard.AddressRefused,
+        ) as exc:
             raise self._errors(exc, ref) from None
 
     def head(self, ref: ObjectRef) -> ObjectInfo:
@@ -561,7 +611,12 @@ class GCSAdapter(CloudAdapter):
         url = f"{self.client._connection.API_BASE_URL}/download/storage/v1/b/{quote(ref.bucket, safe='')}/o/{quote(ref.key, safe='')}?alt=media"
         http = self.client._http
         response = self._call(
-            ref, http.get, url, headers={"Range": f"bytes={start}-{start + length - 1}"}, timeout=self.timeout, stream=True
+            ref,
+            http.get,
+            url,
+            headers={"Range": f"bytes={start}-{start + length - 1}"},
+            timeout=self.timeout,
+            stream=True,
         )
         with response:
             if response.status_code == 404:
@@ -569,9 +624,13 @@ class GCSAdapter(CloudAdapter):
             if response.status_code == 416:
                 return b"", self.head(ref)
             if response.status_code in (401, 403):
-                raise AccessDenied(f"Access to gs://{ref.bucket}/{ref.key} was denied ({response.status_code}).")
+                raise AccessDenied(
+                    f"Access to gs://{ref.bucket}/{ref.key} was denied ({response.status_code})."
+                )
             if response.status_code not in (200, 206):
-                raise CloudError(f"Google Cloud Storage answered {response.status_code} for gs://{ref.bucket}/{ref.key}.")
+                raise CloudError(
+                    f"Google Cloud Storage answered {response.status_code} for gs://{ref.bucket}/{ref.key}."
+                )
             data = _read_at_most(response, length)
             total = _total_from_content_range(response.headers.get("Content-Range"))
             if total is None and response.status_code == 200:
@@ -586,7 +645,9 @@ class GCSAdapter(CloudAdapter):
             if response.status_code == 404:
                 raise ObjectNotFound(f"gs://{ref.bucket}/{ref.key} does not exist (404).")
             if response.status_code != 200:
-                raise CloudError(f"Google Cloud Storage answered {response.status_code} for gs://{ref.bucket}/{ref.key}.")
+                raise CloudError(
+                    f"Google Cloud Storage answered {response.status_code} for gs://{ref.bucket}/{ref.key}."
+                )
             yield from response.iter_content(chunk_size)
 
     def signed_url(self, ref: ObjectRef, expires_seconds: int = 3600) -> str:
@@ -602,7 +663,9 @@ class GCSAdapter(CloudAdapter):
         )
 
     def list_objects(self, bucket: str, prefix: str = "", limit: int = 1000) -> list[tuple[str, int]]:
-        blobs = self._call(None, lambda: list(self.client.list_blobs(bucket, prefix=prefix or None, max_results=limit)))
+        blobs = self._call(
+            None, lambda: list(self.client.list_blobs(bucket, prefix=prefix or None, max_results=limit))
+        )
         return [(b.name, b.size) for b in blobs]
 
 
@@ -649,7 +712,9 @@ class AzureAdapter(CloudAdapter):
             elif self.credentials.get("sas_token"):
                 credential = self.credentials["sas_token"]
             transport = RequestsTransport(
-                session=self.session(), session_owner=False, connection_timeout=self.connect_timeout,
+                session=self.session(),
+                session_owner=False,
+                connection_timeout=self.connect_timeout,
                 read_timeout=self.read_timeout,
             )
             self._service = BlobServiceClient(
@@ -664,7 +729,11 @@ class AzureAdapter(CloudAdapter):
         host = (parts.hostname or "").lower()
         if self.endpoint_url and url.split("?", 1)[0].startswith(self.endpoint_url + "/"):
             rest = unquote(url.split("?", 1)[0][len(self.endpoint_url) + 1 :])
-        elif parts.scheme == "https" and host == f"{self.account}.blob.core.windows.net".lower() and self.account:
+        elif (
+            parts.scheme == "https"
+            and host == f"{self.account}.blob.core.windows.net".lower()
+            and self.account
+        ):
             rest = unquote(parts.path.lstrip("/"))
         else:
             raise UnsupportedURL(
@@ -706,7 +775,11 @@ class AzureAdapter(CloudAdapter):
 
     def head(self, ref: ObjectRef) -> ObjectInfo:
         props = self._call(ref, self._blob(ref).get_blob_properties)
-        return ObjectInfo(size=props.size, content_type=_strip_type(props.content_settings.content_type), etag=props.etag or "")
+        return ObjectInfo(
+            size=props.size,
+            content_type=_strip_type(props.content_settings.content_type),
+            etag=props.etag or "",
+        )
 
     def read_range(self, ref: ObjectRef, start: int, length: int) -> tuple[bytes, ObjectInfo]:
         from azure.core import exceptions as aexc
@@ -739,8 +812,8 @@ class AzureAdapter(CloudAdapter):
                 blob_name=ref.key,
                 account_key=self.credentials["account_key"],
                 permission=BlobSasPermissions(read=True),
-                expiry=datetime.now(timezone.utc) + timedelta(seconds=int(expires_seconds)),
-                start=datetime.now(timezone.utc) - timedelta(minutes=5),
+                expiry=datetime.now(UTC) + timedelta(seconds=int(expires_seconds)),
+                start=datetime.now(UTC) - timedelta(minutes=5),
             )
             return f"{blob_url}?{sas}"
         if self.credentials.get("sas_token"):
@@ -787,9 +860,13 @@ class HTTPSAdapter(CloudAdapter):
         if not isinstance(url, str) or not url:
             raise UnsupportedURL("An object URL must be a non-empty string.")
         parts = urlsplit(url)
-        allowed = ("https", "http") if self.allow_private_network or self.config.get("allow_http") else ("https",)
+        allowed = (
+            ("https", "http") if self.allow_private_network or self.config.get("allow_http") else ("https",)
+        )
         if parts.scheme not in allowed:
-            raise UnsupportedURL(f"{url!r}: this integration takes {' or '.join(s + '://' for s in allowed)} URLs.")
+            raise UnsupportedURL(
+                f"{url!r}: this integration takes {' or '.join(s + '://' for s in allowed)} URLs."
+            )
         if not parts.hostname:
             raise UnsupportedURL(f"{url!r} has no host.")
         if self.base_url and not url.startswith(self.base_url + "/"):
@@ -811,8 +888,13 @@ class HTTPSAdapter(CloudAdapter):
     def _get(self, ref: ObjectRef, method: str = "GET", headers: dict | None = None, stream: bool = True):
         try:
             response = self.http.request(
-                method, ref.url, headers={**self._headers(ref.url), **(headers or {})}, auth=self._auth(ref.url),
-                timeout=self.timeout, stream=stream, allow_redirects=True,
+                method,
+                ref.url,
+                headers={**self._headers(ref.url), **(headers or {})},
+                auth=self._auth(ref.url),
+                timeout=self.timeout,
+                stream=stream,
+                allow_redirects=True,
             )
         except netguard.AddressRefused as exc:
             raise AddressRefused(str(exc)) from None

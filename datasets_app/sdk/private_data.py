@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import threading
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -71,7 +73,14 @@ GROUP_KEYS = {
     "image_groups": {"title", "createVideo", "clientMetadata"},
     "dicom_series": {"title", "clientMetadata"},
 }
-VIDEO_METADATA = {"fps": float, "duration": float, "width": int, "height": int, "file_size": int, "mime_type": str}
+VIDEO_METADATA = {
+    "fps": float,
+    "duration": float,
+    "width": int,
+    "height": int,
+    "file_size": int,
+    "mime_type": str,
+}
 IMAGE_METADATA = {"mime_type": str, "file_size": int, "height": int, "width": int}
 ACTIONS = {
     m.DataType.VIDEO: "Importing video",
@@ -106,7 +115,8 @@ def integration_create(
     title = clean_title(title, "integration title")
     if provider not in m.IntegrationProvider.values:
         raise InvalidArgumentError(
-            f"Unknown provider {provider!r}: use one of {', '.join(m.IntegrationProvider.values)}.", field="provider"
+            f"Unknown provider {provider!r}: use one of {', '.join(m.IntegrationProvider.values)}.",
+            field="provider",
         )
     config = {k: v for k, v in (config or {}).items() if v not in (None, "")}
     credentials = {k: v for k, v in (credentials or {}).items() if v not in (None, "")}
@@ -118,7 +128,9 @@ def integration_create(
             raise InvalidArgumentError("endpoint_url must be an http(s) URL.", field="endpoint_url")
         config["endpoint_url"] = endpoint.rstrip("/")
     if provider == m.IntegrationProvider.AZURE and not (config.get("account") or config.get("endpoint_url")):
-        raise InvalidArgumentError("An Azure integration needs an account name or an endpoint URL.", field="account")
+        raise InvalidArgumentError(
+            "An Azure integration needs an account name or an endpoint URL.", field="account"
+        )
     return m.CloudIntegration.objects.create(
         owner=owner,
         title=title,
@@ -141,7 +153,9 @@ def integration_for(principal: Principal, integration_id: Any) -> m.CloudIntegra
         qs = qs.filter(owner=user)
     integration = qs.first()
     if integration is None:
-        raise ResourceNotFoundError(f"Cloud integration {integration_uuid} not found.", integration_id=str(integration_uuid))
+        raise ResourceNotFoundError(
+            f"Cloud integration {integration_uuid} not found.", integration_id=str(integration_uuid)
+        )
     return integration
 
 
@@ -204,7 +218,9 @@ def load_private_files(private_files: Any) -> dict:
         if text.startswith(("{", "[")):
             return _parse_json(text)
         if not text:
-            raise InvalidArgumentError("private_files is empty: give a JSON document, its text or a file path.")
+            raise InvalidArgumentError(
+                "private_files is empty: give a JSON document, its text or a file path."
+            )
         return _parse_json(_read_document(Path(text)))
     raise InvalidArgumentError(
         f"private_files must be a dict, JSON text or a JSON file path, not {type(private_files).__name__}.",
@@ -216,21 +232,31 @@ def _read_document(path: Path) -> str:
     try:
         size = path.stat().st_size
     except OSError:
-        raise InvalidArgumentError(f"private_files: no JSON file at {str(path)[:200]!r}.", field="private_files") from None
+        raise InvalidArgumentError(
+            f"private_files: no JSON file at {str(path)[:200]!r}.", field="private_files"
+        ) from None
     if size > MAX_DOCUMENT_BYTES:
-        raise InvalidArgumentError(f"private_files: the file is {size} bytes; the limit is {MAX_DOCUMENT_BYTES}.")
+        raise InvalidArgumentError(
+            f"private_files: the file is {size} bytes; the limit is {MAX_DOCUMENT_BYTES}."
+        )
     return path.read_text(encoding="utf-8", errors="replace")
 
 
 def _parse_json(text: str | bytes) -> dict:
     if len(text) > MAX_DOCUMENT_BYTES:
-        raise InvalidArgumentError(f"private_files is larger than {MAX_DOCUMENT_BYTES} bytes.", field="private_files")
+        raise InvalidArgumentError(
+            f"private_files is larger than {MAX_DOCUMENT_BYTES} bytes.", field="private_files"
+        )
     try:
         doc = json.loads(text)
     except ValueError as exc:
-        raise InvalidArgumentError(f"private_files is not valid JSON: {exc}.", field="private_files") from None
+        raise InvalidArgumentError(
+            f"private_files is not valid JSON: {exc}.", field="private_files"
+        ) from None
     if not isinstance(doc, dict):
-        raise InvalidArgumentError("private_files must be a JSON object with videos/images/image_groups/dicom_series.")
+        raise InvalidArgumentError(
+            "private_files must be a JSON object with videos/images/image_groups/dicom_series."
+        )
     return doc
 
 
@@ -244,7 +270,9 @@ def _clean_metadata(value: Any, spec: dict[str, type], where: str) -> dict:
     unknown = sorted(set(value) - set(spec))
     missing = sorted(set(spec) - set(value))
     if unknown:
-        raise InvalidArgumentError(f"{where} has unknown key(s) {', '.join(unknown)}; allowed: {', '.join(spec)}.", field=where)
+        raise InvalidArgumentError(
+            f"{where} has unknown key(s) {', '.join(unknown)}; allowed: {', '.join(spec)}.", field=where
+        )
     if missing:
         raise InvalidArgumentError(f"{where} is missing {', '.join(missing)}.", field=where)
     out: dict[str, Any] = {}
@@ -256,11 +284,15 @@ def _clean_metadata(value: Any, spec: dict[str, type], where: str) -> dict:
             out[key] = v.strip()
         elif kind is int:
             if isinstance(v, bool) or not isinstance(v, int) or v < 0 or (key != "file_size" and v == 0):
-                raise InvalidArgumentError(f"{where}.{key} must be a positive integer, not {v!r}.", field=where)
+                raise InvalidArgumentError(
+                    f"{where}.{key} must be a positive integer, not {v!r}.", field=where
+                )
             out[key] = v
         else:
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or v != v or v == float("inf"):
-                raise InvalidArgumentError(f"{where}.{key} must be a non-negative number, not {v!r}.", field=where)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or not math.isfinite(v):
+                raise InvalidArgumentError(
+                    f"{where}.{key} must be a non-negative number, not {v!r}.", field=where
+                )
             if key == "fps" and v == 0:
                 raise InvalidArgumentError(f"{where}.fps must be greater than 0.", field=where)
             out[key] = float(v)
@@ -284,7 +316,8 @@ def _clean_title(value: Any, where: str, *, required: bool) -> str | None:
         raise InvalidArgumentError(f"{where} must be a non-empty string.", field=where)
     if len(value) > settings.MAX_TITLE_LENGTH or any(ord(c) < 32 for c in value):
         raise InvalidArgumentError(
-            f"{where} must be at most {settings.MAX_TITLE_LENGTH} characters without control characters.", field=where
+            f"{where} must be at most {settings.MAX_TITLE_LENGTH} characters without control characters.",
+            field=where,
         )
     return value.strip()
 
@@ -314,8 +347,11 @@ def parse_private_files(doc: dict, adapter: cloud.CloudAdapter) -> tuple[list[En
         )
     for section in UNSUPPORTED_SECTIONS:
         if doc.get(section):
-            raise InvalidArgumentError(f"private_files: {section!r} data is not supported here; use videos, images, "
-                                       "image_groups or dicom_series.", field=section)
+            raise InvalidArgumentError(
+                f"private_files: {section!r} data is not supported here; use videos, images, "
+                "image_groups or dicom_series.",
+                field=section,
+            )
     skip = doc.get("skip_duplicate_urls", False)
     if skip is None:
         skip = False
@@ -327,7 +363,9 @@ def parse_private_files(doc: dict, adapter: cloud.CloudAdapter) -> tuple[list[En
         if items is None:
             continue
         if not isinstance(items, list):
-            raise InvalidArgumentError(f"{section} must be a list, not {type(items).__name__}.", field=section)
+            raise InvalidArgumentError(
+                f"{section} must be a list, not {type(items).__name__}.", field=section
+            )
         for item in items:
             if isinstance(item, dict):
                 total_urls += sum(1 for k in item if k == "objectUrl" or k.startswith("objectUrl_"))
@@ -360,11 +398,15 @@ def parse_private_files(doc: dict, adapter: cloud.CloudAdapter) -> tuple[list[En
                         urls=[ref.url],
                         refs=[ref],
                         title=_clean_title(item.get("title"), _where(section, i, "title"), required=False),
-                        client_metadata=_clean_client_metadata(item.get("clientMetadata"), _where(section, i, "clientMetadata")),
+                        client_metadata=_clean_client_metadata(
+                            item.get("clientMetadata"), _where(section, i, "clientMetadata")
+                        ),
                         metadata=None
                         if meta is None
                         else _clean_metadata(
-                            meta, VIDEO_METADATA if section == "videos" else IMAGE_METADATA, _where(section, i, meta_key)
+                            meta,
+                            VIDEO_METADATA if section == "videos" else IMAGE_METADATA,
+                            _where(section, i, meta_key),
                         ),
                     )
                 )
@@ -387,14 +429,18 @@ def parse_private_files(doc: dict, adapter: cloud.CloudAdapter) -> tuple[list[En
                 if create_video is None:
                     create_video = False
                 if not isinstance(create_video, bool):
-                    raise InvalidArgumentError(f"{_where(section, i, 'createVideo')} must be true or false.", field=section)
+                    raise InvalidArgumentError(
+                        f"{_where(section, i, 'createVideo')} must be true or false.", field=section
+                    )
                 entries.append(
                     Entry(
                         data_type=data_type,
                         urls=[r.url for r in refs],
                         refs=refs,
                         title=_clean_title(item.get("title"), _where(section, i, "title"), required=True),
-                        client_metadata=_clean_client_metadata(item.get("clientMetadata"), _where(section, i, "clientMetadata")),
+                        client_metadata=_clean_client_metadata(
+                            item.get("clientMetadata"), _where(section, i, "clientMetadata")
+                        ),
                         create_video=create_video,
                     )
                 )
@@ -501,7 +547,9 @@ def add_private_data_start(
         else:
             from .uploads import enqueue_data_job
 
-            enqueue_data_job(job, video=any(e.data_type == m.DataType.VIDEO and e.metadata is None for e in entries))
+            enqueue_data_job(
+                job, video=any(e.data_type == m.DataType.VIDEO and e.metadata is None for e in entries)
+            )
     return str(job.process_hash)
 
 
@@ -529,7 +577,7 @@ def _row_from_metadata(ds: m.Dataset, integration: m.CloudIntegration, entry: En
         height=md.get("height"),
         fps=md.get("fps") if video else None,
         duration=md.get("duration") if video else None,
-        frame_count=int(round(md["fps"] * md["duration"])) if video else None,
+        frame_count=round(md["fps"] * md["duration"]) if video else None,
         client_metadata=entry.client_metadata,
         url=entry.urls[0],
         integration_id=integration.pk,
@@ -538,7 +586,11 @@ def _row_from_metadata(ds: m.Dataset, integration: m.CloudIntegration, entry: En
 
 
 def _result(row: m.DataRow) -> dict:
-    return {"data_hash": str(row.data_hash), "title": row.title, "backing_item_uuid": str(row.backing_item_uuid)}
+    return {
+        "data_hash": str(row.data_hash),
+        "title": row.title,
+        "backing_item_uuid": str(row.backing_item_uuid),
+    }
 
 
 # ---- the worker side: probing through the integration -----------------------------------------------
@@ -629,7 +681,10 @@ def _probe_dicom(adapter: cloud.CloudAdapter, ref: cloud.ObjectRef) -> Probed:
         width=int(header.get("Columns") or 0) or None,
         height=int(header.get("Rows") or 0) or None,
         instance_number=int(number) if number not in (None, "") else None,
-        media_info={"series_instance_uid": str(header.get("SeriesInstanceUID", "")), "modality": str(header.get("Modality", ""))},
+        media_info={
+            "series_instance_uid": str(header.get("SeriesInstanceUID", "")),
+            "modality": str(header.get("Modality", "")),
+        },
     )
 
 
@@ -653,37 +708,73 @@ def _probe_unit(adapter: cloud.CloudAdapter, spec: dict) -> list[Probed]:
             raise PrivateDataError(str(exc), object_url=url) from None
         except PrivateDataError:
             raise
-        except Exception as exc:  # a probe library's own failure: report it on the unit, never crash the job
-            raise PrivateDataError(f"{url} could not be read: {exc.__class__.__name__}: {exc}", object_url=url) from None
+        # A probe library's own failure: reported on the unit, never crashing the job.
+        except Exception as exc:  # noqa: BLE001
+            raise PrivateDataError(
+                f"{url} could not be read: {exc.__class__.__name__}: {exc}", object_url=url
+            ) from None
     return out
 
 
-def _rows_for(unit: m.DataJobUnit, integration: m.CloudIntegration, probed: list[Probed]) -> tuple[list[m.DataRow], list[m.DataRowMember]]:
+def _rows_for(
+    unit: m.DataJobUnit, integration: m.CloudIntegration, probed: list[Probed]
+) -> tuple[list[m.DataRow], list[m.DataRowMember]]:
     spec = unit.spec
     ds_id = unit.job.dataset_id
     base_title = spec.get("title") or spec["urls"][0].rsplit("/", 1)[-1]
     if spec["type"] in (m.DataType.VIDEO, m.DataType.IMAGE):
         p = probed[0]
         row = m.DataRow(
-            dataset_id=ds_id, title=base_title, data_type=spec["type"], file_size=p.size, mime_type=p.mime_type,
-            width=p.width, height=p.height, fps=p.fps, duration=p.duration, frame_count=p.frame_count,
-            client_metadata=spec.get("client_metadata") or {}, url=p.url, integration=integration,
-            media_info=p.media_info, created_by_job_id=unit.pk,
+            dataset_id=ds_id,
+            title=base_title,
+            data_type=spec["type"],
+            file_size=p.size,
+            mime_type=p.mime_type,
+            width=p.width,
+            height=p.height,
+            fps=p.fps,
+            duration=p.duration,
+            frame_count=p.frame_count,
+            client_metadata=spec.get("client_metadata") or {},
+            url=p.url,
+            integration=integration,
+            media_info=p.media_info,
+            created_by_job_id=unit.pk,
         )
         return [row], []
     if spec["type"] == m.DataType.DICOM:
         # Ordered by instance number (document order breaks ties and fills gaps).
-        ordered = sorted(enumerate(probed), key=lambda ip: (ip[1].instance_number is None, ip[1].instance_number or 0, ip[0]))
+        ordered = sorted(
+            enumerate(probed),
+            key=lambda ip: (ip[1].instance_number is None, ip[1].instance_number or 0, ip[0]),
+        )
         first = ordered[0][1]
         row = m.DataRow(
-            dataset_id=ds_id, title=base_title, data_type=spec["type"], file_size=sum(p.size or 0 for p in probed),
-            mime_type="application/dicom", width=first.width, height=first.height, frame_count=len(probed),
-            client_metadata=spec.get("client_metadata") or {}, url=first.url, integration=integration,
-            media_info=first.media_info, created_by_job_id=unit.pk,
+            dataset_id=ds_id,
+            title=base_title,
+            data_type=spec["type"],
+            file_size=sum(p.size or 0 for p in probed),
+            mime_type="application/dicom",
+            width=first.width,
+            height=first.height,
+            frame_count=len(probed),
+            client_metadata=spec.get("client_metadata") or {},
+            url=first.url,
+            integration=integration,
+            media_info=first.media_info,
+            created_by_job_id=unit.pk,
         )
         members = [
-            m.DataRowMember(data_row=row, data_sequence=seq, title=p.url.rsplit("/", 1)[-1][:1024], url=p.url,
-                            mime_type=p.mime_type, file_size=p.size, width=p.width, height=p.height)
+            m.DataRowMember(
+                data_row=row,
+                data_sequence=seq,
+                title=p.url.rsplit("/", 1)[-1][:1024],
+                url=p.url,
+                mime_type=p.mime_type,
+                file_size=p.size,
+                width=p.width,
+                height=p.height,
+            )
             for seq, (_, p) in enumerate(ordered)
         ]
         return [row], members
@@ -695,16 +786,33 @@ def _rows_for(unit: m.DataJobUnit, integration: m.CloudIntegration, probed: list
     for n, ((w, h), group) in enumerate(by_size.items()):
         title = base_title if len(by_size) == 1 else f"{base_title} ({w}x{h})"
         row = m.DataRow(
-            dataset_id=ds_id, title=title, data_type=m.DataType.IMG_GROUP, file_size=sum(p.size or 0 for p in group),
-            mime_type=group[0].mime_type, width=w, height=h, frame_count=len(group),
-            client_metadata=spec.get("client_metadata") or {}, url=group[0].url, integration=integration,
-            is_optimised_image_group=bool(spec.get("create_video")), created_by_job_id=unit.pk,
+            dataset_id=ds_id,
+            title=title,
+            data_type=m.DataType.IMG_GROUP,
+            file_size=sum(p.size or 0 for p in group),
+            mime_type=group[0].mime_type,
+            width=w,
+            height=h,
+            frame_count=len(group),
+            client_metadata=spec.get("client_metadata") or {},
+            url=group[0].url,
+            integration=integration,
+            is_optimised_image_group=bool(spec.get("create_video")),
+            created_by_job_id=unit.pk,
             media_info={"create_video_requested": bool(spec.get("create_video"))},
         )
         rows.append(row)
         members += [
-            m.DataRowMember(data_row=row, data_sequence=seq, title=p.url.rsplit("/", 1)[-1][:1024], url=p.url,
-                            mime_type=p.mime_type, file_size=p.size, width=p.width, height=p.height)
+            m.DataRowMember(
+                data_row=row,
+                data_sequence=seq,
+                title=p.url.rsplit("/", 1)[-1][:1024],
+                url=p.url,
+                mime_type=p.mime_type,
+                file_size=p.size,
+                width=p.width,
+                height=p.height,
+            )
             for seq, p in enumerate(group)
         ]
     return rows, members
@@ -884,7 +992,9 @@ def run_private_job(job_id: int) -> str:
     jobs.finish_data_job exactly as for uploads. Returns the job's status."""
     from . import jobs
 
-    job = m.DataJob.objects.select_related("integration").filter(pk=job_id, kind=m.DataJob.KIND_PRIVATE).first()
+    job = (
+        m.DataJob.objects.select_related("integration").filter(pk=job_id, kind=m.DataJob.KIND_PRIVATE).first()
+    )
     if job is None:
         return "MISSING"
     if job.is_terminal:
@@ -907,13 +1017,21 @@ def run_private_job(job_id: int) -> str:
         if failed and not job.ignore_errors:
             for _, future in upcoming:
                 future.cancel()
-            jobs._cancel_pending(job, "Not processed: another item of this job failed and ignore_errors is off.")
+            jobs._cancel_pending(
+                job, "Not processed: another item of this job failed and ignore_errors is off."
+            )
             break
     return jobs.finish_data_job(job)
 
 
-def add_private_data(dataset, integration_id: Any, private_files: Any, ignore_errors: Any = False,
-                     *, timeout_seconds: float = 7 * 24 * 3600) -> list:
+def add_private_data(
+    dataset,
+    integration_id: Any,
+    private_files: Any,
+    ignore_errors: Any = False,
+    *,
+    timeout_seconds: float = 7 * 24 * 3600,
+) -> list:
     """Start + wait; the created rows (DatasetDataInfo). A job that ends in ERROR raises
     InvalidArgumentError with the units' errors."""
     process_hash = add_private_data_start(
@@ -926,7 +1044,9 @@ def add_private_data(dataset, integration_id: Any, private_files: Any, ignore_er
 # ---- signed URLs for browsers and re-encodes ---------------------------------------------------------
 
 
-def private_signed_url(url: str, integration: m.CloudIntegration, *, lifetime_seconds: int | None = None) -> str:
+def private_signed_url(
+    url: str, integration: m.CloudIntegration, *, lifetime_seconds: int | None = None
+) -> str:
     """The provider's own time-limited GET URL for an object of this integration (for a browser or
     a re-encode). No request is sent for S3, GCS with a service account, or Azure with a key."""
     adapter = cloud.adapter_for(integration)
@@ -993,11 +1113,21 @@ def _column_converters(model, connection) -> list[tuple[str, str, Any, Any]]:
             conv = memo(lambda v, f=f: ops.adapt_json_value(v, f.encoder))
         elif kind == "DateTimeField":
             conv = memo(ops.adapt_datetimefield_value)
-        elif kind in ("CharField", "TextField", "IntegerField", "BigIntegerField", "SmallIntegerField", "FloatField",
-                      "BooleanField", "ForeignKey", "PositiveIntegerField", "PositiveSmallIntegerField"):
+        elif kind in (
+            "CharField",
+            "TextField",
+            "IntegerField",
+            "BigIntegerField",
+            "SmallIntegerField",
+            "FloatField",
+            "BooleanField",
+            "ForeignKey",
+            "PositiveIntegerField",
+            "PositiveSmallIntegerField",
+        ):
             conv = None
         else:
-            conv = (lambda v, f=f: f.get_db_prep_save(v, connection))
+            conv = lambda v, f=f: f.get_db_prep_save(v, connection)
         out.append((f.column, f.attname, conv, f))
     return out
 
@@ -1060,8 +1190,7 @@ def fast_insert(objs: list, *, now, model=None) -> None:
     )
     getters = [(attname, conv) for _, attname, conv, _ in columns]
     params = [
-        [conv(getattr(o, a)) if conv is not None else getattr(o, a) for a, conv in getters]
-        for o in objs
+        [conv(getattr(o, a)) if conv is not None else getattr(o, a) for a, conv in getters] for o in objs
     ]
     with connection.cursor() as cursor:
         for start in range(0, len(params), 5000):
@@ -1082,7 +1211,13 @@ def fast_mark_done(units: list[m.DataJobUnit], *, now) -> None:
     )
     when = connection.ops.adapt_datetimefield_value(now)
     params = [
-        [m.JobStatus.DONE, connection.ops.adapt_json_value(u.results, results_field.encoder), when, u.pk, m.JobStatus.PENDING]
+        [
+            m.JobStatus.DONE,
+            connection.ops.adapt_json_value(u.results, results_field.encoder),
+            when,
+            u.pk,
+            m.JobStatus.PENDING,
+        ]
         for u in units
     ]
     with connection.cursor() as cursor:

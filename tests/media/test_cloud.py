@@ -18,7 +18,6 @@ from datasets_app.media import cloud, netguard
 
 from ..cloud_servers import AZURITE_KEY, make_jpeg, make_mp4
 
-
 # ---- traffic audit: proves what the process tried to connect to --------------------------------
 
 _connects: list[tuple] = []
@@ -51,8 +50,20 @@ def assert_only_loopback(addresses):
 # ---- SSRF guard --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "10.0.0.1", "169.254.169.254", "::1", "192.168.1.10", "100.64.0.1",
-                                  "::ffff:10.0.0.1", "0.0.0.0", "metadata.google.internal"])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1",
+        "10.0.0.1",
+        "169.254.169.254",
+        "::1",
+        "192.168.1.10",
+        "100.64.0.1",
+        "::ffff:10.0.0.1",
+        "0.0.0.0",
+        "metadata.google.internal",
+    ],
+)
 def test_netguard_refuses_non_public_addresses_without_connecting(host, connections):
     with pytest.raises(netguard.AddressRefused):
         netguard.check_host(host)
@@ -81,25 +92,36 @@ def test_netguard_refuses_non_http_schemes():
 
 def test_guarded_session_with_private_network_allowed_reaches_loopback(http_media):
     (http_media.root / "hello.txt").write_bytes(b"hi")
-    r = netguard.guarded_session(allow_private_network=True).get(http_media.base_url + "/hello.txt", timeout=5)
+    r = netguard.guarded_session(allow_private_network=True).get(
+        http_media.base_url + "/hello.txt", timeout=5
+    )
     assert r.status_code == 200 and r.content == b"hi"
 
 
-@pytest.mark.parametrize("provider,config", [
-    ("s3", {"endpoint_url": "http://10.0.0.1:9000"}),
-    ("s3", {"endpoint_url": "http://169.254.169.254"}),
-    ("gcs", {"endpoint_url": "http://127.0.0.1:18298"}),
-    ("azure", {"endpoint_url": "http://10.0.0.1:10000/acct", "account": "acct"}),
-])
+@pytest.mark.parametrize(
+    "provider,config",
+    [
+        ("s3", {"endpoint_url": "http://10.0.0.1:9000"}),
+        ("s3", {"endpoint_url": "http://169.254.169.254"}),
+        ("gcs", {"endpoint_url": "http://127.0.0.1:18298"}),
+        ("azure", {"endpoint_url": "http://10.0.0.1:10000/acct", "account": "acct"}),
+    ],
+)
 def test_adapters_refuse_private_endpoints_before_connecting(provider, config, connections):
     adapter = cloud.ADAPTERS[provider](config=config, credentials={}, allow_private_network=False)
-    url = {"s3": "s3://bucket/k.jpg", "gcs": "gs://bucket/k.jpg", "azure": config["endpoint_url"] + "/c/k.jpg"}[provider]
+    url = {
+        "s3": "s3://bucket/k.jpg",
+        "gcs": "gs://bucket/k.jpg",
+        "azure": config["endpoint_url"] + "/c/k.jpg",
+    }[provider]
     with pytest.raises(cloud.AddressRefused):
         adapter.head(adapter.parse(url))
     assert connections == []
 
 
-@pytest.mark.parametrize("url", ["https://127.0.0.1/a.jpg", "https://10.0.0.1/a.jpg", "https://169.254.169.254/latest/meta-data/"])
+@pytest.mark.parametrize(
+    "url", ["https://127.0.0.1/a.jpg", "https://10.0.0.1/a.jpg", "https://169.254.169.254/latest/meta-data/"]
+)
 def test_https_adapter_refuses_private_urls_before_connecting(url, connections):
     adapter = cloud.HTTPSAdapter(config={}, credentials={}, allow_private_network=False)
     with pytest.raises(cloud.AddressRefused):
@@ -147,7 +169,9 @@ def test_s3_adapter_against_moto(moto_s3):
         credentials={"access_key_id": "testing", "secret_access_key": "testing"},
         allow_private_network=True,
     )
-    signed = exercise(adapter, f"s3://{bucket}/dir/a b.jpg", f"s3://{bucket}/nope.jpg", listing=(bucket, "dir/a b.jpg"))
+    signed = exercise(
+        adapter, f"s3://{bucket}/dir/a b.jpg", f"s3://{bucket}/nope.jpg", listing=(bucket, "dir/a b.jpg")
+    )
     assert "X-Amz-Signature=" in signed and "X-Amz-Expires=120" in signed
     # the endpoint's own https form names the same object
     same = adapter.parse(f"{moto_s3.endpoint_url}/{bucket}/dir/a%20b.jpg")
@@ -161,7 +185,9 @@ def test_s3_adapter_against_moto(moto_s3):
 
 
 def test_s3_adapter_closed_endpoint_is_unreachable():
-    adapter = cloud.S3Adapter(config={"endpoint_url": "http://127.0.0.1:1"}, credentials={}, allow_private_network=True)
+    adapter = cloud.S3Adapter(
+        config={"endpoint_url": "http://127.0.0.1:1"}, credentials={}, allow_private_network=True
+    )
     with pytest.raises(cloud.Unreachable):
         adapter.head(adapter.parse("s3://bucket/x.jpg"))
 
@@ -171,7 +197,9 @@ def _service_account(http_media) -> dict:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     return {
         "type": "service_account",
         "project_id": "test",
@@ -185,8 +213,12 @@ def _service_account(http_media) -> dict:
 
 def test_gcs_adapter_against_emulator(gcs_emulator, http_media):
     bucket = f"g-{uuid.uuid4().hex[:8]}"
-    gcs_emulator.client().create_bucket(bucket).blob("dir/a.jpg").upload_from_string(JPEG, content_type="image/jpeg")
-    anonymous = cloud.GCSAdapter(config={"endpoint_url": gcs_emulator.endpoint_url}, credentials={}, allow_private_network=True)
+    gcs_emulator.client().create_bucket(bucket).blob("dir/a.jpg").upload_from_string(
+        JPEG, content_type="image/jpeg"
+    )
+    anonymous = cloud.GCSAdapter(
+        config={"endpoint_url": gcs_emulator.endpoint_url}, credentials={}, allow_private_network=True
+    )
     exercise(anonymous, f"gs://{bucket}/dir/a.jpg", f"gs://{bucket}/nope.jpg", listing=(bucket, "dir/a.jpg"))
     assert anonymous.parse(f"https://storage.googleapis.com/{bucket}/dir/a.jpg").key == "dir/a.jpg"
     assert anonymous.parse(f"{gcs_emulator.endpoint_url}/{bucket}/dir/a.jpg").bucket == bucket
@@ -209,8 +241,12 @@ def test_azure_adapter_against_azurite(azurite):
         credentials={"account_key": AZURITE_KEY},
         allow_private_network=True,
     )
-    signed = exercise(adapter, f"{azurite.endpoint_url}/{container}/dir/a.jpg", f"{azurite.endpoint_url}/{container}/nope.jpg",
-                      listing=(container, "dir/a.jpg"))
+    signed = exercise(
+        adapter,
+        f"{azurite.endpoint_url}/{container}/dir/a.jpg",
+        f"{azurite.endpoint_url}/{container}/nope.jpg",
+        listing=(container, "dir/a.jpg"),
+    )
     assert "sig=" in signed and "sp=r" in signed
     # the public Azure form is accepted for the configured account
     az = cloud.AzureAdapter(config={"account": "acct"}, credentials={}, allow_private_network=False)
@@ -244,7 +280,11 @@ def test_range_file_seeks_without_reading_everything(moto_s3):
     client.create_bucket(Bucket=bucket)
     video = make_mp4()
     client.put_object(Bucket=bucket, Key="v.mp4", Body=video)
-    adapter = cloud.S3Adapter(config={"endpoint_url": moto_s3.endpoint_url}, credentials={"access_key_id": "testing", "secret_access_key": "testing"}, allow_private_network=True)
+    adapter = cloud.S3Adapter(
+        config={"endpoint_url": moto_s3.endpoint_url},
+        credentials={"access_key_id": "testing", "secret_access_key": "testing"},
+        allow_private_network=True,
+    )
     f = adapter.open(adapter.parse(f"s3://{bucket}/v.mp4"), block_size=512)
     assert f.size == len(video)
     f.seek(-100, 2)

@@ -27,7 +27,9 @@ def bucket(moto_s3):
     name = f"private-{uuid.uuid4().hex[:8]}"
     c = moto_s3.client()
     c.create_bucket(Bucket=name)
-    c.put_object(Bucket=name, Key="videos/clip.mp4", Body=make_mp4(64, 48, frames=10, fps=10), ContentType="video/mp4")
+    c.put_object(
+        Bucket=name, Key="videos/clip.mp4", Body=make_mp4(64, 48, frames=10, fps=10), ContentType="video/mp4"
+    )
     c.put_object(Bucket=name, Key="img/a.jpg", Body=make_jpeg(64, 48), ContentType="image/jpeg")
     c.put_object(Bucket=name, Key="img/b.jpg", Body=make_jpeg(64, 48), ContentType="image/jpeg")
     c.put_object(Bucket=name, Key="img/c.png", Body=make_png(32, 16), ContentType="image/png")
@@ -41,7 +43,9 @@ def bucket(moto_s3):
 @pytest.fixture
 def integration(org_admin, moto_s3):
     return private_data.integration_create(
-        owner=org_admin, title="moto", provider="s3",
+        owner=org_admin,
+        title="moto",
+        provider="s3",
         config={"endpoint_url": moto_s3.endpoint_url},
         credentials={"access_key_id": "testing", "secret_access_key": "testing"},
         allow_private_network=True,
@@ -63,14 +67,30 @@ def run(ds, process_hash):
     return ds.add_private_data_to_dataset_get_result(process_hash, timeout_seconds=0)
 
 
-def test_private_import_probes_every_kind_through_the_integration(ds, integration, bucket, django_capture_on_commit_callbacks):
+def test_private_import_probes_every_kind_through_the_integration(
+    ds, integration, bucket, django_capture_on_commit_callbacks
+):
     doc = {
-        "videos": [{"objectUrl": f"s3://{bucket}/videos/clip.mp4", "title": "clip", "clientMetadata": {"k": 1}}],
+        "videos": [
+            {"objectUrl": f"s3://{bucket}/videos/clip.mp4", "title": "clip", "clientMetadata": {"k": 1}}
+        ],
         "images": [{"objectUrl": f"s3://{bucket}/img/a.jpg"}],
-        "image_groups": [{"title": "g", "objectUrl_1": f"s3://{bucket}/img/b.jpg", "objectUrl_0": f"s3://{bucket}/img/a.jpg",
-                          "objectUrl_2": f"s3://{bucket}/img/c.png"}],
-        "dicom_series": [{"title": "ct", "objectUrl_0": f"s3://{bucket}/ct/3.dcm", "objectUrl_1": f"s3://{bucket}/ct/1.dcm",
-                          "objectUrl_2": f"s3://{bucket}/ct/2.dcm"}],
+        "image_groups": [
+            {
+                "title": "g",
+                "objectUrl_1": f"s3://{bucket}/img/b.jpg",
+                "objectUrl_0": f"s3://{bucket}/img/a.jpg",
+                "objectUrl_2": f"s3://{bucket}/img/c.png",
+            }
+        ],
+        "dicom_series": [
+            {
+                "title": "ct",
+                "objectUrl_0": f"s3://{bucket}/ct/3.dcm",
+                "objectUrl_1": f"s3://{bucket}/ct/1.dcm",
+                "objectUrl_2": f"s3://{bucket}/ct/2.dcm",
+            }
+        ],
     }
     with django_capture_on_commit_callbacks() as callbacks:
         process_hash = start(ds, integration, doc)
@@ -91,15 +111,24 @@ def test_private_import_probes_every_kind_through_the_integration(ds, integratio
     groups = [r for r in rows.values() if r.data_type == m.DataType.IMG_GROUP]
     assert sorted((g.width, g.members.count()) for g in groups) == [(32, 1), (64, 2)]
     big = next(g for g in groups if g.width == 64)
-    assert [mb.url for mb in big.members.order_by("data_sequence")] == [f"s3://{bucket}/img/a.jpg", f"s3://{bucket}/img/b.jpg"]
+    assert [mb.url for mb in big.members.order_by("data_sequence")] == [
+        f"s3://{bucket}/img/a.jpg",
+        f"s3://{bucket}/img/b.jpg",
+    ]
     series = rows["ct"]
-    assert [mb.url.rsplit("/", 1)[1] for mb in series.members.order_by("data_sequence")] == ["1.dcm", "2.dcm", "3.dcm"]
+    assert [mb.url.rsplit("/", 1)[1] for mb in series.members.order_by("data_sequence")] == [
+        "1.dcm",
+        "2.dcm",
+        "3.dcm",
+    ]
     assert (series.width, series.height) == (8, 8)
     # nothing was copied into hosted storage
     assert not m.DataRow.objects.exclude(storage_key="").exists()
 
 
-def test_private_import_runs_twice_without_duplicates(ds, integration, bucket, django_capture_on_commit_callbacks):
+def test_private_import_runs_twice_without_duplicates(
+    ds, integration, bucket, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks():
         process_hash = start(ds, integration, {"images": [{"objectUrl": f"s3://{bucket}/img/a.jpg"}]})
     job = m.DataJob.objects.get(process_hash=process_hash)
@@ -113,12 +142,31 @@ def test_private_import_runs_twice_without_duplicates(ds, integration, bucket, d
     assert ds.add_private_data_to_dataset_get_result(process_hash, 0).status == "DONE"
 
 
-def test_private_import_with_metadata_probes_nothing_and_is_done_at_once(ds, integration, django_capture_on_commit_callbacks):
+def test_private_import_with_metadata_probes_nothing_and_is_done_at_once(
+    ds, integration, django_capture_on_commit_callbacks
+):
     doc = {
-        "images": [{"objectUrl": f"s3://nowhere-bucket/i{i}.jpg", "imageMetadata": {"mime_type": "image/jpeg", "file_size": 10, "width": 4, "height": 3}}
-                   for i in range(5)],
-        "videos": [{"objectUrl": "s3://nowhere-bucket/v.mp4", "title": "v", "videoMetadata": {
-            "fps": 25, "duration": 2.0, "width": 320, "height": 240, "file_size": 99, "mime_type": "video/mp4"}}],
+        "images": [
+            {
+                "objectUrl": f"s3://nowhere-bucket/i{i}.jpg",
+                "imageMetadata": {"mime_type": "image/jpeg", "file_size": 10, "width": 4, "height": 3},
+            }
+            for i in range(5)
+        ],
+        "videos": [
+            {
+                "objectUrl": "s3://nowhere-bucket/v.mp4",
+                "title": "v",
+                "videoMetadata": {
+                    "fps": 25,
+                    "duration": 2.0,
+                    "width": 320,
+                    "height": 240,
+                    "file_size": 99,
+                    "mime_type": "video/mp4",
+                },
+            }
+        ],
     }
     with django_capture_on_commit_callbacks() as callbacks:
         process_hash = start(ds, integration, json.dumps(doc))
@@ -129,24 +177,38 @@ def test_private_import_with_metadata_probes_nothing_and_is_done_at_once(ds, int
     assert (video.fps, video.duration, video.frame_count, video.width) == (25.0, 2.0, 50, 320)
 
 
-def test_skip_duplicate_urls_skips_what_the_dataset_has(ds, integration, bucket, django_capture_on_commit_callbacks):
+def test_skip_duplicate_urls_skips_what_the_dataset_has(
+    ds, integration, bucket, django_capture_on_commit_callbacks
+):
     md = {"mime_type": "image/jpeg", "file_size": 1, "width": 1, "height": 1}
     first = {"images": [{"objectUrl": f"s3://{bucket}/img/a.jpg", "imageMetadata": md}]}
     with django_capture_on_commit_callbacks():
         start(ds, integration, first)
-        again = {"images": [{"objectUrl": f"s3://{bucket}/img/a.jpg", "imageMetadata": md},
-                            {"objectUrl": f"s3://{bucket}/img/b.jpg", "imageMetadata": md},
-                            {"objectUrl": f"s3://{bucket}/img/b.jpg", "imageMetadata": md}],
-                 "skip_duplicate_urls": True}
+        again = {
+            "images": [
+                {"objectUrl": f"s3://{bucket}/img/a.jpg", "imageMetadata": md},
+                {"objectUrl": f"s3://{bucket}/img/b.jpg", "imageMetadata": md},
+                {"objectUrl": f"s3://{bucket}/img/b.jpg", "imageMetadata": md},
+            ],
+            "skip_duplicate_urls": True,
+        }
         process_hash = start(ds, integration, again)
     result = ds.add_private_data_to_dataset_get_result(process_hash, 0)
     assert [r.title for r in result.data_hashes_with_titles] == ["img/b.jpg"]
     assert m.DataRow.objects.filter(dataset=ds.model).count() == 2
 
 
-def test_failed_units_fail_the_job_unless_ignore_errors(ds, integration, bucket, django_capture_on_commit_callbacks):
-    doc = {"images": [{"objectUrl": f"s3://{bucket}/img/a.jpg"}, {"objectUrl": f"s3://{bucket}/img/missing.jpg"},
-                      {"objectUrl": f"s3://{bucket}/img/text.jpg"}, {"objectUrl": f"s3://{bucket}/img/empty.jpg"}]}
+def test_failed_units_fail_the_job_unless_ignore_errors(
+    ds, integration, bucket, django_capture_on_commit_callbacks
+):
+    doc = {
+        "images": [
+            {"objectUrl": f"s3://{bucket}/img/a.jpg"},
+            {"objectUrl": f"s3://{bucket}/img/missing.jpg"},
+            {"objectUrl": f"s3://{bucket}/img/text.jpg"},
+            {"objectUrl": f"s3://{bucket}/img/empty.jpg"},
+        ]
+    }
     with django_capture_on_commit_callbacks():
         strict = start(ds, integration, doc)
         lenient = start(ds, integration, doc, ignore_errors=True)
@@ -163,12 +225,19 @@ def test_failed_units_fail_the_job_unless_ignore_errors(ds, integration, bucket,
     assert result.status == "DONE" and len(result.data_hashes_with_titles) == 1 and len(result.errors) == 3
 
 
-def test_ssrf_addresses_are_refused_per_unit_without_traffic(ds, org_admin, django_capture_on_commit_callbacks):
+def test_ssrf_addresses_are_refused_per_unit_without_traffic(
+    ds, org_admin, django_capture_on_commit_callbacks
+):
     from .test_cloud import _auditing, _connects
 
     https = private_data.integration_create(owner=org_admin, title="web", provider="https")
-    doc = {"images": [{"objectUrl": "https://127.0.0.1/a.jpg"}, {"objectUrl": "https://10.0.0.1/a.jpg"},
-                      {"objectUrl": "https://169.254.169.254/latest/meta-data/iam"}]}
+    doc = {
+        "images": [
+            {"objectUrl": "https://127.0.0.1/a.jpg"},
+            {"objectUrl": "https://10.0.0.1/a.jpg"},
+            {"objectUrl": "https://169.254.169.254/latest/meta-data/iam"},
+        ]
+    }
     with django_capture_on_commit_callbacks():
         process_hash = ds.add_private_data_to_dataset_start(str(https.integration_uuid), doc, True)
     _connects.clear()
@@ -185,9 +254,17 @@ def test_ssrf_addresses_are_refused_per_unit_without_traffic(ds, org_admin, djan
 
 def test_unreachable_and_404_urls_over_https(ds, org_admin, http_media, django_capture_on_commit_callbacks):
     (http_media.root / "ok.png").write_bytes(make_png(10, 5))
-    web = private_data.integration_create(owner=org_admin, title="local web", provider="https", allow_private_network=True)
-    doc = {"images": [{"objectUrl": http_media.base_url + "/ok.png"}, {"objectUrl": http_media.base_url + "/gone.png"},
-                      {"objectUrl": "http://127.0.0.1:1/x.png"}, {"objectUrl": "https://no-such-host.invalid/x.png"}]}
+    web = private_data.integration_create(
+        owner=org_admin, title="local web", provider="https", allow_private_network=True
+    )
+    doc = {
+        "images": [
+            {"objectUrl": http_media.base_url + "/ok.png"},
+            {"objectUrl": http_media.base_url + "/gone.png"},
+            {"objectUrl": "http://127.0.0.1:1/x.png"},
+            {"objectUrl": "https://no-such-host.invalid/x.png"},
+        ]
+    }
     with django_capture_on_commit_callbacks():
         process_hash = ds.add_private_data_to_dataset_start(str(web.integration_uuid), doc, True)
     result = run(ds, process_hash)
@@ -198,28 +275,59 @@ def test_unreachable_and_404_urls_over_https(ds, org_admin, http_media, django_c
     assert "does not resolve" in joined
 
 
-@pytest.mark.parametrize("doc,message", [
-    ({"videoz": []}, "unknown key"),
-    ({"images": {"objectUrl": "s3://b/a.jpg"}}, "images must be a list"),
-    ({"images": [{"objectUrl": 5}]}, r"images\[0\].objectUrl must be a non-empty URL"),
-    ({"images": [{"objectUrl": "s3://b/a.jpg", "colour": "red"}]}, r"images\[0\] has unknown key"),
-    ({"images": [{"objectUrl": "s3://b/a.jpg", "clientMetadata": []}]}, "clientMetadata must be a JSON object"),
-    ({"images": [{"objectUrl": "s3://b/a.jpg", "imageMetadata": {"width": 1}}]}, "is missing"),
-    ({"videos": [{"objectUrl": "s3://b/a.mp4", "videoMetadata": {"fps": "25", "duration": 1, "width": 1, "height": 1,
-                                                                  "file_size": 1, "mime_type": "video/mp4"}}]}, "fps must be"),
-    ({"image_groups": [{"objectUrl_0": "s3://b/a.jpg"}]}, r"image_groups\[0\].title must be"),
-    ({"image_groups": [{"title": "g"}]}, "has no objectUrl_0"),
-    ({"image_groups": [{"title": "g", "objectUrl_x": "s3://b/a.jpg"}]}, "unknown key 'objectUrl_x'"),
-    ({"dicom_series": [{"title": "s", "objectUrl_0": "s3://b/a.dcm", "createVideo": True}]}, "unknown key 'createVideo'"),
-    ({"images": [{"objectUrl": "https://elsewhere.example.com/b/a.jpg"}]}, "not an object of this S3 integration"),
-    ({"skip_duplicate_urls": "yes", "images": [{"objectUrl": "s3://b/a.jpg"}]}, "skip_duplicate_urls must be"),
-    ({"audio": [{"objectUrl": "s3://b/a.mp3"}]}, "not supported"),
-    ({}, "lists nothing"),
-    ("[1, 2]", "must be a JSON object"),
-    ("{not json", "not valid JSON"),
-    ("/no/such/file.json", "no JSON file"),
-    (42, "must be a dict, JSON text or a JSON file path"),
-])
+@pytest.mark.parametrize(
+    "doc,message",
+    [
+        ({"videoz": []}, "unknown key"),
+        ({"images": {"objectUrl": "s3://b/a.jpg"}}, "images must be a list"),
+        ({"images": [{"objectUrl": 5}]}, r"images\[0\].objectUrl must be a non-empty URL"),
+        ({"images": [{"objectUrl": "s3://b/a.jpg", "colour": "red"}]}, r"images\[0\] has unknown key"),
+        (
+            {"images": [{"objectUrl": "s3://b/a.jpg", "clientMetadata": []}]},
+            "clientMetadata must be a JSON object",
+        ),
+        ({"images": [{"objectUrl": "s3://b/a.jpg", "imageMetadata": {"width": 1}}]}, "is missing"),
+        (
+            {
+                "videos": [
+                    {
+                        "objectUrl": "s3://b/a.mp4",
+                        "videoMetadata": {
+                            "fps": "25",
+                            "duration": 1,
+                            "width": 1,
+                            "height": 1,
+                            "file_size": 1,
+                            "mime_type": "video/mp4",
+                        },
+                    }
+                ]
+            },
+            "fps must be",
+        ),
+        ({"image_groups": [{"objectUrl_0": "s3://b/a.jpg"}]}, r"image_groups\[0\].title must be"),
+        ({"image_groups": [{"title": "g"}]}, "has no objectUrl_0"),
+        ({"image_groups": [{"title": "g", "objectUrl_x": "s3://b/a.jpg"}]}, "unknown key 'objectUrl_x'"),
+        (
+            {"dicom_series": [{"title": "s", "objectUrl_0": "s3://b/a.dcm", "createVideo": True}]},
+            "unknown key 'createVideo'",
+        ),
+        (
+            {"images": [{"objectUrl": "https://elsewhere.example.com/b/a.jpg"}]},
+            "not an object of this S3 integration",
+        ),
+        (
+            {"skip_duplicate_urls": "yes", "images": [{"objectUrl": "s3://b/a.jpg"}]},
+            "skip_duplicate_urls must be",
+        ),
+        ({"audio": [{"objectUrl": "s3://b/a.mp3"}]}, "not supported"),
+        ({}, "lists nothing"),
+        ("[1, 2]", "must be a JSON object"),
+        ("{not json", "not valid JSON"),
+        ("/no/such/file.json", "no JSON file"),
+        (42, "must be a dict, JSON text or a JSON file path"),
+    ],
+)
 def test_bad_documents_are_refused_and_create_nothing(ds, integration, doc, message):
     with pytest.raises(InvalidArgumentError, match=message):
         ds.add_private_data_to_dataset_start(str(integration.integration_uuid), doc)
@@ -233,7 +341,9 @@ def test_100k_entries_are_refused(ds, integration):
     assert not m.DataJob.objects.exists()
 
 
-def test_document_from_a_file_path_and_a_text_stream(ds, integration, tmp_path, django_capture_on_commit_callbacks):
+def test_document_from_a_file_path_and_a_text_stream(
+    ds, integration, tmp_path, django_capture_on_commit_callbacks
+):
     md = {"mime_type": "image/png", "file_size": 1, "width": 1, "height": 1}
     path = tmp_path / "manifest.json"
     path.write_text(json.dumps({"images": [{"objectUrl": "s3://b/a.png", "imageMetadata": md}]}))
@@ -247,7 +357,9 @@ def test_document_from_a_file_path_and_a_text_stream(ds, integration, tmp_path, 
 def test_integration_of_another_user_is_not_found(dataset, ds_admin, integration):
     own = UserClient.for_user(ds_admin).get_dataset(str(dataset.dataset_hash))
     with pytest.raises(ResourceNotFoundError, match="Cloud integration"):
-        own.add_private_data_to_dataset_start(str(integration.integration_uuid), {"images": [{"objectUrl": "s3://b/a.jpg"}]})
+        own.add_private_data_to_dataset_start(
+            str(integration.integration_uuid), {"images": [{"objectUrl": "s3://b/a.jpg"}]}
+        )
     with pytest.raises(ResourceNotFoundError):
         own.add_private_data_to_dataset_start(str(uuid.uuid4()), {"images": [{"objectUrl": "s3://b/a.jpg"}]})
     with pytest.raises(InvalidArgumentError):
@@ -260,7 +372,9 @@ def test_read_key_may_not_add_private_data(open_as, integration):
     from datasets_app.sdk.exceptions import OperationNotAllowed
 
     with pytest.raises(OperationNotAllowed):
-        ds.add_private_data_to_dataset_start(str(integration.integration_uuid), {"images": [{"objectUrl": "s3://b/a.jpg"}]})
+        ds.add_private_data_to_dataset_start(
+            str(integration.integration_uuid), {"images": [{"objectUrl": "s3://b/a.jpg"}]}
+        )
 
 
 def test_job_of_another_dataset_is_not_found(ds, integration, org_admin, django_capture_on_commit_callbacks):
@@ -269,7 +383,10 @@ def test_job_of_another_dataset_is_not_found(ds, integration, org_admin, django_
     other = UserClient.for_user(org_admin).get_dataset(str(DatasetFactory().dataset_hash))
     md = {"mime_type": "image/png", "file_size": 1, "width": 1, "height": 1}
     with django_capture_on_commit_callbacks():
-        process_hash = ds.add_private_data_to_dataset_start(str(integration.integration_uuid), {"images": [{"objectUrl": "s3://b/a.png", "imageMetadata": md}]})
+        process_hash = ds.add_private_data_to_dataset_start(
+            str(integration.integration_uuid),
+            {"images": [{"objectUrl": "s3://b/a.png", "imageMetadata": md}]},
+        )
     with pytest.raises(ResourceNotFoundError):
         other.add_private_data_to_dataset_get_result(process_hash, 0)
 
@@ -306,28 +423,60 @@ def test_only_org_admins_create_integrations_and_owners_delete_them(org_admin, d
 
 def test_add_integration_command_prints_the_id_last(org_admin, monkeypatch, capsys):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "from-env")
-    call_command("add_integration", "--title", "minio", "--provider", "s3", "--endpoint-url", "http://127.0.0.1:9000/",
-                 "--region", "eu-west-1", "--access-key-id", "AK", "--allow-private-network", "--owner", org_admin.email)
+    call_command(
+        "add_integration",
+        "--title",
+        "minio",
+        "--provider",
+        "s3",
+        "--endpoint-url",
+        "http://127.0.0.1:9000/",
+        "--region",
+        "eu-west-1",
+        "--access-key-id",
+        "AK",
+        "--allow-private-network",
+        "--owner",
+        org_admin.email,
+    )
     last = capsys.readouterr().out.strip().splitlines()[-1]
     integration = m.CloudIntegration.objects.get(integration_uuid=uuid.UUID(last))
     assert integration.config == {"endpoint_url": "http://127.0.0.1:9000", "region": "eu-west-1"}
     assert integration.allow_private_network and integration.owner == org_admin
-    assert json.loads(crypto.decrypt(integration.credentials_encrypted)) == {"access_key_id": "AK", "secret_access_key": "from-env"}
+    assert json.loads(crypto.decrypt(integration.credentials_encrypted)) == {
+        "access_key_id": "AK",
+        "secret_access_key": "from-env",
+    }
 
 
 def test_add_integration_command_refuses_unknown_owner(db):
     from django.core.management.base import CommandError
 
     with pytest.raises(CommandError, match="No user"):
-        call_command("add_integration", "--title", "t", "--provider", "https", "--owner", "nobody@example.com")
+        call_command(
+            "add_integration", "--title", "t", "--provider", "https", "--owner", "nobody@example.com"
+        )
 
 
-def test_the_media_job_runner_processes_private_units_one_by_one(ds, integration, bucket, django_capture_on_commit_callbacks):
+def test_the_media_job_runner_processes_private_units_one_by_one(
+    ds, integration, bucket, django_capture_on_commit_callbacks
+):
     from datasets_app.sdk import jobs
 
-    doc = {"images": [{"objectUrl": f"s3://{bucket}/img/a.jpg"}, {"objectUrl": f"s3://{bucket}/img/c.png"},
-                      {"objectUrl": f"s3://{bucket}/img/text.jpg"}],
-           "dicom_series": [{"title": "ct", "objectUrl_0": f"s3://{bucket}/ct/2.dcm", "objectUrl_1": f"s3://{bucket}/ct/1.dcm"}]}
+    doc = {
+        "images": [
+            {"objectUrl": f"s3://{bucket}/img/a.jpg"},
+            {"objectUrl": f"s3://{bucket}/img/c.png"},
+            {"objectUrl": f"s3://{bucket}/img/text.jpg"},
+        ],
+        "dicom_series": [
+            {
+                "title": "ct",
+                "objectUrl_0": f"s3://{bucket}/ct/2.dcm",
+                "objectUrl_1": f"s3://{bucket}/ct/1.dcm",
+            }
+        ],
+    }
     with django_capture_on_commit_callbacks():
         process_hash = ds.add_private_data_to_dataset_start(str(integration.integration_uuid), doc, True)
     job = m.DataJob.objects.get(process_hash=process_hash)
@@ -340,7 +489,9 @@ def test_the_media_job_runner_processes_private_units_one_by_one(ds, integration
 
 
 @pytest.mark.parametrize("provider", ["gcs", "azure", "https"])
-def test_private_import_through_each_provider(provider, request, ds, org_admin, django_capture_on_commit_callbacks):
+def test_private_import_through_each_provider(
+    provider, request, ds, org_admin, django_capture_on_commit_callbacks
+):
     from ..cloud_servers import AZURITE_KEY
 
     jpeg = make_jpeg(24, 12)
@@ -358,10 +509,18 @@ def test_private_import_through_each_provider(provider, request, ds, org_admin, 
         web = request.getfixturevalue("http_media")
         (web.root / f"{name}.jpg").write_bytes(jpeg)
         config, creds, url = {}, {}, f"{web.base_url}/{name}.jpg"
-    integration = private_data.integration_create(owner=org_admin, title=provider, provider=provider, config=config,
-                                                  credentials=creds, allow_private_network=True)
+    integration = private_data.integration_create(
+        owner=org_admin,
+        title=provider,
+        provider=provider,
+        config=config,
+        credentials=creds,
+        allow_private_network=True,
+    )
     with django_capture_on_commit_callbacks():
-        process_hash = ds.add_private_data_to_dataset_start(str(integration.integration_uuid), {"images": [{"objectUrl": url}]})
+        process_hash = ds.add_private_data_to_dataset_start(
+            str(integration.integration_uuid), {"images": [{"objectUrl": url}]}
+        )
     result = run(ds, process_hash)
     assert result.status == "DONE", result.errors
     row = m.DataRow.objects.get(dataset=ds.model)
@@ -372,7 +531,9 @@ def test_private_import_through_each_provider(provider, request, ds, org_admin, 
     assert requests.get(signed, timeout=10).content == jpeg
 
 
-def test_decompression_bomb_in_a_bucket_is_refused(ds, integration, moto_s3, django_capture_on_commit_callbacks):
+def test_decompression_bomb_in_a_bucket_is_refused(
+    ds, integration, moto_s3, django_capture_on_commit_callbacks
+):
     import io as _io
 
     from PIL import Image
@@ -383,16 +544,30 @@ def test_decompression_bomb_in_a_bucket_is_refused(ds, integration, moto_s3, dja
     moto_s3.client().create_bucket(Bucket=name)
     moto_s3.client().put_object(Bucket=name, Key="bomb.png", Body=buf.getvalue())
     with django_capture_on_commit_callbacks():
-        process_hash = ds.add_private_data_to_dataset_start(str(integration.integration_uuid), {"images": [{"objectUrl": f"s3://{name}/bomb.png"}]}, True)
+        process_hash = ds.add_private_data_to_dataset_start(
+            str(integration.integration_uuid), {"images": [{"objectUrl": f"s3://{name}/bomb.png"}]}, True
+        )
     result = run(ds, process_hash)
     assert result.units_error_count == 1 and "decompression bomb" in result.errors[0]
 
 
-def test_write_key_uses_the_integrations_of_the_user_who_created_it(open_as, ds_admin, moto_s3, django_capture_on_commit_callbacks):
-    mine = private_data.integration_create(owner=ds_admin, title="admin's", provider="s3",
-                                           config={"endpoint_url": moto_s3.endpoint_url}, allow_private_network=True)
-    other = private_data.integration_create(owner=UserFactory(), title="someone's", provider="s3",
-                                            config={"endpoint_url": moto_s3.endpoint_url}, allow_private_network=True)
+def test_write_key_uses_the_integrations_of_the_user_who_created_it(
+    open_as, ds_admin, moto_s3, django_capture_on_commit_callbacks
+):
+    mine = private_data.integration_create(
+        owner=ds_admin,
+        title="admin's",
+        provider="s3",
+        config={"endpoint_url": moto_s3.endpoint_url},
+        allow_private_network=True,
+    )
+    other = private_data.integration_create(
+        owner=UserFactory(),
+        title="someone's",
+        provider="s3",
+        config={"endpoint_url": moto_s3.endpoint_url},
+        allow_private_network=True,
+    )
     md = {"mime_type": "image/png", "file_size": 1, "width": 1, "height": 1}
     doc = {"images": [{"objectUrl": "s3://b/k.png", "imageMetadata": md}]}
     ds = open_as("write_key")

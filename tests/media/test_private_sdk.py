@@ -20,7 +20,9 @@ from ..factories import UserFactory
 
 @pytest.fixture
 def worker(transactional_db):
-    with start_worker(celery_app, pool="solo", perform_ping_check=False, queues=["default", "media"], shutdown_timeout=30):
+    with start_worker(
+        celery_app, pool="solo", perform_ping_check=False, queues=["default", "media"], shutdown_timeout=30
+    ):
         yield
 
 
@@ -29,7 +31,9 @@ def encord_client(live_server):
     from encord.user_client import EncordUserClient
 
     def make(user):
-        return EncordUserClient.create_with_ssh_private_key(openssh_private(register_key(user)), domain=live_server.url)
+        return EncordUserClient.create_with_ssh_private_key(
+            openssh_private(register_key(user)), domain=live_server.url
+        )
 
     return make
 
@@ -46,28 +50,52 @@ def s3_bucket(moto_s3):
     return name
 
 
-def test_encord_sdk_adds_private_data_through_a_worker(worker, encord_client, dataset, ds_admin, moto_s3, s3_bucket, tmp_path):
+def test_encord_sdk_adds_private_data_through_a_worker(
+    worker, encord_client, dataset, ds_admin, moto_s3, s3_bucket, tmp_path
+):
     integration = private_data.integration_create(
-        owner=ds_admin, title="moto", provider="s3", config={"endpoint_url": moto_s3.endpoint_url},
-        credentials={"access_key_id": "testing", "secret_access_key": "testing"}, allow_private_network=True,
+        owner=ds_admin,
+        title="moto",
+        provider="s3",
+        config={"endpoint_url": moto_s3.endpoint_url},
+        credentials={"access_key_id": "testing", "secret_access_key": "testing"},
+        allow_private_network=True,
     )
     client = encord_client(ds_admin)
     (found,) = client.get_cloud_integrations()
     assert (found.id, found.title) == (str(integration.integration_uuid), "moto")
     sdk_ds = client.get_dataset(str(dataset.dataset_hash))
     manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps({
-        "videos": [{"objectUrl": f"s3://{s3_bucket}/v.mp4", "title": "clip"}],
-        "images": [{"objectUrl": f"{moto_s3.endpoint_url}/{s3_bucket}/a.jpg", "clientMetadata": {"split": "train"}}],
-        "image_groups": [{"title": "pair", "objectUrl_0": f"s3://{s3_bucket}/a.jpg", "objectUrl_1": f"s3://{s3_bucket}/b.jpg"}],
-        "dicom_series": [{"title": "ct", "objectUrl_0": f"s3://{s3_bucket}/1.dcm"}],
-    }))
+    manifest.write_text(
+        json.dumps(
+            {
+                "videos": [{"objectUrl": f"s3://{s3_bucket}/v.mp4", "title": "clip"}],
+                "images": [
+                    {
+                        "objectUrl": f"{moto_s3.endpoint_url}/{s3_bucket}/a.jpg",
+                        "clientMetadata": {"split": "train"},
+                    }
+                ],
+                "image_groups": [
+                    {
+                        "title": "pair",
+                        "objectUrl_0": f"s3://{s3_bucket}/a.jpg",
+                        "objectUrl_1": f"s3://{s3_bucket}/b.jpg",
+                    }
+                ],
+                "dicom_series": [{"title": "ct", "objectUrl_0": f"s3://{s3_bucket}/1.dcm"}],
+            }
+        )
+    )
     response = sdk_ds.add_private_data_to_dataset(found.id, str(manifest))
     assert sorted(d.title for d in response.dataset_data_list) == ["a.jpg", "clip", "ct", "pair"]
     video = m.DataRow.objects.get(dataset=dataset, title="clip")
     assert (video.width, video.height, video.frame_count) == (32, 24, 5) and video.storage_key == ""
     # re-submitting with skip_duplicate_urls adds nothing: the job is DONE at once
-    again = {"images": [{"objectUrl": f"{moto_s3.endpoint_url}/{s3_bucket}/a.jpg"}], "skip_duplicate_urls": True}
+    again = {
+        "images": [{"objectUrl": f"{moto_s3.endpoint_url}/{s3_bucket}/a.jpg"}],
+        "skip_duplicate_urls": True,
+    }
     job_id = sdk_ds.add_private_data_to_dataset_start(found.id, again)
     result = sdk_ds.add_private_data_to_dataset_get_result(job_id, timeout_seconds=30)
     assert result.status.value == "DONE" and result.data_hashes_with_titles == []
@@ -76,11 +104,20 @@ def test_encord_sdk_adds_private_data_through_a_worker(worker, encord_client, da
 def test_encord_sdk_private_data_errors(worker, encord_client, dataset, ds_admin, moto_s3, s3_bucket):
     from encord.exceptions import EncordException, InvalidArgumentsError, ResourceNotFoundError
 
-    other = private_data.integration_create(owner=UserFactory(), title="not yours", provider="s3",
-                                            config={"endpoint_url": moto_s3.endpoint_url}, allow_private_network=True)
+    other = private_data.integration_create(
+        owner=UserFactory(),
+        title="not yours",
+        provider="s3",
+        config={"endpoint_url": moto_s3.endpoint_url},
+        allow_private_network=True,
+    )
     mine = private_data.integration_create(
-        owner=ds_admin, title="moto", provider="s3", config={"endpoint_url": moto_s3.endpoint_url},
-        credentials={"access_key_id": "testing", "secret_access_key": "testing"}, allow_private_network=True,
+        owner=ds_admin,
+        title="moto",
+        provider="s3",
+        config={"endpoint_url": moto_s3.endpoint_url},
+        credentials={"access_key_id": "testing", "secret_access_key": "testing"},
+        allow_private_network=True,
     )
     sdk_ds = encord_client(ds_admin).get_dataset(str(dataset.dataset_hash))
     doc = {"images": [{"objectUrl": f"s3://{s3_bucket}/a.jpg"}]}
@@ -89,5 +126,7 @@ def test_encord_sdk_private_data_errors(worker, encord_client, dataset, ds_admin
     with pytest.raises(InvalidArgumentsError):
         sdk_ds.add_private_data_to_dataset_start(str(mine.integration_uuid), {"images": [{"objectUrl": 1}]})
     with pytest.raises(EncordException):
-        sdk_ds.add_private_data_to_dataset(str(mine.integration_uuid), {"images": [{"objectUrl": f"s3://{s3_bucket}/missing.jpg"}]})
+        sdk_ds.add_private_data_to_dataset(
+            str(mine.integration_uuid), {"images": [{"objectUrl": f"s3://{s3_bucket}/missing.jpg"}]}
+        )
     assert not m.DataRow.objects.filter(dataset=dataset).exists()

@@ -24,7 +24,9 @@ class Command(BaseCommand):
         parser.add_argument("--title", required=True)
         parser.add_argument("--provider", required=True, choices=["s3", "gcs", "azure", "https"])
         parser.add_argument("--owner", required=True, help="e-mail of the user who may use it")
-        parser.add_argument("--endpoint-url", help="S3-compatible endpoint, GCS/Azure endpoint, or HTTPS base URL")
+        parser.add_argument(
+            "--endpoint-url", help="S3-compatible endpoint, GCS/Azure endpoint, or HTTPS base URL"
+        )
         parser.add_argument("--region", help="S3 region (default us-east-1)")
         parser.add_argument("--access-key-id", help="S3 access key id (or AWS_ACCESS_KEY_ID)")
         parser.add_argument("--secret-access-key", help="S3 secret (or AWS_SECRET_ACCESS_KEY)")
@@ -49,7 +51,12 @@ class Command(BaseCommand):
             raise CommandError(f"No user {o['owner']}: create it first with add_user.")
         env = os.environ.get
         provider = o["provider"]
-        config = {"endpoint_url": o["endpoint_url"], "region": o["region"], "account": o["account"], "project": o["project"]}
+        config = {
+            "endpoint_url": o["endpoint_url"],
+            "region": o["region"],
+            "account": o["account"],
+            "project": o["project"],
+        }
         credentials: dict = {}
         if provider == "s3":
             credentials = {
@@ -63,7 +70,9 @@ class Command(BaseCommand):
                 "sas_token": o["sas_token"] or env("AZURE_STORAGE_SAS_TOKEN"),
             }
         elif provider == "gcs":
-            path = o["service_account_file"] or (Path(env("GOOGLE_APPLICATION_CREDENTIALS")) if env("GOOGLE_APPLICATION_CREDENTIALS") else None)
+            path = o["service_account_file"] or (
+                Path(env("GOOGLE_APPLICATION_CREDENTIALS")) if env("GOOGLE_APPLICATION_CREDENTIALS") else None
+            )
             if path is not None:
                 try:
                     credentials = {"service_account_json": path.read_text()}
