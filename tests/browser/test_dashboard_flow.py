@@ -170,6 +170,12 @@ def test_dashboard_end_to_end(page, shoot, celery_worker_thread, tmp_path):
     page.goto("/datasets")
     expect(page.locator("#dataset-rows")).to_contain_text("Street scenes")
     shoot(page, "datasets")
+    # the filter updates the table in place and keeps the URL shareable
+    page.fill("#id_q", "nothing like this")
+    expect(page.locator("#dataset-rows")).to_contain_text("No dataset matches")
+    expect(page).to_have_url(re.compile(r"q=nothing"))
+    page.fill("#id_q", "street")
+    expect(page.locator("#dataset-rows")).to_contain_text("Street scenes")
     page.goto("/jobs")
     expect(page.locator("#job-rows tbody tr")).to_have_count(4)
     shoot(page, "jobs")

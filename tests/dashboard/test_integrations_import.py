@@ -181,3 +181,14 @@ def test_import_page_without_integration_and_for_strangers(as_user, dataset, ds_
         .status_code
         == 404
     )
+
+
+@pytest.mark.parametrize("count", [1, 10])
+def test_integrations_page_queries_are_constant(as_user, org_admin, count, django_assert_max_num_queries):
+    client = UserClient.for_user(org_admin)
+    for i in range(count):
+        client.create_cloud_integration(f"web {i}", "https", config={"base_url": f"https://f{i}.example"})
+    c = as_user(org_admin)
+    with django_assert_max_num_queries(4):
+        response = c.get(reverse("dashboard:integrations"))
+    assert response.content.decode().count("Delete…") == count

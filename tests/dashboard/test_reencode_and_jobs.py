@@ -128,3 +128,31 @@ def test_data_job_of_someone_else_is_404(as_user, dataset, ds_user, ds_admin):
         .status_code
         == 404
     )
+
+
+@pytest.mark.parametrize("count", [1, 12])
+def test_reencode_task_page_queries_are_constant(
+    as_user, dataset, ds_user, tmp_path, count, django_assert_max_num_queries
+):
+    rows = DataRowFactory.create_batch(count, dataset=dataset)
+    task = m.ReEncodeTask.objects.create(dataset=dataset, created_by=ds_user)
+    for r in rows:
+        m.ReEncodeVideo.objects.create(task=task, data_row=r, data_hash=r.data_hash)
+    c = as_user(ds_user)
+    url = reverse("dashboard:reencode-task", args=[dataset.dataset_hash, task.pk])
+    with django_assert_max_num_queries(7):
+        response = c.get(url)
+    assert response.content.decode().count('class="status-SUBMITTED"') == count
+
+
+@pytest.mark.parametrize("count", [1, 12])
+def test_data_job_page_queries_are_constant(as_user, dataset, ds_user, count, django_assert_max_num_queries):
+    job = m.DataJob.objects.create(
+        dataset=dataset, kind=m.DataJob.KIND_UPLOAD, created_by=ds_user, units_total=count, status="DONE"
+    )
+    for i in range(count):
+        m.DataJobUnit.objects.create(job=job, index=i, spec={}, status="ERROR", error=f"broken {i}", action_description="Uploading image")
+    c = as_user(ds_user)
+    with django_assert_max_num_queries(7):
+        response = c.get(reverse("dashboard:data-job", args=[dataset.dataset_hash, job.process_hash]))
+    assert response.content.decode().count("broken ") == count
