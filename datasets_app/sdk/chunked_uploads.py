@@ -290,3 +290,36 @@ def start_job(dataset, upload_ids: Iterable[Any], *, mode: Any, title: str | Non
         items = {"dicomSeries": [series]}
     # A bad file is reported against itself; the good ones are still added.
     return dataset.start_data_job(items, ignore_errors=True)
+
+
+def sweep_staging(*, older_than_seconds: int = 3600) -> int:
+    """Deletes staging files of uploads that can no longer finish (slot expired, consumed or gone)
+    and untouched for `older_than_seconds`; returns how many went. For a periodic task: one query
+    per 1,000 files."""
+    import time
+
+    directory = _staging_dir()
+    cutoff = time.time() - older_than_seconds
+    candidates: dict[uuid.UUID, Path] = {}
+    for path in directory.glob("*.part"):
+        try:
+            if path.stat().st_mtime > cutoff:
+                continue
+            candidates[uuid.UUID(path.stem)] = path
+        except (OSError, ValueError):
+            continue
+    removed = 0
+    items = list(candidates)
+    for start in range(0, len(items), 1000):
+        batch = items[start : start + 1000]
+        alive = set(
+            m.UploadSlot.objects.filter(
+                item_uuid__in=batch, consumed_at__isnull=True, uploaded_at__isnull=True, expires_at__gt=timezone.now()
+            ).values_list("item_uuid", flat=True)
+        )
+        for item in batch:
+            if item not in alive:
+                with contextlib.suppress(OSError):
+                    candidates[item].unlink()
+                    removed += 1
+    return removed

@@ -127,6 +127,8 @@
         const { status, data } = await putChunk(`${url}?offset=${offset}`, file.slice(offset, end),
           (loaded) => ui.set((offset + loaded) / file.size, `${human(offset + loaded)} of ${human(file.size)}`));
         if (status === 200) {
+          // A sign-in page instead of JSON: the session ended mid-upload.
+          if (typeof data.offset !== "number") throw Object.assign(new Error("You were signed out: sign in again and choose the same files to resume."), { final: true });
           state = data; offset = data.offset; failures = 0;
           continue;
         }

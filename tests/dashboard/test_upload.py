@@ -177,3 +177,23 @@ def test_bad_file_is_a_per_item_error_and_good_ones_are_added(as_user, dataset, 
     page = c.get(job_url).content.decode()
     assert "good.png" in page and "Errors" in page
     assert list(m.DataRow.objects.filter(dataset=dataset).values_list("title", flat=True)) == ["good.png"]
+
+
+def test_sweep_removes_only_staging_files_that_cannot_finish(as_user, dataset, ds_user):
+    import datetime as dt
+    import os
+
+    from datasets_app.sdk import chunked_uploads as cu
+
+    c = as_user(ds_user)
+    live = start(c, dataset, "live.png", 1000).json()["upload_id"]
+    dead = start(c, dataset, "dead.png", 1000).json()["upload_id"]
+    for upload_id in (live, dead):
+        assert put(c, dataset, upload_id, 0, b"x" * 10).status_code == 200
+    m.UploadSlot.objects.filter(item_uuid=dead).update(expires_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+    staging = {u: cu._staging_dir() / f"{u}.part" for u in (live, dead)}
+    for path in staging.values():
+        os.utime(path, (1, 1))
+    assert cu.sweep_staging(older_than_seconds=60) == 1
+    assert staging[live].exists() and not staging[dead].exists()
+    assert cu.sweep_staging(older_than_seconds=60) == 0
