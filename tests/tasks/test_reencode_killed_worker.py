@@ -109,8 +109,9 @@ def test_killed_worker_leaves_task_submitted_and_redelivery_redoes_it(tmp_path, 
         row.refresh_from_db()
         assert row.storage_key == status.result[0].bucket_path
         assert row.frame_count == 400 and row.media_info["verdict"] == "ok"
-        assert sorted(p.name for p in (media_root / "reencoded").rglob("*")) == [
-            str(dataset.dataset_hash), f"{row.data_hash}.mp4"
+        stored = media_root / "reencoded"
+        assert sorted(str(p.relative_to(stored)) for p in stored.rglob("*") if p.is_file()) == [
+            f"{dataset.dataset_hash}/{row.data_hash}.mp4"
         ]
     finally:
         stop(first, signal.SIGKILL)
