@@ -1,0 +1,7 @@
+"""Settings + URLs for bench_api.py's server: the product's routes plus ONE extra, unsigned view
+(`POST /bench/unsigned`) that answers v1 dataset calls for a fixed user without any
+authentication — the baseline of the signed round trips. Never used outside the benchmark."""
+
+from dashboard.settings import *  # noqa: F401,F403
+
+ROOT_URLCONF = "bench.bench_api_site_urls"
