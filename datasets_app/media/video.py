@@ -185,7 +185,9 @@ def probe_video(source: str | os.PathLike) -> dict:
                     f"to {float(hi * tb) * 1000:.1f} ms."
                 )
         r_rate, a_rate = stream.base_rate, stream.average_rate
-        if r_rate and a_rate and abs(float(r_rate) - float(a_rate)) > FRAME_RATE_TOLERANCE * float(a_rate):
+        # (Without timestamps both rates are the demuxer's guesses: nothing to compare.)
+        timed = facts["missing_pts"] < count
+        if timed and r_rate and a_rate and abs(float(r_rate) - float(a_rate)) > FRAME_RATE_TOLERANCE * float(a_rate):
             if not vfr:
                 reasons.append(
                     f"Variable frame rate: the nominal rate ({float(r_rate):.3f} fps) differs from the "
@@ -259,8 +261,17 @@ def _unknown(reason: str) -> dict:
     }
 
 
+def _nominal_step(stream, tb: Fraction) -> int:
+    """Ticks per frame at the stream's declared rate (25 fps when it declares none)."""
+    rate = stream.average_rate or stream.base_rate or stream.guessed_rate or Fraction(25)
+    return max(1, round(1 / (Fraction(rate) * tb)))
+
+
 def _demux_facts(container, stream, tb: Fraction) -> dict:
-    """Walks the video packets once (headers only, O(frames) ints kept)."""
+    """Walks the video packets once (headers only, O(frames) ints kept).
+
+    A frame without a timestamp (raw streams, some AVIs) is counted and given the previous
+    frame's time plus one frame at the declared rate, so the table still has one entry per frame."""
     pts_list: list[int] = []
     missing = out_of_order = discarded = keyframes = 0
     first_is_key: bool | None = None
@@ -268,9 +279,10 @@ def _demux_facts(container, stream, tb: Fraction) -> dict:
     max_key_gap: int | None = None
     prev_pts: int | None = None
     last_duration = 0
+    step = _nominal_step(stream, tb)
     for packet in container.demux(stream):
-        if packet.size == 0 and packet.pts is None and packet.dts is None:
-            continue  # flush packet
+        if packet.size == 0:
+            continue  # the demuxer's flush packet
         if first_is_key is None:
             first_is_key = bool(packet.is_keyframe)
         if getattr(packet, "is_discard", False):
@@ -280,7 +292,7 @@ def _demux_facts(container, stream, tb: Fraction) -> dict:
         if packet.pts is None:
             missing += 1
         if pts is None:
-            continue
+            pts = 0 if prev_pts is None else prev_pts + step
         if prev_pts is not None and pts < prev_pts:
             out_of_order += 1
         prev_pts = pts
@@ -298,14 +310,14 @@ def _demux_facts(container, stream, tb: Fraction) -> dict:
         max_key_gap = tail if max_key_gap is None else max(max_key_gap, tail)
     return {
         "pts_sorted": pts_list,
-        "count": len(pts_list) + missing * 0,
+        "count": len(pts_list),
         "missing_pts": missing,
         "out_of_order": out_of_order,
         "discarded": discarded,
         "keyframes": keyframes,
         "first_is_key": bool(first_is_key),
         "max_key_gap_ticks": max_key_gap,
-        "last_duration": last_duration,
+        "last_duration": last_duration or step,
     }
 
 

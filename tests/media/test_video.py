@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import subprocess
 from fractions import Fraction
 from pathlib import Path
 
@@ -168,6 +169,21 @@ def test_probe_sparse_keyframes_and_odd_dimensions(tmp_path):
     assert (info["width"], info["height"]) == (65, 49)
     assert info["max_keyframe_interval"] > video.SPARSE_KEYFRAME_SECONDS
     assert any(r.startswith("Very sparse keyframes") for r in info["reasons"])
+
+
+def test_probe_raw_stream_without_timestamps_counts_frames_and_says_so(tmp_path):
+    path = tmp_path / "raw.h264"
+    subprocess.run(
+        [video.ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10:duration=2",
+         "-c:v", "libx264", "-bf", "0", "-f", "h264", str(path)],
+        check=True,
+    )
+    info = probe_video(path)
+    assert info["frame_count"] == 20
+    assert info["verdict"] == "at risk"
+    assert "Missing timestamps: 20 of 20 frames have no presentation time." in info["reasons"]
+    assert not info["is_variable_frame_rate"]
+    assert len(frame_times(info["frame_table"])) == 20
 
 
 def test_probe_garbage_file_raises_typed_error(tmp_path):

@@ -5,6 +5,7 @@ sequential decode, for every n, and there are as many frames as in the source, i
 
 from __future__ import annotations
 
+import subprocess
 from fractions import Fraction
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from PIL import Image, ImageChops, ImageStat
 from django.core.files.storage import default_storage
 
 from datasets_app import models as m
+from datasets_app.media import video
 from datasets_app.media.video import probe_video
 from datasets_app.sdk import reencode_jobs
 from datasets_app.sdk.exceptions import (
@@ -104,7 +106,7 @@ def run_task(editor, rows, django_capture_on_commit_callbacks) -> int:
 
 @pytest.mark.parametrize(
     "kind",
-    ["constant", "variable", "b_frames", "non_zero_start", "odd_dimensions", "with_audio"],
+    ["constant", "variable", "b_frames", "non_zero_start", "odd_dimensions", "with_audio", "no_timestamps"],
 )
 def test_reencode_makes_frame_accurate_video(kind, tmp_path, dataset, editor, django_capture_on_commit_callbacks):
     # given a video with a frame-sync risk
@@ -120,6 +122,15 @@ def test_reencode_makes_frame_accurate_video(kind, tmp_path, dataset, editor, dj
     elif kind == "odd_dimensions":
         src = tmp_path / "odd.mkv"
         make_video(src, frames=20, fps=10, width=67, height=45, codec="ffv1", pix_fmt="yuv444p")
+    elif kind == "no_timestamps":
+        # a raw H.264 stream with B-frames: no container, no timestamps at all
+        mp4 = make_video(tmp_path / "bf.mp4", frames=20, fps=10, b_frames=2)
+        src = tmp_path / "raw.h264"
+        subprocess.run(
+            [video.ffmpeg_exe(), "-loglevel", "error", "-i", str(mp4), "-c", "copy", "-bsf:v", "h264_mp4toannexb",
+             "-f", "h264", str(src)],
+            check=True,
+        )
     else:
         make_video(src, pts=vfr_pts(24), fps=20, audio=True)
     row = hosted_video_row(dataset, src)
