@@ -333,8 +333,37 @@ def test_storage_refusing_writes_gives_a_clear_error_and_keeps_nothing(topo, tmp
     assert errors == [1.0]
 
 
-def test_media_worker_killed_mid_data_job_completes_without_duplicates_or_orphans(topo, tmp_path_factory):
+def _use_s3(request, settings, topo) -> None:
+    """Hosted media on moto's S3 server, for this process and every process topo starts."""
+    import uuid
+
+    server = request.getfixturevalue("moto_s3")
+    bucket = f"faults-{uuid.uuid4().hex[:12]}"
+    server.client().create_bucket(Bucket=bucket)
+    aws = {
+        "AWS_STORAGE_BUCKET_NAME": bucket,
+        "AWS_S3_ENDPOINT_URL": server.endpoint_url,
+        "AWS_S3_REGION_NAME": server.region,
+        "AWS_ACCESS_KEY_ID": server.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": server.secret_access_key,
+    }
+    for name, value in aws.items():
+        setattr(settings, name, value)
+    settings.AWS_QUERYSTRING_EXPIRE = 3600
+    settings.AWS_DEFAULT_ACL = None
+    settings.AWS_S3_FILE_OVERWRITE = True
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "storages.backends.s3.S3Storage"}}
+    topo.env.update(aws)
+
+
+@pytest.mark.parametrize("hosted", ["local", "s3"])
+def test_media_worker_killed_mid_data_job_completes_without_duplicates_or_orphans(
+    topo, tmp_path_factory, hosted, request, settings
+):
     import datetime as dt
+
+    if hosted == "s3":
+        _use_s3(request, settings, topo)
 
     from datasets_app.media import storage
     from datasets_app.sdk import maintenance
@@ -367,4 +396,5 @@ def test_media_worker_killed_mid_data_job_completes_without_duplicates_or_orphan
     assert sorted(titles) == sorted(f"v{i}.mp4" for i in range(10))
     assert list(maintenance.find_orphan_files(older_than=dt.timedelta(0))) == []
     assert list(storage.missing_files()) == []
-    _no_partial_files()
+    if hosted == "local":
+        _no_partial_files()
