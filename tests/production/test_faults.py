@@ -217,7 +217,26 @@ def test_database_connections_dropped_during_requests_recover_without_restart(to
                 transport_errors.append(repr(exc))
             i += 1
 
-    threads = [threading.Thread(target=client_loop) for _ in range(4)]
+    # and one real encord SDK client: its failures must be the SDK's typed errors, never transport ones
+    from tests.api.conftest import openssh_private, register_key
+
+    from encord.exceptions import EncordException
+    from encord.user_client import EncordUserClient
+
+    sdk = EncordUserClient.create_with_ssh_private_key(openssh_private(register_key(user)), domain=base)
+    sdk_outcomes: list[str] = []
+
+    def sdk_loop() -> None:
+        while not stop.is_set():
+            try:
+                sdk.get_datasets()
+                sdk_outcomes.append("ok")
+            except EncordException as exc:
+                sdk_outcomes.append(type(exc).__name__)
+            except Exception as exc:  # noqa: BLE001 - anything else is a failure of the test
+                transport_errors.append(repr(exc))
+
+    threads = [threading.Thread(target=client_loop) for _ in range(4)] + [threading.Thread(target=sdk_loop)]
     for t in threads:
         t.start()
     killed = 0
@@ -229,10 +248,13 @@ def test_database_connections_dropped_during_requests_recover_without_restart(to
         t.join(timeout=30)
 
     # then every answer was an HTTP response (some clean 503s to retry), never a 500 or a dropped connection
-    print("pg_terminate_backend:", killed, "responses:", {s: statuses.count(s) for s in set(statuses)})
+    print("pg_terminate_backend:", killed, "responses:", {s: statuses.count(s) for s in set(statuses)},
+          "SDK:", {o: sdk_outcomes.count(o) for o in set(sdk_outcomes)})
     assert killed > 0 and statuses
     assert not transport_errors, transport_errors[:3]
     assert set(statuses) <= {200, 503}, sorted(set(statuses))
+    assert "ok" in sdk_outcomes
+    assert sdk.get_datasets() is not None  # the SDK works again, same server
     # and the same web tier (no restart) answers everything once the database is back
     for _ in range(3):
         for url in urls:
