@@ -29,26 +29,29 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 # Redis (db 2) as the broker, as deployed; the embedded filesystem broker polls once a second.
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/2")
 
-from bench.common import ensure_postgres_database, setup_django  # noqa: E402
+from bench.common import ensure_postgres_database, setup_django
 
 if os.environ["DATABASE_URL"].startswith("postgres"):
     ensure_postgres_database(os.environ["DATABASE_URL"])
 setup_django()
 
-from PIL import Image  # noqa: E402
+from PIL import Image
 
-from datasets_app import models as m  # noqa: E402
-from datasets_app.sdk import UserClient  # noqa: E402
-from tests.factories import DatasetFactory, UserFactory  # noqa: E402
+from datasets_app import models as m
+from datasets_app.sdk import UserClient
+from tests.factories import DatasetFactory, UserFactory
 
 
 def make_jpegs(folder: Path, count: int) -> list[Path]:
     # Photo-like content (smooth gradients plus mild sensor noise): ~40-60 KB at quality 85.
-    base = Image.merge("RGB", [
-        Image.radial_gradient("L").resize((640, 480)),
-        Image.linear_gradient("L").resize((640, 480)),
-        Image.effect_noise((640, 480), 12),
-    ])
+    base = Image.merge(
+        "RGB",
+        [
+            Image.radial_gradient("L").resize((640, 480)),
+            Image.linear_gradient("L").resize((640, 480)),
+            Image.effect_noise((640, 480), 12),
+        ],
+    )
     paths = []
     for i in range(count):
         img = base.copy()
@@ -77,9 +80,27 @@ def pillow_ceiling(paths: list[Path]) -> float:
 def start_worker() -> subprocess.Popen:
     env = dict(os.environ)
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "dashboard", "worker", "-Q", "default,media", "-c", "2",
-         "--pool", "prefork", "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=ROOT, env=env,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "dashboard",
+            "worker",
+            "-Q",
+            "default,media",
+            "-c",
+            "2",
+            "--pool",
+            "prefork",
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
     )
 
 
@@ -88,8 +109,15 @@ def fill_rows(dataset, n: int) -> None:
     for start in range(0, n, batch):
         m.DataRow.objects.bulk_create(
             [
-                m.DataRow(dataset=dataset, title=f"existing-{i}.jpg", data_type=m.DataType.IMAGE, storage_key=f"x/{i}",
-                          sha256=f"{i:064x}", width=640, height=480)
+                m.DataRow(
+                    dataset=dataset,
+                    title=f"existing-{i}.jpg",
+                    data_type=m.DataType.IMAGE,
+                    storage_key=f"x/{i}",
+                    sha256=f"{i:064x}",
+                    width=640,
+                    height=480,
+                )
                 for i in range(start, min(n, start + batch))
             ]
         )
@@ -101,7 +129,9 @@ def end_to_end(ds, paths: list[Path], group: int) -> float:
     chunks = [paths[i : i + group] for i in range(0, len(paths), group)]
     t = time.perf_counter()
     with ThreadPoolExecutor(2) as pool:
-        hashes = list(pool.map(lambda c: ds.create_image_group_start(c, title=c[0].stem, create_video=False), chunks))
+        hashes = list(
+            pool.map(lambda c: ds.create_image_group_start(c, title=c[0].stem, create_video=False), chunks)
+        )
     for h in hashes:
         result = ds.wait_data_job(h, 600)
         assert result.status == "DONE", result.errors[:3]
@@ -144,11 +174,16 @@ def main() -> None:
                 rates.append(args.count / end_to_end(ds, paths, args.group))
                 assert m.DataRowMember.objects.filter(data_row__dataset=dataset).count() == args.count
             results[label] = statistics.median(rates)
-            print(f"end to end into {label:<24} median {results[label]:.0f} images/s "
-                  f"(runs: {', '.join(f'{r:.0f}' for r in rates)}); ratio to Pillow ceiling {results[label] / ceiling:.2f}x; "
-                  f"target >= 250 images/s: {'OK' if results[label] >= 250 else 'UNDER TARGET'}", flush=True)
+            print(
+                f"end to end into {label:<24} median {results[label]:.0f} images/s "
+                f"(runs: {', '.join(f'{r:.0f}' for r in rates)}); ratio to Pillow ceiling {results[label] / ceiling:.2f}x; "
+                f"target >= 250 images/s: {'OK' if results[label] >= 250 else 'UNDER TARGET'}",
+                flush=True,
+            )
         labels = list(results)
-        print(f"large/empty rate ratio: {results[labels[1]] / results[labels[0]]:.2f}x (1.00 = no growth with size)")
+        print(
+            f"large/empty rate ratio: {results[labels[1]] / results[labels[0]]:.2f}x (1.00 = no growth with size)"
+        )
     finally:
         worker.terminate()
         worker.wait(30)

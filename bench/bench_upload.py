@@ -24,21 +24,24 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/dd_media")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/2")
-os.environ.setdefault("DATA_DIR", tempfile.mkdtemp(prefix="bench-upload-", dir=str(ROOT / "var") if (ROOT / "var").is_dir() else None))
+os.environ.setdefault(
+    "DATA_DIR",
+    tempfile.mkdtemp(prefix="bench-upload-", dir=str(ROOT / "var") if (ROOT / "var").is_dir() else None),
+)
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 PORT = int(os.environ.get("BENCH_PORT", "18101"))
 
-from bench.common import ensure_postgres_database, setup_django  # noqa: E402
+from bench.common import ensure_postgres_database, setup_django
 
 if os.environ["DATABASE_URL"].startswith("postgres"):
     ensure_postgres_database(os.environ["DATABASE_URL"])
 setup_django()
 
-import av  # noqa: E402
+import av
 
-from datasets_app import models as m  # noqa: E402
-from tests.api.conftest import openssh_private, register_key  # noqa: E402
-from tests.factories import DatasetFactory, UserFactory  # noqa: E402
+from datasets_app import models as m
+from tests.api.conftest import openssh_private, register_key
+from tests.factories import DatasetFactory, UserFactory
 
 FRAME_BYTES = 1920 * 1080 * 3 // 2
 
@@ -107,13 +110,43 @@ def main() -> None:
 
     env = dict(os.environ)
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "dashboard.wsgi", "-b", f"127.0.0.1:{PORT}", "-w", "2",
-         "--timeout", "900", "--log-level", "warning"], cwd=ROOT, env=env,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "dashboard.wsgi",
+            "-b",
+            f"127.0.0.1:{PORT}",
+            "-w",
+            "2",
+            "--timeout",
+            "900",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
     )
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "dashboard", "worker", "-Q", "default,media", "--pool", "solo",
-         "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=ROOT, env=env,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "dashboard",
+            "worker",
+            "-Q",
+            "default,media",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
     )
     try:
         time.sleep(5)
@@ -123,7 +156,9 @@ def main() -> None:
         user.is_org_admin = True
         user.save(update_fields=["is_org_admin"])
         key = register_key(user)
-        client = EncordUserClient.create_with_ssh_private_key(openssh_private(key), domain=f"http://127.0.0.1:{PORT}")
+        client = EncordUserClient.create_with_ssh_private_key(
+            openssh_private(key), domain=f"http://127.0.0.1:{PORT}"
+        )
         cp_times, up_times = [], []
         for i in range(args.repeat):
             cp_times.append(timed_cp(src, work / "copy.nut"))
@@ -134,7 +169,10 @@ def main() -> None:
             up_times.append(time.perf_counter() - t)
             row = m.DataRow.objects.get(data_hash=video.data_hash)
             assert row.file_size == size and row.frame_count and row.sha256
-            print(f"run {i + 1}: cp {mb / cp_times[-1]:.0f} MB/s, upload_video {mb / up_times[-1]:.0f} MB/s", flush=True)
+            print(
+                f"run {i + 1}: cp {mb / cp_times[-1]:.0f} MB/s, upload_video {mb / up_times[-1]:.0f} MB/s",
+                flush=True,
+            )
             from datasets_app.media import storage
 
             storage.delete_files([row.storage_key, row.thumbnail_key])
@@ -143,10 +181,14 @@ def main() -> None:
         ratio = up_rate / cp_rate
         server_rss = peak_rss_mb(server.pid)
         worker_rss = peak_rss_mb(worker.pid)
-        print(f"cp median {cp_rate:.0f} MB/s; upload_video (PUT + job done) median {up_rate:.0f} MB/s; "
-              f"ratio {ratio:.2f}x (target >= 0.5x: {'OK' if ratio >= 0.5 else 'UNDER TARGET'})")
-        print(f"peak RSS: server {server_rss:.0f} MB, worker {worker_rss:.0f} MB "
-              f"(target < 200 MB: {'OK' if max(server_rss, worker_rss) < 200 else 'OVER TARGET'})")
+        print(
+            f"cp median {cp_rate:.0f} MB/s; upload_video (PUT + job done) median {up_rate:.0f} MB/s; "
+            f"ratio {ratio:.2f}x (target >= 0.5x: {'OK' if ratio >= 0.5 else 'UNDER TARGET'})"
+        )
+        print(
+            f"peak RSS: server {server_rss:.0f} MB, worker {worker_rss:.0f} MB "
+            f"(target < 200 MB: {'OK' if max(server_rss, worker_rss) < 200 else 'OVER TARGET'})"
+        )
     finally:
         server.terminate()
         worker.terminate()

@@ -41,7 +41,9 @@ def start_data_job(call: V1Call) -> dict[str, str]:
             ignore_errors=_bool(payload, "ignoreErrors"),
         )
     else:
-        process_hash = dataset.start_data_job(payload.get("dataItems"), ignore_errors=_bool(payload, "ignoreErrors"))
+        process_hash = dataset.start_data_job(
+            payload.get("dataItems"), ignore_errors=_bool(payload, "ignoreErrors")
+        )
     return {"process_hash": process_hash}
 
 
@@ -52,7 +54,9 @@ def poll_data_job(call: V1Call) -> dict[str, Any]:
     payload = s.obj(call.payload, allow_none=False)
     timeout = payload.get("timeout_seconds", 0)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
-        raise InvalidArgumentError("payload.timeout_seconds must be a non-negative number.", field="timeout_seconds")
+        raise InvalidArgumentError(
+            "payload.timeout_seconds must be a non-negative number.", field="timeout_seconds"
+        )
     result = call.dataset().wait_data_job(
         payload.get("process_hash"), min(float(timeout), MAX_POLL_SECONDS), legacy=True
     )

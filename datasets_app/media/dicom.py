@@ -43,7 +43,7 @@ def probe_dicom(path: str | os.PathLike) -> DicomInfo:
         ds = pydicom.dcmread(path, stop_before_pixels=True)
     except InvalidDicomError:
         raise DicomProbeError("The file is not DICOM (no DICM header).") from None
-    except Exception as exc:  # pydicom raises many types for garbage input
+    except Exception as exc:  # noqa: BLE001 - pydicom raises many types for garbage input
         raise DicomProbeError(f"The DICOM header could not be read: {exc}") from None
     if "SOPInstanceUID" not in ds and "Rows" not in ds:
         raise DicomProbeError("The file has no DICOM image attributes (SOPInstanceUID, Rows).")

@@ -52,7 +52,9 @@ def _open(path: str | os.PathLike) -> Image.Image:
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise ImageProbeError(f"Refused as a possible decompression bomb: {exc}") from None
         except UnidentifiedImageError:
-            raise ImageProbeError("The file is not an image (its content matches no supported image format).") from None
+            raise ImageProbeError(
+                "The file is not an image (its content matches no supported image format)."
+            ) from None
         except OSError as exc:
             raise ImageProbeError(f"The image could not be read: {exc}") from None
 

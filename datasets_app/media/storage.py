@@ -10,9 +10,10 @@ import logging
 import os
 import tempfile
 import uuid
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import IO, Iterable, Iterator
+from typing import IO
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -29,7 +30,9 @@ def hosted_keys_of(rows: QuerySet) -> list[str]:
     from datasets_app.models import DataRowMember
 
     keys: set[str] = set()
-    for storage_key, thumb, original in rows.values_list("storage_key", "thumbnail_key", "original_storage_key"):
+    for storage_key, thumb, original in rows.values_list(
+        "storage_key", "thumbnail_key", "original_storage_key"
+    ):
         keys.update(k for k in (storage_key, thumb, original) if k)
     for storage_key, thumb in DataRowMember.objects.filter(data_row__in=rows).values_list(
         "storage_key", "thumbnail_key"
@@ -132,7 +135,9 @@ class _HashingReader:
         return out
 
 
-def save_stream(key: str, chunks: Iterable[bytes], *, limit: int | None = None, content_type: str = "") -> StoredObject:
+def save_stream(
+    key: str, chunks: Iterable[bytes], *, limit: int | None = None, content_type: str = ""
+) -> StoredObject:
     """Writes chunks to hosted file `key`, computing SHA-256 and size as they pass (one pass).
 
     Local storage writes a temporary file next to the target and renames it into place, so an
@@ -238,7 +243,9 @@ def head(key: str) -> tuple[int, str] | None:
 
     client = default_storage.connection.meta.client
     try:
-        resp = client.head_object(Bucket=default_storage.bucket_name, Key=default_storage._normalize_name(key))
+        resp = client.head_object(
+            Bucket=default_storage.bucket_name, Key=default_storage._normalize_name(key)
+        )
     except ClientError:
         return None
     return int(resp["ContentLength"]), ""
@@ -262,7 +269,9 @@ def walk_keys(prefix: str = "") -> Iterator[str]:
         yield from walk_keys(f"{prefix}/{d}" if prefix else d)
 
 
-def signed_file_url(storage_key: str, url: str, integration=None, *, base_url: str | None = None) -> str | None:
+def signed_file_url(
+    storage_key: str, url: str, integration=None, *, base_url: str | None = None
+) -> str | None:
     """A time-limited download URL for a row's or member's file: hosted -> signed_download_url;
     external with an integration -> the provider's own signed URL; else the URL itself."""
     if url:
@@ -282,7 +291,9 @@ def missing_files(*, batch: int = 1000) -> Iterator[tuple[str, str, str]]:
     Streams rows in chunks (constant memory); one existence check per key."""
     from datasets_app.models import DataRow, DataRowMember
 
-    rows = DataRow.objects.exclude(storage_key="", thumbnail_key="").values_list("data_hash", "storage_key", "thumbnail_key")
+    rows = DataRow.objects.exclude(storage_key="", thumbnail_key="").values_list(
+        "data_hash", "storage_key", "thumbnail_key"
+    )
     for data_hash, key, thumb in rows.iterator(chunk_size=batch):
         for what, k in (("file", key), ("thumbnail", thumb)):
             if k and not default_storage.exists(k):

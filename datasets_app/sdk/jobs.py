@@ -91,7 +91,9 @@ def _commit_unit(
             if all_members:
                 m.DataRowMember.objects.bulk_create(all_members, batch_size=2000)
         for data_hash, metadata in upsert or []:
-            m.DataRow.objects.filter(dataset_id=job.dataset_id, data_hash=data_hash).update(client_metadata=metadata)
+            m.DataRow.objects.filter(dataset_id=job.dataset_id, data_hash=data_hash).update(
+                client_metadata=metadata
+            )
         m.Dataset.objects.filter(pk=job.dataset_id).update(last_edited_at=now)
     return True
 
@@ -120,15 +122,21 @@ def _existing_by_sha(job: m.DataJob, shas: list[str]) -> dict[str, str]:
     if not shas:
         return {}
     found = {}
-    for sha, data_hash in m.DataRow.objects.filter(dataset_id=job.dataset_id, sha256__in=shas).values_list(
-        "sha256", "data_hash"
-    ).order_by("created_at"):
+    for sha, data_hash in (
+        m.DataRow.objects.filter(dataset_id=job.dataset_id, sha256__in=shas)
+        .values_list("sha256", "data_hash")
+        .order_by("created_at")
+    ):
         found.setdefault(sha, str(data_hash))
     return found
 
 
 def _result(row: m.DataRow, duplicate_of: str | None = None) -> dict:
-    out = {"data_hash": str(row.data_hash), "title": row.title, "backing_item_uuid": str(row.backing_item_uuid)}
+    out = {
+        "data_hash": str(row.data_hash),
+        "title": row.title,
+        "backing_item_uuid": str(row.backing_item_uuid),
+    }
     if duplicate_of:
         out["duplicate_of"] = duplicate_of
     return out
@@ -174,7 +182,12 @@ def _process_single(job: m.DataJob, unit: m.DataJobUnit) -> None:
     _commit_unit(job, unit, rows=[row], members={}, results=[_result(row, existing)])
 
 
-_VIDEO_MIME = {"mov": "video/mp4", "matroska": "video/x-matroska", "avi": "video/x-msvideo", "webm": "video/webm"}
+_VIDEO_MIME = {
+    "mov": "video/mp4",
+    "matroska": "video/x-matroska",
+    "avi": "video/x-msvideo",
+    "webm": "video/webm",
+}
 
 
 def _process_image_group(job: m.DataJob, unit: m.DataJobUnit) -> None:
@@ -211,15 +224,30 @@ def _process_image_group(job: m.DataJob, unit: m.DataJobUnit) -> None:
             storage.save_small(thumb, facts.thumbnail)
             group_members.append(
                 m.DataRowMember(
-                    data_sequence=seq, title=f["title"], storage_key=f["key"], mime_type=facts.mime_type,
-                    file_size=f.get("size"), width=w, height=h, sha256=sha, thumbnail_key=thumb,
+                    data_sequence=seq,
+                    title=f["title"],
+                    storage_key=f["key"],
+                    mime_type=facts.mime_type,
+                    file_size=f.get("size"),
+                    width=w,
+                    height=h,
+                    sha256=sha,
+                    thumbnail_key=thumb,
                 )
             )
         row = m.DataRow(
-            dataset_id=job.dataset_id, title=title, data_type=m.DataType.IMG_GROUP,
-            file_size=sum(mem.file_size or 0 for mem in group_members), mime_type=group_members[0].mime_type,
-            width=w, height=h, frame_count=len(group_members), client_metadata=metadata, sha256=digest,
-            thumbnail_key=group_members[0].thumbnail_key, is_optimised_image_group=bool(spec.get("create_video")),
+            dataset_id=job.dataset_id,
+            title=title,
+            data_type=m.DataType.IMG_GROUP,
+            file_size=sum(mem.file_size or 0 for mem in group_members),
+            mime_type=group_members[0].mime_type,
+            width=w,
+            height=h,
+            frame_count=len(group_members),
+            client_metadata=metadata,
+            sha256=digest,
+            thumbnail_key=group_members[0].thumbnail_key,
+            is_optimised_image_group=bool(spec.get("create_video")),
         )
         rows.append(row)
         members[row.data_hash] = group_members
@@ -250,18 +278,33 @@ def _process_dicom(job: m.DataJob, unit: m.DataJobUnit) -> None:
     first = ordered[0][1]
     group_members = [
         m.DataRowMember(
-            data_sequence=seq, title=f["title"], storage_key=f["key"], mime_type="application/dicom",
-            file_size=f.get("size"), width=info.columns, height=info.rows, sha256=sha,
+            data_sequence=seq,
+            title=f["title"],
+            storage_key=f["key"],
+            mime_type="application/dicom",
+            file_size=f.get("size"),
+            width=info.columns,
+            height=info.rows,
+            sha256=sha,
         )
         for seq, (f, info, sha) in enumerate(ordered)
     ]
     row = m.DataRow(
-        dataset_id=job.dataset_id, title=title, data_type=m.DataType.DICOM,
-        file_size=sum(mem.file_size or 0 for mem in group_members), mime_type="application/dicom",
-        width=first.columns, height=first.rows, frame_count=len(group_members), client_metadata=metadata,
-        sha256=digest, media_info={"modality": first.modality, "series_instance_uid": first.series_instance_uid},
+        dataset_id=job.dataset_id,
+        title=title,
+        data_type=m.DataType.DICOM,
+        file_size=sum(mem.file_size or 0 for mem in group_members),
+        mime_type="application/dicom",
+        width=first.columns,
+        height=first.rows,
+        frame_count=len(group_members),
+        client_metadata=metadata,
+        sha256=digest,
+        media_info={"modality": first.modality, "series_instance_uid": first.series_instance_uid},
     )
-    _commit_unit(job, unit, rows=[row], members={row.data_hash: group_members}, results=[_result(row, existing)])
+    _commit_unit(
+        job, unit, rows=[row], members={row.data_hash: group_members}, results=[_result(row, existing)]
+    )
 
 
 _UPLOAD_PROCESSORS = {
@@ -309,14 +352,21 @@ def run_data_job(job_id: int) -> str:
 
         return run_private_job(job_id)
     pending_ids = list(
-        m.DataJobUnit.objects.filter(job=job, status=m.JobStatus.PENDING).order_by("index").values_list("pk", flat=True)
+        m.DataJobUnit.objects.filter(job=job, status=m.JobStatus.PENDING)
+        .order_by("index")
+        .values_list("pk", flat=True)
     )
     for start in range(0, len(pending_ids), UNIT_BATCH):
-        batch = m.DataJobUnit.objects.filter(pk__in=pending_ids[start : start + UNIT_BATCH], status=m.JobStatus.PENDING)
+        batch = m.DataJobUnit.objects.filter(
+            pk__in=pending_ids[start : start + UNIT_BATCH], status=m.JobStatus.PENDING
+        )
         failed = False
         for unit in batch.order_by("index"):
             process_unit(job, unit)
-            if not job.ignore_errors and m.DataJobUnit.objects.filter(pk=unit.pk, status=m.JobStatus.ERROR).exists():
+            if (
+                not job.ignore_errors
+                and m.DataJobUnit.objects.filter(pk=unit.pk, status=m.JobStatus.ERROR).exists()
+            ):
                 failed = True
                 break
         if failed:
@@ -326,7 +376,9 @@ def run_data_job(job_id: int) -> str:
 
 
 def _cancel_pending(job: m.DataJob, reason: str) -> None:
-    units = list(m.DataJobUnit.objects.filter(job=job, status=m.JobStatus.PENDING).only("pk", "object_urls", "job"))
+    units = list(
+        m.DataJobUnit.objects.filter(job=job, status=m.JobStatus.PENDING).only("pk", "object_urls", "job")
+    )
     cancelled = m.DataJobUnit.objects.filter(pk__in=[u.pk for u in units], status=m.JobStatus.PENDING).update(
         status=m.JobStatus.CANCELLED, error=reason, finished_at=timezone.now()
     )
@@ -345,7 +397,9 @@ def finish_data_job(job: m.DataJob) -> str:
     if failed and not job.ignore_errors:
         with transaction.atomic():
             claimed = m.DataJob.objects.filter(pk=job.pk, status=m.JobStatus.PENDING).update(
-                status=m.JobStatus.ERROR, finished_at=now, message="At least one item failed; nothing was added."
+                status=m.JobStatus.ERROR,
+                finished_at=now,
+                message="At least one item failed; nothing was added.",
             )
             if claimed:
                 rows = m.DataRow.objects.filter(dataset_id=job.dataset_id, created_by_job__job=job)
@@ -357,5 +411,7 @@ def finish_data_job(job: m.DataJob) -> str:
                 )
                 storage.delete_after_commit(keys)
         return m.JobStatus.ERROR
-    m.DataJob.objects.filter(pk=job.pk, status=m.JobStatus.PENDING).update(status=m.JobStatus.DONE, finished_at=now)
+    m.DataJob.objects.filter(pk=job.pk, status=m.JobStatus.PENDING).update(
+        status=m.JobStatus.DONE, finished_at=now
+    )
     return m.JobStatus.DONE

@@ -16,8 +16,9 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -56,7 +57,12 @@ UNIT_VIDEO = "video"
 UNIT_IMAGE = "image"
 UNIT_IMAGE_GROUP = "image_group"
 UNIT_DICOM = "dicom"
-UNIT_ITEM_TYPE = {UNIT_VIDEO: ITEM_VIDEO, UNIT_IMAGE: ITEM_IMAGE, UNIT_IMAGE_GROUP: ITEM_IMAGE, UNIT_DICOM: ITEM_DICOM}
+UNIT_ITEM_TYPE = {
+    UNIT_VIDEO: ITEM_VIDEO,
+    UNIT_IMAGE: ITEM_IMAGE,
+    UNIT_IMAGE_GROUP: ITEM_IMAGE,
+    UNIT_DICOM: ITEM_DICOM,
+}
 ACTION = {
     UNIT_VIDEO: "Uploading video",
     UNIT_IMAGE: "Uploading image",
@@ -104,7 +110,12 @@ class DatasetDataLongPolling:
 
     @property
     def units_total(self) -> int:
-        return self.units_pending_count + self.units_done_count + self.units_error_count + self.units_cancelled_count
+        return (
+            self.units_pending_count
+            + self.units_done_count
+            + self.units_error_count
+            + self.units_cancelled_count
+        )
 
 
 @dataclass(frozen=True)
@@ -170,7 +181,9 @@ def _create_slots(
     return slots
 
 
-def issue_upload_urls(principal: Principal, count: Any, item_type: str, *, base_url: str | None = None) -> list[IssuedUpload]:
+def issue_upload_urls(
+    principal: Principal, count: Any, item_type: str, *, base_url: str | None = None
+) -> list[IssuedUpload]:
     """`count` upload slots of one item type for this caller (v2 presigned-urls; no dataset yet).
 
     One INSERT whatever the count. Each URL accepts one file until it expires; its object key is
@@ -184,7 +197,9 @@ def issue_upload_urls(principal: Principal, count: Any, item_type: str, *, base_
         raise InvalidArgumentError(f"count must be between 1 and {MAX_URLS_PER_CALL}.", field="count")
     slots = _create_slots(principal, item_type, [""] * count, dataset=None)
     return [
-        IssuedUpload(item_uuid=str(s.item_uuid), object_key=s.object_key, signed_url=_upload_url(s, base_url=base_url))
+        IssuedUpload(
+            item_uuid=str(s.item_uuid), object_key=s.object_key, signed_url=_upload_url(s, base_url=base_url)
+        )
         for s in slots
     ]
 
@@ -239,7 +254,9 @@ def receive_upload(
     if slot.expires_at <= timezone.now():
         raise UploadRefused(403, "The upload URL has expired; ask for a new URL.")
     if slot.consumed_at is not None:
-        raise UploadRefused(409, "This upload URL was already used for a registered upload; ask for a new URL.")
+        raise UploadRefused(
+            409, "This upload URL was already used for a registered upload; ask for a new URL."
+        )
     limit = settings.UPLOAD_MAX_BYTES
     if content_length is not None and content_length > limit:
         raise UploadRefused(413, f"The file is {content_length} bytes; the limit is {limit} bytes.")
@@ -254,7 +271,9 @@ def receive_upload(
         uploaded_at=timezone.now(), size=stored.size, sha256=stored.sha256, content_type=content_type[:100]
     )
     if updated != 1:
-        raise UploadRefused(409, "This upload URL was already used for a registered upload; ask for a new URL.")
+        raise UploadRefused(
+            409, "This upload URL was already used for a registered upload; ask for a new URL."
+        )
     return ReceivedUpload(object_key=slot.object_key, size=stored.size, sha256=stored.sha256)
 
 
@@ -275,14 +294,18 @@ def _metadata(entry: dict, where: str) -> dict:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise InvalidArgumentError(f"{where}.clientMetadata must be a JSON object.", field=f"{where}.clientMetadata")
+        raise InvalidArgumentError(
+            f"{where}.clientMetadata must be a JSON object.", field=f"{where}.clientMetadata"
+        )
     return value
 
 
 def _files(entry: dict, list_name: str, where: str) -> list[dict]:
     files = entry.get(list_name)
     if not isinstance(files, list) or not files:
-        raise InvalidArgumentError(f"{where}.{list_name} must be a non-empty list.", field=f"{where}.{list_name}")
+        raise InvalidArgumentError(
+            f"{where}.{list_name} must be a non-empty list.", field=f"{where}.{list_name}"
+        )
     if len(files) > MAX_FILES_PER_GROUP:
         raise InvalidArgumentError(f"{where}.{list_name} has more than {MAX_FILES_PER_GROUP} files.")
     out = []
@@ -290,7 +313,9 @@ def _files(entry: dict, list_name: str, where: str) -> list[dict]:
         if not isinstance(f, dict):
             raise InvalidArgumentError(f"{where}.{list_name}[{j}] must be an object.")
         key = _str_field(f, "url", f"{where}.{list_name}[{j}]")
-        title = f.get("title") if isinstance(f.get("title"), str) and f.get("title") else os.path.basename(key)
+        title = (
+            f.get("title") if isinstance(f.get("title"), str) and f.get("title") else os.path.basename(key)
+        )
         out.append({"key": key, "title": clean_title(title)})
     return out
 
@@ -307,14 +332,28 @@ def parse_data_items(data_items: Any) -> tuple[list[dict], bool, bool]:
             raise InvalidArgumentError(f"{where} must be an object.")
         key = _str_field(entry, "objectUrl", where)
         title = entry.get("title") or os.path.basename(key)
-        specs.append({"type": UNIT_VIDEO, "key": key, "title": clean_title(title), "client_metadata": _metadata(entry, where)})
+        specs.append(
+            {
+                "type": UNIT_VIDEO,
+                "key": key,
+                "title": clean_title(title),
+                "client_metadata": _metadata(entry, where),
+            }
+        )
     for i, entry in enumerate(data_items.get("images") or []):
         where = f"images[{i}]"
         if not isinstance(entry, dict):
             raise InvalidArgumentError(f"{where} must be an object.")
         key = _str_field(entry, "objectUrl", where)
         title = entry.get("title") or os.path.basename(key)
-        specs.append({"type": UNIT_IMAGE, "key": key, "title": clean_title(title), "client_metadata": _metadata(entry, where)})
+        specs.append(
+            {
+                "type": UNIT_IMAGE,
+                "key": key,
+                "title": clean_title(title),
+                "client_metadata": _metadata(entry, where),
+            }
+        )
     for i, entry in enumerate(data_items.get("imageGroups") or []):
         where = f"imageGroups[{i}]"
         if not isinstance(entry, dict):
@@ -346,10 +385,16 @@ def parse_data_items(data_items: Any) -> tuple[list[dict], bool, bool]:
         if data_items.get(name):
             raise InvalidArgumentError(f"dataItems.{name} is not supported by this server.", field=name)
     if not specs:
-        raise InvalidArgumentError("dataItems names no video, image, image group or DICOM series.", field="dataItems")
+        raise InvalidArgumentError(
+            "dataItems names no video, image, image group or DICOM series.", field="dataItems"
+        )
     if len(specs) > MAX_UNITS_PER_JOB:
         raise InvalidArgumentError(f"A data job takes at most {MAX_UNITS_PER_JOB} items.", field="dataItems")
-    return specs, bool(data_items.get("skipDuplicateUrls", False)), bool(data_items.get("upsertMetadata", False))
+    return (
+        specs,
+        bool(data_items.get("skipDuplicateUrls", False)),
+        bool(data_items.get("upsertMetadata", False)),
+    )
 
 
 def spec_keys(spec: dict) -> list[str]:
@@ -369,7 +414,9 @@ def _file_name(file: Any) -> str:
 
 
 def _job_not_found(process_hash: Any) -> ResourceNotFoundError:
-    return ResourceNotFoundError(f"Upload job {process_hash} not found in this dataset.", process_hash=str(process_hash))
+    return ResourceNotFoundError(
+        f"Upload job {process_hash} not found in this dataset.", process_hash=str(process_hash)
+    )
 
 
 class UploadsMixin:
@@ -387,7 +434,9 @@ class UploadsMixin:
         ds = self._require(Op.WRITE_DATA)
         names = [file_names] if isinstance(file_names, str) else file_names
         if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
-            raise InvalidArgumentError("uid must be a file name or a non-empty list of file names.", field="uid")
+            raise InvalidArgumentError(
+                "uid must be a file name or a non-empty list of file names.", field="uid"
+            )
         if len(names) > MAX_URLS_PER_CALL:
             raise InvalidArgumentError(f"At most {MAX_URLS_PER_CALL} file names per call.", field="uid")
         slots = _create_slots(self.principal, item_type, names, dataset=ds)
@@ -440,7 +489,9 @@ class UploadsMixin:
         entry = {"objectUrl": key, "title": title or name or "video", "clientMetadata": {}}
         return self.start_data_job({"videos": [entry]})
 
-    def upload_video(self, file_path_or_file: Any, title: str | None = None, *, timeout_seconds: float = 3600) -> DatasetDataInfo:
+    def upload_video(
+        self, file_path_or_file: Any, title: str | None = None, *, timeout_seconds: float = 3600
+    ) -> DatasetDataInfo:
         """Uploads one video and waits for its job (probe + thumbnail); returns the new row's hash,
         title and backing item. The file streams in chunks; nothing reads it whole."""
         return self._single(self.upload_video_start(file_path_or_file, title), timeout_seconds)
@@ -450,10 +501,14 @@ class UploadsMixin:
         entry = {"objectUrl": key, "title": title or name or "image", "clientMetadata": {}}
         return self.start_data_job({"images": [entry]})
 
-    def upload_image(self, file: Any, title: str | None = None, *, timeout_seconds: float = 600) -> DatasetDataInfo:
+    def upload_image(
+        self, file: Any, title: str | None = None, *, timeout_seconds: float = 600
+    ) -> DatasetDataInfo:
         return self._single(self.upload_image_start(file, title), timeout_seconds)
 
-    def create_image_group_start(self, files: Iterable[Any], title: str | None = None, create_video: bool = False) -> str:
+    def create_image_group_start(
+        self, files: Iterable[Any], title: str | None = None, create_video: bool = False
+    ) -> str:
         files = list(files)
         if not files:
             raise InvalidArgumentError("An image group needs at least one file.", field="files")
@@ -468,10 +523,17 @@ class UploadsMixin:
         return self.start_data_job({"imageGroups": [entry]})
 
     def create_image_group(
-        self, files: Iterable[Any], title: str | None = None, create_video: bool = False, *, timeout_seconds: float = 3600
+        self,
+        files: Iterable[Any],
+        title: str | None = None,
+        create_video: bool = False,
+        *,
+        timeout_seconds: float = 3600,
     ) -> list[DatasetDataInfo]:
         """Creates image groups of the files, one per resolution, each in the caller's order."""
-        result = self.wait_data_job(self.create_image_group_start(files, title, create_video), timeout_seconds)
+        result = self.wait_data_job(
+            self.create_image_group_start(files, title, create_video), timeout_seconds
+        )
         return self._raise_unless_done(result, at_least=1)
 
     def create_dicom_series_start(self, files: Iterable[Any], title: str | None = None) -> str:
@@ -479,12 +541,19 @@ class UploadsMixin:
         if not files:
             raise InvalidArgumentError("A DICOM series needs at least one file.", field="files")
         stored = self._store_local_files(files, ITEM_DICOM)
-        entry: dict = {"dicomFiles": [{"url": key, "title": name or f"file-{i}"} for i, (key, name) in enumerate(stored)], "clientMetadata": {}}
+        entry: dict = {
+            "dicomFiles": [
+                {"url": key, "title": name or f"file-{i}"} for i, (key, name) in enumerate(stored)
+            ],
+            "clientMetadata": {},
+        }
         if title:
             entry["title"] = title
         return self.start_data_job({"dicomSeries": [entry]})
 
-    def create_dicom_series(self, files: Iterable[Any], title: str | None = None, *, timeout_seconds: float = 3600) -> DatasetDataInfo:
+    def create_dicom_series(
+        self, files: Iterable[Any], title: str | None = None, *, timeout_seconds: float = 3600
+    ) -> DatasetDataInfo:
         return self._single(self.create_dicom_series_start(files, title), timeout_seconds)
 
     def _single(self, process_hash: str, timeout_seconds: float) -> DatasetDataInfo:
@@ -495,9 +564,13 @@ class UploadsMixin:
     @staticmethod
     def _raise_unless_done(result: DatasetDataLongPolling, *, at_least: int) -> list[DatasetDataInfo]:
         if result.status == m.JobStatus.PENDING:
-            raise TimeoutError(f"Upload job {result.process_hash} is still running; poll it with get_data_job.")
+            raise TimeoutError(
+                f"Upload job {result.process_hash} is still running; poll it with get_data_job."
+            )
         if result.status != m.JobStatus.DONE:
-            raise InvalidArgumentError("; ".join(result.errors) or "The upload failed.", process_hash=result.process_hash)
+            raise InvalidArgumentError(
+                "; ".join(result.errors) or "The upload failed.", process_hash=result.process_hash
+            )
         if len(result.data_hashes_with_titles) < at_least:
             raise InvalidArgumentError(
                 "; ".join(result.errors) or "The upload created no data row (skipped as a duplicate?).",
@@ -507,16 +580,24 @@ class UploadsMixin:
 
     # -- private-cloud data: thin delegations to sdk/private_data.py --
 
-    def add_private_data_to_dataset_start(self, integration_id: Any, private_files: Any, ignore_errors: Any = False, **_: Any) -> str:
+    def add_private_data_to_dataset_start(
+        self, integration_id: Any, private_files: Any, ignore_errors: Any = False, **_: Any
+    ) -> str:
         """Starts an import of media that stays in the customer's bucket; returns its process_hash."""
         from .private_data import add_private_data_start
 
-        return add_private_data_start(self, integration_id=integration_id, private_files=private_files, ignore_errors=ignore_errors)
+        return add_private_data_start(
+            self, integration_id=integration_id, private_files=private_files, ignore_errors=ignore_errors
+        )
 
-    def add_private_data_to_dataset_get_result(self, upload_job_id: Any, timeout_seconds: Any = 7 * 24 * 3600) -> DatasetDataLongPolling:
+    def add_private_data_to_dataset_get_result(
+        self, upload_job_id: Any, timeout_seconds: Any = 7 * 24 * 3600
+    ) -> DatasetDataLongPolling:
         return self.wait_data_job(upload_job_id, timeout_seconds)
 
-    def add_private_data_to_dataset(self, integration_id: Any, private_files: Any, ignore_errors: Any = False) -> list[DatasetDataInfo]:
+    def add_private_data_to_dataset(
+        self, integration_id: Any, private_files: Any, ignore_errors: Any = False
+    ) -> list[DatasetDataInfo]:
         from .private_data import add_private_data
 
         return add_private_data(self, integration_id, private_files, ignore_errors)
@@ -545,7 +626,9 @@ class UploadsMixin:
         for spec in specs:
             for key in spec_keys(spec):
                 if key in keys_by_type:
-                    raise InvalidArgumentError(f"Upload key {key!r} is named twice in this request.", object_url=key)
+                    raise InvalidArgumentError(
+                        f"Upload key {key!r} is named twice in this request.", object_url=key
+                    )
                 keys_by_type[key] = UNIT_ITEM_TYPE[spec["type"]]
         now = timezone.now()
         owner = _owner_filter(self.principal)
@@ -596,7 +679,11 @@ class UploadsMixin:
             m.DataJobUnit.objects.bulk_create(
                 [
                     m.DataJobUnit(
-                        job=job, index=i, spec=spec, object_urls=spec_keys(spec), action_description=ACTION[spec["type"]]
+                        job=job,
+                        index=i,
+                        spec=spec,
+                        object_urls=spec_keys(spec),
+                        action_description=ACTION[spec["type"]],
                     )
                     for i, spec in enumerate(specs)
                 ],
@@ -625,7 +712,9 @@ class UploadsMixin:
             # A write-only key polls the jobs it started.
             ds = self._require(Op.WRITE_DATA)
         job_uuid = parse_hash(process_hash, "process_hash")
-        job = m.DataJob.objects.filter(dataset=ds, process_hash=job_uuid, **_owner_filter_job(self.principal)).first()
+        job = m.DataJob.objects.filter(
+            dataset=ds, process_hash=job_uuid, **_owner_filter_job(self.principal)
+        ).first()
         if job is None:
             raise _job_not_found(process_hash)
         return job
@@ -635,7 +724,9 @@ class UploadsMixin:
         them, in their dataset. `legacy` (0.1.145 callers) never reports CANCELLED. Three queries."""
         return job_status(self._get_job(process_hash), legacy=legacy)
 
-    def wait_data_job(self, process_hash: Any, timeout_seconds: Any = 10, *, legacy: bool = False) -> DatasetDataLongPolling:
+    def wait_data_job(
+        self, process_hash: Any, timeout_seconds: Any = 10, *, legacy: bool = False
+    ) -> DatasetDataLongPolling:
         """Holds until the job is terminal or `timeout_seconds` (0..60 over the API; more in-process)
         pass, re-reading the job's status every ~0.3 s (one small query each); never longer."""
         try:
@@ -678,7 +769,9 @@ def job_status(job: m.DataJob, *, legacy: bool = False) -> DatasetDataLongPollin
     """Encord's long-polling shape for a job: counts while pending; rows, errors and duplicates
     once terminal (reading results only then keeps a poll cheap). Two queries."""
     counts = {s: 0 for s in m.JobStatus.values}
-    for status, n in m.DataJobUnit.objects.filter(job=job).values_list("status").annotate(n=Count("id")).order_by():
+    for status, n in (
+        m.DataJobUnit.objects.filter(job=job).values_list("status").annotate(n=Count("id")).order_by()
+    ):
         counts[status] = n
     rows: list[DatasetDataInfo] = []
     errors: list[str] = []
@@ -697,16 +790,29 @@ def job_status(job: m.DataJob, *, legacy: bool = False) -> DatasetDataLongPollin
                 for r in results or []:
                     if "data_hash" in r and status == m.JobStatus.DONE:
                         rows.append(
-                            DatasetDataInfo(data_hash=r["data_hash"], title=r["title"], backing_item_uuid=r["backing_item_uuid"])
+                            DatasetDataInfo(
+                                data_hash=r["data_hash"],
+                                title=r["title"],
+                                backing_item_uuid=r["backing_item_uuid"],
+                            )
                         )
                     if "duplicate_of" in r:
                         duplicates.append(
-                            {"title": r["title"], "duplicate_of": r["duplicate_of"], "skipped": bool(r.get("skipped"))}
+                            {
+                                "title": r["title"],
+                                "duplicate_of": r["duplicate_of"],
+                                "skipped": bool(r.get("skipped")),
+                            }
                         )
             elif unit_status == m.JobStatus.ERROR:
                 errors.append(error)
                 unit_errors.append(
-                    DataUnitError(object_urls=list(urls or []), error=error, subtask_uuid=str(subtask), action_description=action)
+                    DataUnitError(
+                        object_urls=list(urls or []),
+                        error=error,
+                        subtask_uuid=str(subtask),
+                        action_description=action,
+                    )
                 )
         if job.message and status == m.JobStatus.ERROR and job.message not in errors:
             errors.append(job.message)
@@ -730,4 +836,3 @@ def job_status(job: m.DataJob, *, legacy: bool = False) -> DatasetDataLongPollin
 def group_digest(shas: list[str]) -> str:
     """The content digest of an image group or series: SHA-256 over its files' digests, in order."""
     return hashlib.sha256("\n".join(shas).encode()).hexdigest()
-

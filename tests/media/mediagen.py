@@ -11,7 +11,9 @@ from PIL import Image
 from tests.media.test_video import make_video  # noqa: F401  (re-exported for upload tests)
 
 
-def make_image(path: Path, width: int = 64, height: int = 48, color=(200, 30, 30), fmt: str | None = None) -> Path:
+def make_image(
+    path: Path, width: int = 64, height: int = 48, color=(200, 30, 30), fmt: str | None = None
+) -> Path:
     img = Image.new("RGB", (width, height), color)
     # A gradient so JPEGs of different colours differ in content (and in SHA-256).
     for x in range(0, width, 7):
@@ -21,18 +23,27 @@ def make_image(path: Path, width: int = 64, height: int = 48, color=(200, 30, 30
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (
+        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
 
 
 def make_png_bomb(path: Path, side: int = 100_000) -> Path:
     """A tiny PNG whose header claims side x side pixels (10 gigapixels by default)."""
     ihdr = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
     idat = zlib.compress(b"\x00" * 1024)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", idat)
+        + _png_chunk(b"IEND", b"")
+    )
     return path
 
 
-def make_dicom(path: Path, instance_number: int, *, rows: int = 16, columns: int = 16, series_uid: str = "1.2.3.4") -> Path:
+def make_dicom(
+    path: Path, instance_number: int, *, rows: int = 16, columns: int = 16, series_uid: str = "1.2.3.4"
+) -> Path:
     import struct as _struct
 
     from pydicom.dataset import FileDataset, FileMetaDataset
@@ -53,6 +64,8 @@ def make_dicom(path: Path, instance_number: int, *, rows: int = 16, columns: int
     ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 16, 15
     ds.SamplesPerPixel, ds.PixelRepresentation = 1, 0
     ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.PixelData = _struct.pack(f"<{rows * columns}H", *((i * instance_number) % 65536 for i in range(rows * columns)))
+    ds.PixelData = _struct.pack(
+        f"<{rows * columns}H", *((i * instance_number) % 65536 for i in range(rows * columns))
+    )
     ds.save_as(str(path), enforce_file_format=True)
     return path

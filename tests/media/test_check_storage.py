@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 
-import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management import call_command
@@ -23,7 +22,9 @@ def run_check() -> tuple[int, str]:
         return exc.code, out.getvalue()
 
 
-def test_check_storage_reports_orphans_and_missing_files(tmp_path, dataset, ds_admin, django_capture_on_commit_callbacks):
+def test_check_storage_reports_orphans_and_missing_files(
+    tmp_path, dataset, ds_admin, django_capture_on_commit_callbacks
+):
     from datasets_app.sdk import jobs
 
     ds = UserClient.for_user(ds_admin).get_dataset(str(dataset.dataset_hash))
@@ -41,7 +42,9 @@ def test_check_storage_reports_orphans_and_missing_files(tmp_path, dataset, ds_a
     assert f"missing thumbnail of row {row.data_hash}: {row.thumbnail_key}" in text
 
 
-def test_delete_data_removes_hosted_files_after_commit(tmp_path, dataset, ds_admin, django_capture_on_commit_callbacks):
+def test_delete_data_removes_hosted_files_after_commit(
+    tmp_path, dataset, ds_admin, django_capture_on_commit_callbacks
+):
     from datasets_app.sdk import jobs
 
     ds = UserClient.for_user(ds_admin).get_dataset(str(dataset.dataset_hash))

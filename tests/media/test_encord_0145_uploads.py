@@ -29,14 +29,23 @@ def test_sdk_0145_uploads_with_api_key(tmp_path, python_0145, live_server, datas
         "api_key": rw_key.secret,
         "video": str(make_video(tmp_path / "clip.mp4", frames=8)),
         "image": str(make_image(tmp_path / "one.png", 30, 20)),
-        "group": [str(make_image(tmp_path / f"g{i}.jpg", *size, color=(i * 60, 0, 0)))
-                  for i, size in enumerate([(64, 48), (32, 32), (64, 48)])],
+        "group": [
+            str(make_image(tmp_path / f"g{i}.jpg", *size, color=(i * 60, 0, 0)))
+            for i, size in enumerate([(64, 48), (32, 32), (64, 48)])
+        ],
         "dicom": [str(make_dicom(tmp_path / f"d{n}.dcm", n)) for n in (3, 1, 2)],
         "bad_image": str(bad),
     }
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ENCORD_", "CORD_"))}
-    proc = subprocess.run([str(python_0145), str(SCRIPT)], input=json.dumps(cfg), capture_output=True, text=True,
-                          timeout=300, env=env)
+    proc = subprocess.run(
+        [str(python_0145), str(SCRIPT)],
+        input=json.dumps(cfg),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -47,7 +56,11 @@ def test_sdk_0145_uploads_with_api_key(tmp_path, python_0145, live_server, datas
     groups = [m.DataRow.objects.get(data_hash=h) for h in out["groups"]]
     assert sorted(len(g.members.all()) for g in groups) == [1, 2]  # clusterByResolution: one group per size
     series = m.DataRow.objects.get(data_hash=out["dicom"])
-    assert list(series.members.order_by("data_sequence").values_list("title", flat=True)) == ["d1.dcm", "d2.dcm", "d3.dcm"]
+    assert list(series.members.order_by("data_sequence").values_list("title", flat=True)) == [
+        "d1.dcm",
+        "d2.dcm",
+        "d3.dcm",
+    ]
     assert "not an image" in out["bad_image"]
     assert m.DataRow.objects.filter(dataset=dataset).count() == 5
     # every slot was issued to the key for this dataset, and consumed once

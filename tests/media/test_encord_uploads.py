@@ -39,10 +39,15 @@ def test_sdk_upload_video_image_group_dicom(tmp_path, dataset, sdk_dataset, data
     assert row.title == "clip.mp4" and row.frame_count == 10 and row.data_type == "VIDEO"
 
     image = sdk_dataset.upload_image(make_image(tmp_path / "one.png", 40, 30))
-    assert image.title == "one.png" and image.file_link == m.DataRow.objects.get(data_hash=image.data_hash).storage_key
+    assert (
+        image.title == "one.png"
+        and image.file_link == m.DataRow.objects.get(data_hash=image.data_hash).storage_key
+    )
 
     sizes = [(64, 48), (32, 32), (64, 48)]
-    files = [str(make_image(tmp_path / f"g{i}.jpg", w, h, color=(i * 60, 0, 0))) for i, (w, h) in enumerate(sizes)]
+    files = [
+        str(make_image(tmp_path / f"g{i}.jpg", w, h, color=(i * 60, 0, 0))) for i, (w, h) in enumerate(sizes)
+    ]
     groups = sdk_dataset.create_image_group(files, title="walk")
     assert len(groups) == 2
     rows = [m.DataRow.objects.get(data_hash=g.data_hash) for g in groups]
@@ -75,7 +80,9 @@ def test_sdk_upload_of_text_as_image_raises_and_leaves_nothing(tmp_path, dataset
     assert stored_files() == set()
 
 
-def test_signed_put_refuses_bad_signature_reuse_and_oversize(tmp_path, ds_user, settings, live_server, data_worker):  # noqa: F811
+def test_signed_put_refuses_bad_signature_reuse_and_oversize(
+    tmp_path, ds_user, settings, live_server, data_worker
+):  # noqa: F811
     (slot,) = issue_upload_urls(Principal(user=ds_user), 1, "image", base_url=live_server.url)
     assert slot.signed_url.startswith(live_server.url + "/upload/")
     tampered = slot.signed_url.replace("signature=", "signature=0")
@@ -121,5 +128,7 @@ def test_v2_presigned_urls_gives_exactly_count(ds_user, live_server):
     issued = issue_upload_urls(Principal(user=ds_user), 7, "dicomFile", base_url=live_server.url)
     assert len(issued) == 7 and len({i.object_key for i in issued}) == 7
     assert all(i.object_key == f"uploads/{i.item_uuid}" for i in issued)
-    unsigned = requests.get(live_server.url + "/v2/public/presigned-urls?count=3&uploadItemType=image", timeout=10)
+    unsigned = requests.get(
+        live_server.url + "/v2/public/presigned-urls?count=3&uploadItemType=image", timeout=10
+    )
     assert unsigned.status_code == 401  # the SDK's signature is required

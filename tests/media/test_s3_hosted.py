@@ -29,7 +29,9 @@ BUCKET = "hosted-media"
 @pytest.fixture(scope="module")
 def moto_endpoint():
     exe = shutil.which("moto_server") or os.path.join(os.path.dirname(os.sys.executable), "moto_server")
-    proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(MOTO_PORT)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [exe, "-H", "127.0.0.1", "-p", str(MOTO_PORT)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         with socket.socket() as s:
@@ -37,8 +39,13 @@ def moto_endpoint():
                 break
         time.sleep(0.2)
     endpoint = f"http://127.0.0.1:{MOTO_PORT}"
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
-                 aws_secret_access_key="test").create_bucket(Bucket=BUCKET)
+    boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    ).create_bucket(Bucket=BUCKET)
     yield endpoint
     proc.terminate()
     proc.wait(10)
@@ -58,7 +65,9 @@ def s3_hosted(settings, moto_endpoint, media_in_tmp):
     yield moto_endpoint
 
 
-def test_presigned_put_is_the_object_stores_and_job_hashes_the_object(tmp_path, dataset, ds_user, s3_hosted, django_capture_on_commit_callbacks):
+def test_presigned_put_is_the_object_stores_and_job_hashes_the_object(
+    tmp_path, dataset, ds_user, s3_hosted, django_capture_on_commit_callbacks
+):
     ds = UserClient.for_user(ds_user).get_dataset(str(dataset.dataset_hash))
     from datasets_app.sdk.uploads import issue_upload_urls
 
@@ -71,7 +80,12 @@ def test_presigned_put_is_the_object_stores_and_job_hashes_the_object(tmp_path, 
     with pytest.raises(InvalidArgumentError, match="has not been uploaded"):
         ds.start_data_job({"images": [{"objectUrl": slot.object_key}]})
     body = make_image(tmp_path / "a.png", 50, 40).read_bytes()
-    assert requests.put(slot.signed_url, data=body, headers={"Content-Type": "image/png"}, timeout=10).status_code == 200
+    assert (
+        requests.put(
+            slot.signed_url, data=body, headers={"Content-Type": "image/png"}, timeout=10
+        ).status_code
+        == 200
+    )
     with django_capture_on_commit_callbacks(execute=False):
         process_hash = ds.start_data_job({"images": [{"objectUrl": slot.object_key, "title": "a.png"}]})
     jobs.run_data_job(m.DataJob.objects.get(process_hash=process_hash).pk)
@@ -86,7 +100,9 @@ def test_presigned_put_is_the_object_stores_and_job_hashes_the_object(tmp_path, 
     assert requests.get(fetched.signed_url, timeout=10).content == body
 
 
-def test_sdk_layer_upload_streams_into_s3(tmp_path, dataset, ds_user, s3_hosted, django_capture_on_commit_callbacks):
+def test_sdk_layer_upload_streams_into_s3(
+    tmp_path, dataset, ds_user, s3_hosted, django_capture_on_commit_callbacks
+):
     ds = UserClient.for_user(ds_user).get_dataset(str(dataset.dataset_hash))
     path = make_image(tmp_path / "b.jpg", 64, 48)
     with django_capture_on_commit_callbacks(execute=False):
@@ -104,7 +120,16 @@ def test_encord_sdk_uploads_image_group_to_s3(tmp_path, dataset, ds_user, sdk_cl
     (group,) = sdk_ds.create_image_group(files, title="s3 group")
     row = m.DataRow.objects.get(data_hash=group.data_hash)
     keys = list(row.members.order_by("data_sequence").values_list("storage_key", flat=True))
-    assert [t for t in row.members.order_by("data_sequence").values_list("title", flat=True)] == ["0.jpg", "1.jpg", "2.jpg"]
-    s3 = boto3.client("s3", endpoint_url=s3_hosted, region_name="us-east-1", aws_access_key_id="test",
-                      aws_secret_access_key="test")
+    assert [t for t in row.members.order_by("data_sequence").values_list("title", flat=True)] == [
+        "0.jpg",
+        "1.jpg",
+        "2.jpg",
+    ]
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=s3_hosted,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
     assert all(s3.head_object(Bucket=BUCKET, Key=k)["ContentLength"] > 0 for k in keys)

@@ -11,11 +11,17 @@ from dashboard.celery import app as celery_app
 @pytest.fixture(scope="session")
 def _data_worker_thread(django_db_setup, django_db_blocker):
     """One worker for the session (starting one per test costs ~4 s): both queues, solo pool."""
-    with django_db_blocker.unblock():
-        with start_worker(
-            celery_app, pool="solo", perform_ping_check=False, queues=["default", "media"], shutdown_timeout=30
-        ):
-            yield
+    with (
+        django_db_blocker.unblock(),
+        start_worker(
+            celery_app,
+            pool="solo",
+            perform_ping_check=False,
+            queues=["default", "media"],
+            shutdown_timeout=30,
+        ),
+    ):
+        yield
 
 
 @pytest.fixture

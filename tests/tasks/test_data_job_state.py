@@ -16,7 +16,9 @@ def ds(dataset, ds_user):
     return UserClient.for_user(ds_user).get_dataset(str(dataset.dataset_hash))
 
 
-def test_unit_finished_by_another_delivery_is_skipped(tmp_path, dataset, ds, django_capture_on_commit_callbacks):
+def test_unit_finished_by_another_delivery_is_skipped(
+    tmp_path, dataset, ds, django_capture_on_commit_callbacks
+):
     # no worker: enqueueing is captured, and the job runs here, twice, interleaved
     files = [make_image(tmp_path / f"{i}.jpg", color=(i * 50, 0, 0)) for i in range(3)]
     with django_capture_on_commit_callbacks(execute=False):
@@ -32,7 +34,9 @@ def test_unit_finished_by_another_delivery_is_skipped(tmp_path, dataset, ds, dja
     assert ds.get_data_job(process_hash).units_done_count == 3
 
 
-def test_job_of_another_user_is_not_found(tmp_path, dataset, ds, ds_admin, django_capture_on_commit_callbacks):
+def test_job_of_another_user_is_not_found(
+    tmp_path, dataset, ds, ds_admin, django_capture_on_commit_callbacks
+):
     from datasets_app.sdk.exceptions import ResourceNotFoundError
 
     with django_capture_on_commit_callbacks(execute=False):
@@ -88,7 +92,10 @@ def test_unit_processing_queries_do_not_grow_with_dataset_size(
     with django_assert_max_num_queries(12):
         jobs.run_data_job(job.pk)
     m.DataRow.objects.bulk_create(
-        [m.DataRow(dataset=dataset, title=f"r{i}", data_type="IMAGE", sha256=f"{i:064x}") for i in range(2000)]
+        [
+            m.DataRow(dataset=dataset, title=f"r{i}", data_type="IMAGE", sha256=f"{i:064x}")
+            for i in range(2000)
+        ]
     )
     job = m.DataJob.objects.get(process_hash=one_image_job(1))
     with django_assert_max_num_queries(12):

@@ -12,8 +12,8 @@ from django.core.files.storage import default_storage
 from datasets_app import models as m
 from datasets_app.sdk import UserClient, jobs
 from datasets_app.sdk.exceptions import InvalidArgumentError
-from datasets_app.sdk.uploads import issue_upload_urls
 from datasets_app.sdk.policy import Principal
+from datasets_app.sdk.uploads import issue_upload_urls
 from tests.media.mediagen import make_dicom, make_image, make_png_bomb, make_video
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,7 +31,11 @@ def stored_files() -> set[str]:
 def snapshot(dataset):
     return (
         sorted(m.DataRow.objects.filter(dataset=dataset).values_list("data_hash", "title", "storage_key")),
-        sorted(m.DataRowMember.objects.filter(data_row__dataset=dataset).values_list("image_hash", "data_sequence")),
+        sorted(
+            m.DataRowMember.objects.filter(data_row__dataset=dataset).values_list(
+                "image_hash", "data_sequence"
+            )
+        ),
         sorted(m.DataJobUnit.objects.filter(job__dataset=dataset).values_list("pk", "status")),
         stored_files(),
     )
@@ -51,7 +55,13 @@ def test_upload_video_probes_and_thumbnails_and_rerun_changes_nothing(tmp_path, 
     src = make_video(tmp_path / "clip.mp4", frames=20, fps=10, width=64, height=48)
     info = ds.upload_video(src, timeout_seconds=60)
     row = m.DataRow.objects.get(data_hash=info.data_hash)
-    assert (row.title, row.data_type, row.width, row.height, row.frame_count) == ("clip.mp4", "VIDEO", 64, 48, 20)
+    assert (row.title, row.data_type, row.width, row.height, row.frame_count) == (
+        "clip.mp4",
+        "VIDEO",
+        64,
+        48,
+        20,
+    )
     assert row.fps == pytest.approx(10) and row.duration == pytest.approx(2.0)
     assert row.media_info["codec"] == "h264" and row.media_info["has_b_frames"] is False
     assert row.sha256 and row.file_size == src.stat().st_size
@@ -64,7 +74,9 @@ def test_upload_video_probes_and_thumbnails_and_rerun_changes_nothing(tmp_path, 
 
 def test_create_image_group_splits_by_resolution_keeping_order(tmp_path, dataset, ds, data_worker):
     sizes = [(64, 48), (32, 32), (64, 48), (32, 32), (64, 48)]
-    files = [make_image(tmp_path / f"f{i}.jpg", w, h, color=(i * 40, 10, 10)) for i, (w, h) in enumerate(sizes)]
+    files = [
+        make_image(tmp_path / f"f{i}.jpg", w, h, color=(i * 40, 10, 10)) for i, (w, h) in enumerate(sizes)
+    ]
     groups = ds.create_image_group(files, title="walk", create_video=True, timeout_seconds=60)
     assert [g.title for g in groups] == ["walk (64x48)", "walk (32x32)"]
     first, second = (m.DataRow.objects.get(data_hash=g.data_hash) for g in groups)
@@ -91,14 +103,24 @@ def test_create_dicom_series_orders_by_instance_number(tmp_path, dataset, ds, da
 @pytest.mark.parametrize(
     "maker, method, message",
     [
-        (lambda p: (p / "notes.jpg").write_text("hello") and p / "notes.jpg", "upload_image_start", "not an image"),
+        (
+            lambda p: (p / "notes.jpg").write_text("hello") and p / "notes.jpg",
+            "upload_image_start",
+            "not an image",
+        ),
         (lambda p: (p / "empty.mp4").write_bytes(b"") or p / "empty.mp4", "upload_video_start", "0 bytes"),
         (lambda p: make_png_bomb(p / "bomb.png"), "upload_image_start", "decompression bomb"),
-        (lambda p: (p / "x.dcm").write_bytes(b"x" * 300) and p / "x.dcm", "create_dicom_series_start", "not DICOM"),
+        (
+            lambda p: (p / "x.dcm").write_bytes(b"x" * 300) and p / "x.dcm",
+            "create_dicom_series_start",
+            "not DICOM",
+        ),
     ],
     ids=["text-as-image", "zero-byte-video", "bomb", "non-dicom"],
 )
-def test_bad_input_errors_the_job_leaving_no_row_and_no_file(tmp_path, dataset, ds, data_worker, maker, method, message):
+def test_bad_input_errors_the_job_leaving_no_row_and_no_file(
+    tmp_path, dataset, ds, data_worker, maker, method, message
+):
     path = maker(tmp_path)
     arg = [path] if method.startswith("create_") else path
     process_hash = getattr(ds, method)(arg)
@@ -131,7 +153,12 @@ def test_ignore_errors_lands_good_units_else_nothing_lands(tmp_path, dataset, ds
 
     def start(ignore):
         keys = [k for k, _ in ds._store_local_files([good, bad], "image")]
-        items = {"images": [{"objectUrl": keys[0], "title": "good.jpg"}, {"objectUrl": keys[1], "title": "bad.jpg"}]}
+        items = {
+            "images": [
+                {"objectUrl": keys[0], "title": "good.jpg"},
+                {"objectUrl": keys[1], "title": "bad.jpg"},
+            ]
+        }
         return ds.wait_data_job(ds.start_data_job(items, ignore_errors=ignore), 60)
 
     strict = start(False)
@@ -141,7 +168,11 @@ def test_ignore_errors_lands_good_units_else_nothing_lands(tmp_path, dataset, ds
 
     lenient = start(True)
     assert lenient.status == "DONE" and [r.title for r in lenient.data_hashes_with_titles] == ["good.jpg"]
-    assert lenient.units_done_count == 1 and lenient.units_error_count == 1 and "not an image" in lenient.errors[0]
+    assert (
+        lenient.units_done_count == 1
+        and lenient.units_error_count == 1
+        and "not an image" in lenient.errors[0]
+    )
     assert m.DataRow.objects.filter(dataset=dataset).count() == 1
 
 

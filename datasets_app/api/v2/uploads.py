@@ -21,7 +21,9 @@ def presigned_urls(call: V2Call) -> dict[str, Any]:
     if count is None or not count.isdigit():
         raise InvalidArgumentError("count must be a positive integer.", field="count")
     item_type = call.query.get("uploadItemType") or ""
-    issued = issue_upload_urls(call.principal, int(count), item_type, base_url=call.request.build_absolute_uri("/"))
+    issued = issue_upload_urls(
+        call.principal, int(count), item_type, base_url=call.request.build_absolute_uri("/")
+    )
     return {
         "results": [
             {

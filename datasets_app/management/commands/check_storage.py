@@ -16,7 +16,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--older-than", type=float, default=0.0,
+            "--older-than",
+            type=float,
+            default=0.0,
             help="only count orphans last modified more than this many hours ago (default 0: all)",
         )
 
