@@ -142,22 +142,11 @@ TASK_DURATION = Histogram(
     ["task", "outcome"],
     buckets=_LATENCY_BUCKETS + (120, 300, 900, 3600),
 )
-UNIT_DURATION = Histogram(
-    "dd_job_unit_duration_seconds",
-    "Time to process one unit of a data job or one re-encoded video, by kind.",
-    ["kind"],
-    buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
-)
 STORAGE_ERRORS = Counter(
     "dd_storage_errors_total",
     "Failed operations against hosted-media storage, by operation.",
     ["operation"],
 )
-
-
-def observe_unit(kind: str, seconds: float) -> None:
-    """Records one finished job unit (called by the SDK's job runners)."""
-    UNIT_DURATION.labels(kind=kind).observe(seconds)
 
 
 def count_storage_error(operation: str) -> None:
@@ -245,7 +234,7 @@ def metrics_registry() -> CollectorRegistry:
 
         multiprocess.MultiProcessCollector(registry)
     else:
-        for metric in (REQUEST_LATENCY, TASK_DURATION, UNIT_DURATION, STORAGE_ERRORS):
+        for metric in (REQUEST_LATENCY, TASK_DURATION, STORAGE_ERRORS):
             registry.register(metric)
     registry.register(DatabaseStateCollector())
     return registry

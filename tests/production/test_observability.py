@@ -124,6 +124,19 @@ def test_metrics_endpoint_reports_latency_by_route_and_jobs_by_state(client, db)
     assert _sample(text, "dd_jobs", kind="reencode", state="SUBMITTED") == 1
     assert _sample(text, "dd_data_job_units_recent_seconds_count") == 0
 
+    # a unit that took 3 s, finished a minute ago, shows in the unit-duration summary
+    import datetime as dt
+
+    from django.utils import timezone
+
+    job = m.DataJob.objects.first()
+    done = timezone.now() - dt.timedelta(minutes=1)
+    m.DataJobUnit.objects.create(job=job, index=0, spec={}, status="DONE", started_at=done - dt.timedelta(seconds=3),
+                                 finished_at=done)
+    text = client.get("/metrics").content.decode()
+    assert _sample(text, "dd_data_job_units_recent_seconds_count") == 1
+    assert _sample(text, "dd_data_job_units_recent_seconds_sum") == 3.0
+
 
 def test_metrics_token_is_required_when_set(client, db, settings):
     settings.METRICS_TOKEN = "s3cret"
