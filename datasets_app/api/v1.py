@@ -148,8 +148,14 @@ def _success(result: Any, trace_id: str) -> HttpResponse:
 
         def body() -> Iterator[bytes]:
             yield b'{"status":200,"response":'
-            for chunk in result.chunks():
-                yield chunk.encode()
+            try:
+                for chunk in result.chunks():
+                    yield chunk.encode()
+            except Exception:
+                # Headers are gone: all we can do is log and cut the body short, which the SDK
+                # reports as a JSON parsing error (and retries, for the retryable reads).
+                logger.exception("Streamed v1 response failed (X-Cloud-Trace-Context: %s)", trace_id)
+                return
             yield b"}"
 
         response: HttpResponse = StreamingHttpResponse(body(), content_type="application/json")
