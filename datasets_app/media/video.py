@@ -54,18 +54,32 @@ def _is_url(source: str) -> bool:
     return source.startswith(("http://", "https://"))
 
 
+# Container formats we read. Playlists and indirections (hls, dash, concat, ...) are refused: a
+# crafted playlist would make ffmpeg read local files or reach internal hosts on our behalf.
+VIDEO_FORMATS = (
+    "mov,matroska,avi,h264,hevc,vvc,av1,obu,ivf,mpegts,mpeg,mpegvideo,m4v,flv,ogg,asf,mxf,dv,nut,"
+    "yuv4mpegpipe,gif,mjpeg,rawvideo"
+)
+
+
+def input_whitelist(source: str) -> dict[str, str]:
+    """ffmpeg input options that limit a source to video containers over its own protocol."""
+    protocols = "http,https,tls,tcp" if _is_url(source) else "file"
+    return {"format_whitelist": VIDEO_FORMATS, "protocol_whitelist": protocols}
+
+
 def open_video(source: str | os.PathLike) -> av.container.InputContainer:
     """A PyAV input container for a local path or an http(s) URL (streamed with Range requests).
 
     Raises VideoProbeError when it cannot be opened as media."""
     src = _source_str(source)
-    kwargs: dict[str, Any] = {"mode": "r"}
+    kwargs: dict[str, Any] = {"mode": "r", "options": input_whitelist(src)}
     if _is_url(src):
         kwargs["timeout"] = NETWORK_TIMEOUT_SECONDS
         # With one request per seek, PyAV's libavformat (62.x) sometimes drops the first packet of
         # an MP4 whose moov follows mdat (seen against our own Range endpoint); a persistent
         # connection does not (tests/tasks/test_reencode.py private-cloud test).
-        kwargs["options"] = {"multiple_requests": "1"}
+        kwargs["options"]["multiple_requests"] = "1"
     elif not os.path.exists(src):
         raise VideoProbeError("The file does not exist.", source=src)
     try:
@@ -505,6 +519,8 @@ def reencode_command(
     cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-y", "-loglevel", "error"]
     if progress:
         cmd += ["-progress", "pipe:1", "-nostats", "-stats_period", "0.5"]
+    for option, value in input_whitelist(source).items():
+        cmd += [f"-{option}", value]
     cmd += ["-i", source, "-map", "0:v:0"]
     if with_audio:
         cmd += ["-map", "0:a:0?", "-c:a", "aac", "-b:a", "128k"]

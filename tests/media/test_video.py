@@ -194,6 +194,21 @@ def test_probe_garbage_file_raises_typed_error(tmp_path):
     assert "media" in err.value.reason
 
 
+def test_playlist_pointing_at_other_files_is_refused(tmp_path):
+    # An HLS playlist would make ffmpeg read any local file (or internal URL) it names.
+    secret = make_video(tmp_path / "secret.mp4", frames=5)
+    playlist = tmp_path / "evil.m3u8"
+    playlist.write_text(f"#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:10.0,\n{secret}\n#EXT-X-ENDLIST\n")
+    with pytest.raises(VideoProbeError, match="Not a readable media file"):
+        probe_video(playlist)
+    with pytest.raises(VideoProbeError):
+        video.video_thumbnail(playlist, tmp_path / "t.jpg")
+    cmd = video.reencode_command(str(playlist), str(tmp_path / "out.mp4"), rate=Fraction(10), progress=False)
+    with pytest.raises(subprocess.CalledProcessError):
+        video.run_ffmpeg(cmd)
+    assert not (tmp_path / "out.mp4").exists()
+
+
 def test_probe_missing_file_raises_typed_error(tmp_path):
     with pytest.raises(VideoProbeError, match="does not exist"):
         probe_video(tmp_path / "nope.mp4")
