@@ -136,7 +136,9 @@ def probe_video(source: str | os.PathLike) -> dict:
       start_time (float seconds of the first frame's presentation time),
       time_base (str "num/den"), r_frame_rate / avg_frame_rate (str "num/den" or None),
       is_variable_frame_rate, has_b_frames, has_audio (bool), keyframe_count (int),
-      max_keyframe_interval (float seconds).
+      max_keyframe_interval (float seconds), container (str, the demuxer's name).
+      With verdict "unknown" only codec/size/rates/container, the zeroed numbers, verdict, reasons
+      and frame_table=None are set.
     - verdict: "ok" (browser time n/fps shows Python's n-th frame), "at risk" (one or more
       reasons apply), or "unknown" (the file opened but its frames could not be demuxed/decoded).
     - reasons: list of sentences, one per risk found (empty when "ok").
