@@ -168,6 +168,14 @@ def main() -> None:
             video = sdk_ds.upload_video(str(src))
             up_times.append(time.perf_counter() - t)
             row = m.DataRow.objects.get(data_hash=video.data_hash)
+            slot = m.UploadSlot.objects.get(object_key=row.storage_key)
+            job = m.DataJob.objects.get(units__results__0__data_hash=str(row.data_hash))
+            print(
+                f"  phases: URL->PUT done {(slot.uploaded_at - slot.created_at).total_seconds():.1f} s, "
+                f"PUT done->job start {(job.created_at - slot.uploaded_at).total_seconds():.1f} s, "
+                f"job {(job.finished_at - job.created_at).total_seconds():.1f} s",
+                flush=True,
+            )
             assert row.file_size == size and row.frame_count and row.sha256
             print(
                 f"run {i + 1}: cp {mb / cp_times[-1]:.0f} MB/s, upload_video {mb / up_times[-1]:.0f} MB/s",
