@@ -28,13 +28,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import ensure_postgres_database, setup_django  # noqa: E402
+from bench.common import ensure_postgres_database, setup_django
 
 DB_URL = os.environ.get("BENCH_DB", "postgres://postgres@127.0.0.1:5432/dd_api")
-PORT = int(os.environ.get("BENCH_PORT", 18010))
-ROUND_TRIPS = int(os.environ.get("BENCH_ROUND_TRIPS", 300))
-SMALL_ROWS = int(os.environ.get("BENCH_SMALL_ROWS", 10))
-BIG_ROWS = int(os.environ.get("BENCH_BIG_ROWS", 100_000))
+PORT = int(os.environ.get("BENCH_PORT", "18010"))
+ROUND_TRIPS = int(os.environ.get("BENCH_ROUND_TRIPS", "300"))
+SMALL_ROWS = int(os.environ.get("BENCH_SMALL_ROWS", "10"))
+BIG_ROWS = int(os.environ.get("BENCH_BIG_ROWS", "100000"))
 EMAIL = "bench-api@example.com"
 URL = f"http://127.0.0.1:{PORT}"
 
@@ -63,10 +63,22 @@ def prepare() -> tuple[str, str]:
         ds = m.Dataset.objects.get(dataset_hash=client.create_dataset(title).dataset_hash)
         batch = []
         for i in range(count):
-            batch.append(m.DataRow(dataset=ds, title=f"video-{i:06d}.mp4", data_type="VIDEO", mime_type="video/mp4",
-                                   storage_key=f"datasets/{ds.dataset_hash}/{i}.mp4", width=1280, height=720,
-                                   fps=25.0, duration=12.0, frame_count=300, file_size=123_456,
-                                   client_metadata={"camera": i % 7}))
+            batch.append(
+                m.DataRow(
+                    dataset=ds,
+                    title=f"video-{i:06d}.mp4",
+                    data_type="VIDEO",
+                    mime_type="video/mp4",
+                    storage_key=f"datasets/{ds.dataset_hash}/{i}.mp4",
+                    width=1280,
+                    height=720,
+                    fps=25.0,
+                    duration=12.0,
+                    frame_count=300,
+                    file_size=123_456,
+                    client_metadata={"camera": i % 7},
+                )
+            )
             if len(batch) == 5000:
                 m.DataRow.objects.bulk_create(batch)
                 batch = []
@@ -76,14 +88,36 @@ def prepare() -> tuple[str, str]:
 
 
 def start_server(data_dir: str) -> subprocess.Popen:
-    env = dict(os.environ, DATABASE_URL=DB_URL, DATA_DIR=data_dir, DEBUG="0", SECRET_KEY="bench-" + "x" * 40,
-               DJANGO_SETTINGS_MODULE="bench.bench_api_site", BENCH_API_USER=EMAIL, API_RATE_LIMIT_PER_MINUTE="100000000",
-               LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT))
+    env = dict(
+        os.environ,
+        DATABASE_URL=DB_URL,
+        DATA_DIR=data_dir,
+        DEBUG="0",
+        SECRET_KEY="bench-" + "x" * 40,
+        DJANGO_SETTINGS_MODULE="bench.bench_api_site",
+        BENCH_API_USER=EMAIL,
+        API_RATE_LIMIT_PER_MINUTE="100000000",
+        LOG_LEVEL="WARNING",
+        PYTHONPATH=str(ROOT),
+    )
     env.pop("PYTEST_VERSION", None)
     proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("gunicorn")), "--workers", "1", "--threads", "1", "--bind",
-         f"127.0.0.1:{PORT}", "--timeout", "600", "dashboard.wsgi"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            str(Path(sys.executable).with_name("gunicorn")),
+            "--workers",
+            "1",
+            "--threads",
+            "1",
+            "--bind",
+            f"127.0.0.1:{PORT}",
+            "--timeout",
+            "600",
+            "dashboard.wsgi",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     import requests
 
@@ -104,7 +138,9 @@ def worker_pid(master: int) -> int:
 
 def memory_mb(pid: int) -> tuple[float, float]:
     """(current RSS, peak RSS) of a process in MB, from /proc."""
-    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    fields = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line
+    )
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
@@ -131,25 +167,41 @@ def main() -> None:
     setup_django(DB_URL)
     logging.getLogger("encord").setLevel(logging.WARNING)  # it logs every request at INFO
     import requests
-    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+        PublicFormat,
+    )
     from encord.user_client import EncordUserClient
 
     t = time.perf_counter()
     small, big = prepare()
-    print(f"setup: datasets of {SMALL_ROWS} and {BIG_ROWS} rows in {time.perf_counter() - t:.1f} s (PostgreSQL {DB_URL.rsplit('/', 1)[1]})")
+    print(
+        f"setup: datasets of {SMALL_ROWS} and {BIG_ROWS} rows in {time.perf_counter() - t:.1f} s (PostgreSQL {DB_URL.rsplit('/', 1)[1]})"
+    )
     data_dir = tempfile.mkdtemp(prefix="bench-api-")
     server = start_server(data_dir)
     try:
         worker = worker_pid(server.pid)
         pem = private_key().private_bytes(Encoding.PEM, PrivateFormat.OpenSSH, NoEncryption()).decode()
         client = EncordUserClient.create_with_ssh_private_key(pem, domain=URL)
-        body = json.dumps({"query_type": "dataset", "query_method": "GET", "values": {"uid": None, "payload": {
-            "dataset_access_settings": {"fetch_client_metadata": False, "fetch_rows": True}}}}).encode()
+        body = json.dumps(
+            {
+                "query_type": "dataset",
+                "query_method": "GET",
+                "values": {
+                    "uid": None,
+                    "payload": {
+                        "dataset_access_settings": {"fetch_client_metadata": False, "fetch_rows": True}
+                    },
+                },
+            }
+        ).encode()
         session = requests.Session()
         key = private_key()
         headers = {"Content-Type": "application/json", "ResourceID": small, "ResourceType": "dataset"}
-        pub = private_key().public_key().public_bytes(Encoding.Raw, __import__(
-            "cryptography.hazmat.primitives.serialization", fromlist=["PublicFormat"]).PublicFormat.Raw).hex()
+        pub = private_key().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
 
         def signed_sdk():
             assert len(client.get_dataset(small).data_rows) == SMALL_ROWS
@@ -166,34 +218,56 @@ def main() -> None:
         # The same JSON either way (the baseline is a fair one).
         same = session.post(URL + "/bench/unsigned", data=body, headers=headers).json()
         sig = private_key().sign(hashlib.sha256(body).digest()).hex()
-        assert same == session.post(URL + "/public", data=body, headers={**headers, "Authorization": f"{pub}:{sig}"}).json()
+        assert (
+            same
+            == session.post(
+                URL + "/public", data=body, headers={**headers, "Authorization": f"{pub}:{sig}"}
+            ).json()
+        )
 
-        med = interleaved({"unsigned": unsigned_raw, "signed_raw": signed_raw, "sdk": signed_sdk}, ROUND_TRIPS)
+        med = interleaved(
+            {"unsigned": unsigned_raw, "signed_raw": signed_raw, "sdk": signed_sdk}, ROUND_TRIPS
+        )
         base = med["unsigned"]
-        print(f"\nv1 dataset/GET, {SMALL_ROWS} rows, {ROUND_TRIPS} round trips each (interleaved), 1 gunicorn process:")
-        print(f"  unsigned view (requests)          {1 / base:7.1f} /s   median {base * 1000:6.2f} ms   (baseline)")
-        for label, key in (("signed POST /public (requests)", "signed_raw"), ("signed, real SDK get_dataset", "sdk")):
-            print(f"  {label:<33} {1 / med[key]:7.1f} /s   median {med[key] * 1000:6.2f} ms   "
-                  f"ratio {base / med[key]:4.2f}x  (target >= 0.7x)")
+        print(
+            f"\nv1 dataset/GET, {SMALL_ROWS} rows, {ROUND_TRIPS} round trips each (interleaved), 1 gunicorn process:"
+        )
+        print(
+            f"  unsigned view (requests)          {1 / base:7.1f} /s   median {base * 1000:6.2f} ms   (baseline)"
+        )
+        for label, key in (
+            ("signed POST /public (requests)", "signed_raw"),
+            ("signed, real SDK get_dataset", "sdk"),
+        ):
+            print(
+                f"  {label:<33} {1 / med[key]:7.1f} /s   median {med[key] * 1000:6.2f} ms   "
+                f"ratio {base / med[key]:4.2f}x  (target >= 0.7x)"
+            )
 
         rss_before, peak_before = memory_mb(worker)
         t = time.perf_counter()
-        r = session.post(URL + "/public", data=body, stream=True, headers={
-            **headers, "ResourceID": big, "Authorization": f"{pub}:{sig}"})
+        r = session.post(
+            URL + "/public",
+            data=body,
+            stream=True,
+            headers={**headers, "ResourceID": big, "Authorization": f"{pub}:{sig}"},
+        )
         size = sum(len(c) for c in r.iter_content(1 << 16))
         raw_seconds = time.perf_counter() - t
-        rss_mid, peak_mid = memory_mb(worker)
+        _, peak_mid = memory_mb(worker)
         t = time.perf_counter()
         ds = client.get_dataset(big)
         n = len(ds.data_rows)
         sdk_seconds = time.perf_counter() - t
-        rss_after, peak_after = memory_mb(worker)
+        _, peak_after = memory_mb(worker)
         assert n == BIG_ROWS
         print(f"\nget_dataset + data_rows, {BIG_ROWS:,} rows ({size / 1e6:.1f} MB of JSON, streamed):")
         print(f"  raw download (requests)           {raw_seconds:6.2f} s")
         print(f"  real SDK get_dataset().data_rows  {sdk_seconds:6.2f} s  (client parsing included)")
-        print(f"  server worker RSS: {rss_before:.0f} MB before, peak {max(peak_mid, peak_after):.0f} MB "
-              f"(peak before the big requests {peak_before:.0f} MB; target < 250 MB)")
+        print(
+            f"  server worker RSS: {rss_before:.0f} MB before, peak {max(peak_mid, peak_after):.0f} MB "
+            f"(peak before the big requests {peak_before:.0f} MB; target < 250 MB)"
+        )
     finally:
         server.terminate()
         server.wait(timeout=30)

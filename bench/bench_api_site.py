@@ -2,6 +2,6 @@
 (`POST /bench/unsigned`) that answers v1 dataset calls for a fixed user without any
 authentication — the baseline of the signed round trips. Never used outside the benchmark."""
 
-from dashboard.settings import *  # noqa: F401,F403
+from dashboard.settings import *
 
 ROOT_URLCONF = "bench.bench_api_site_urls"

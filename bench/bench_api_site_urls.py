@@ -25,8 +25,14 @@ def unsigned_v1(request: HttpRequest) -> HttpResponse:
 
         _principal = Principal(user=m.User.objects.get(email=os.environ["BENCH_API_USER"]))
     query_type, query_method, uid, payload = schemas.parse_v1_envelope(request.body)
-    call = v1.V1Call(request=request, principal=_principal, resource_id=request.META.get("HTTP_RESOURCEID"),
-                     uid=uid, payload=payload, trace_id="bench")
+    call = v1.V1Call(
+        request=request,
+        principal=_principal,
+        resource_id=request.META.get("HTTP_RESOURCEID"),
+        uid=uid,
+        payload=payload,
+        trace_id="bench",
+    )
     return v1._success(v1.OPERATIONS[("public", query_type, query_method)](call), "bench")
 
 

@@ -26,6 +26,7 @@ from datasets_app.sdk.dataset import authenticate_api_key
 from datasets_app.sdk.exceptions import (
     AuthenticationError,
     AuthorisationError,
+    InvalidArgumentError,
     PayloadTooLargeError,
     RateLimitExceededError,
 )
@@ -126,7 +127,7 @@ def authenticate_v1(request: HttpRequest, body: bytes, *, endpoint: str) -> Prin
     resource_id = request.META.get("HTTP_RESOURCEID", "").strip()
     try:
         asked = parse_hash(resource_id, "ResourceID") if resource_id else None
-    except Exception:
+    except InvalidArgumentError:
         asked = None
     if asked is None or asked != key.dataset.dataset_hash:
         raise AuthorisationError(
@@ -216,9 +217,7 @@ def authenticate_v2(request: HttpRequest, body: bytes, *, now: float | None = No
         ]
     ).encode()
     if len(signature) != 64 or not verify_ed25519(key_hex, signature, base):
-        raise AuthenticationError(
-            "The request signature does not verify for this method, target and body."
-        )
+        raise AuthenticationError("The request signature does not verify for this method, target and body.")
     return _user_principal(key_hex)
 
 

@@ -80,7 +80,9 @@ def v2_error(error: exc.DatasetsError, trace_id: str = "") -> JsonResponse:
 
 
 def log_unhandled(request: HttpRequest, trace_id: str) -> None:
-    logger.exception("Unhandled API error on %s %s (X-Cloud-Trace-Context: %s)", request.method, request.path, trace_id)
+    logger.exception(
+        "Unhandled API error on %s %s (X-Cloud-Trace-Context: %s)", request.method, request.path, trace_id
+    )
 
 
 def v1_unknown(request: HttpRequest, trace_id: str) -> JsonResponse:

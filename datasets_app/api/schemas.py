@@ -11,8 +11,9 @@ import datetime as dt
 import json
 import re
 import uuid
+from collections.abc import Mapping
 from enum import Enum
-from typing import Any, Mapping
+from typing import Any
 
 from django.http import QueryDict
 
@@ -44,14 +45,14 @@ def v1_datetime(value: dt.datetime | None) -> str | None:
     """`YYYY-MM-DD HH:MM:SS` in UTC, the form Encord's v1 objects use."""
     if value is None:
         return None
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def v2_datetime(value: dt.datetime | None) -> str | None:
     """ISO 8601 with an offset."""
     if value is None:
         return None
-    return value.astimezone(dt.timezone.utc).isoformat()
+    return value.astimezone(dt.UTC).isoformat()
 
 
 def parse_datetime(value: Any, what: str) -> dt.datetime | None:
@@ -65,10 +66,10 @@ def parse_datetime(value: Any, what: str) -> dt.datetime | None:
     except ValueError:
         raise InvalidArgumentError(f"{what} {value!r} is not an ISO 8601 datetime.", field=what) from None
     if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=dt.timezone.utc)
+        return parsed.replace(tzinfo=dt.UTC)
     # In UTC: PostgreSQL refuses offsets beyond ±15:59 that Python accepts (found by fuzzing).
     try:
-        return parsed.astimezone(dt.timezone.utc)
+        return parsed.astimezone(dt.UTC)
     except OverflowError:
         raise InvalidArgumentError(f"{what} {value!r} is out of range.", field=what) from None
 
@@ -185,7 +186,9 @@ def uuid_str(value: Any, what: str) -> str:
 def only_keys(data: Mapping, allowed: set[str], what: str = "payload") -> None:
     extra = set(data) - allowed
     if extra:
-        raise InvalidArgumentError(f"{what} has unknown keys: {', '.join(sorted(map(str, extra)))}.", field=what)
+        raise InvalidArgumentError(
+            f"{what} has unknown keys: {', '.join(sorted(map(str, extra)))}.", field=what
+        )
 
 
 def query_bool(query: QueryDict, name: str, default: bool = False) -> bool:
@@ -210,11 +213,26 @@ def query_str(query: QueryDict, name: str) -> str | None:
 
 # ---- v1 response shapes -------------------------------------------------------------------------
 
-DATA_ROW_KEYS = (
-    "data_hash data_title data_type created_at last_edited_at width height file_link file_size file_type "
-    "storage_location frames_per_second duration client_metadata signed_url is_optimised_image_group "
-    "backing_item_uuid images_data"
-).split()
+DATA_ROW_KEYS = [
+    "data_hash",
+    "data_title",
+    "data_type",
+    "created_at",
+    "last_edited_at",
+    "width",
+    "height",
+    "file_link",
+    "file_size",
+    "file_type",
+    "storage_location",
+    "frames_per_second",
+    "duration",
+    "client_metadata",
+    "signed_url",
+    "is_optimised_image_group",
+    "backing_item_uuid",
+    "images_data",
+]
 
 
 def image_data_v1(image: orm.ImageData) -> dict[str, Any]:
@@ -257,8 +275,14 @@ def data_row_v1(row: orm.DataRow) -> dict[str, Any]:
     }
 
 
-def dataset_head_v1(*, dataset_hash: str, title: str, description: str, storage: orm.StorageLocation,
-                    backing_folder_uuid: str | None) -> dict[str, Any]:
+def dataset_head_v1(
+    *,
+    dataset_hash: str,
+    title: str,
+    description: str,
+    storage: orm.StorageLocation,
+    backing_folder_uuid: str | None,
+) -> dict[str, Any]:
     """§6.3 without `data_rows` (streamed after it)."""
     return {
         "dataset_hash": dataset_hash,
@@ -318,7 +342,11 @@ def cloud_integration_v1(integration: orm.CloudIntegration) -> dict[str, Any]:
 
 
 def dataset_user_v1(user: orm.DatasetUser) -> dict[str, Any]:
-    return {"user_email": user.user_email, "user_role": int(user.user_role), "dataset_hash": user.dataset_hash}
+    return {
+        "user_email": user.user_email,
+        "user_role": int(user.user_role),
+        "dataset_hash": user.dataset_hash,
+    }
 
 
 # ---- v2 response shapes -------------------------------------------------------------------------
@@ -346,4 +374,8 @@ def cloud_integration_v2(integration: orm.CloudIntegration) -> dict[str, Any]:
 
 
 def dataset_user_v2(user: orm.DatasetUser) -> dict[str, Any]:
-    return {"dataset_uuid": user.dataset_hash, "user_email": user.user_email, "user_role": int(user.user_role)}
+    return {
+        "dataset_uuid": user.dataset_hash,
+        "user_email": user.user_email,
+        "user_role": int(user.user_role),
+    }

@@ -17,8 +17,9 @@ import importlib
 import json
 import logging
 import pkgutil
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -44,7 +45,9 @@ Handler = Callable[["V1Call"], Any]
 OPERATIONS: dict[tuple[str, str, str], Handler] = {}
 
 
-def v1_operation(query_type: str, query_method: str, *, endpoint: str = "public") -> Callable[[Handler], Handler]:
+def v1_operation(
+    query_type: str, query_method: str, *, endpoint: str = "public"
+) -> Callable[[Handler], Handler]:
     """Registers `handler(call) -> response` for one (query_type, query_method) on one endpoint."""
     if endpoint not in ENDPOINTS:
         raise ValueError(f"endpoint must be one of {ENDPOINTS}, not {endpoint!r}")
@@ -52,7 +55,9 @@ def v1_operation(query_type: str, query_method: str, *, endpoint: str = "public"
 
     def register(handler: Handler) -> Handler:
         if key in OPERATIONS and OPERATIONS[key] is not handler:
-            raise RuntimeError(f"v1 operation {key} registered twice ({OPERATIONS[key].__module__}, {handler.__module__})")
+            raise RuntimeError(
+                f"v1 operation {key} registered twice ({OPERATIONS[key].__module__}, {handler.__module__})"
+            )
         OPERATIONS[key] = handler
         return handler
 
@@ -82,7 +87,9 @@ class V1Call:
         if self._dataset is not None:
             return self._dataset
         if not self.resource_id:
-            raise InvalidArgumentError("This call needs the dataset hash in the ResourceID header.", field="ResourceID")
+            raise InvalidArgumentError(
+                "This call needs the dataset hash in the ResourceID header.", field="ResourceID"
+            )
         if self.principal.is_key:
             key = self.principal.api_key
             if parse_hash(self.resource_id, "ResourceID") != key.dataset.dataset_hash:
@@ -95,7 +102,9 @@ class V1Call:
     def user_client(self) -> UserClient:
         """The caller's UserClient; AuthenticationError for a dataset API key."""
         if self.principal.is_key:
-            raise AuthenticationError("This call needs your SSH key signature; a dataset API key cannot make it.")
+            raise AuthenticationError(
+                "This call needs your SSH key signature; a dataset API key cannot make it."
+            )
         return UserClient(self.principal.user)
 
     def dataset_uid(self) -> str:
@@ -160,7 +169,9 @@ def _success(result: Any, trace_id: str) -> HttpResponse:
 
         response: HttpResponse = StreamingHttpResponse(body(), content_type="application/json")
     else:
-        response = HttpResponse(schemas.dumps({"status": 200, "response": result}), content_type="application/json")
+        response = HttpResponse(
+            schemas.dumps({"status": 200, "response": result}), content_type="application/json"
+        )
     response["X-Cloud-Trace-Context"] = trace_id
     return response
 
@@ -181,7 +192,9 @@ def dispatch(request: HttpRequest, endpoint: str) -> HttpResponse:
             )
         resource_id = request.META.get("HTTP_RESOURCEID", "").strip() or None
         if principal.is_key:
-            logger.info("API key %s: %s/%s (trace %s)", principal.api_key.key_hash, query_type, query_method, trace_id)
+            logger.info(
+                "API key %s: %s/%s (trace %s)", principal.api_key.key_hash, query_type, query_method, trace_id
+            )
         call = V1Call(
             request=request,
             principal=principal,
@@ -199,7 +212,7 @@ def dispatch(request: HttpRequest, endpoint: str) -> HttpResponse:
         if request.method != "POST":
             response.status_code = 405
         return response
-    except Exception:
+    except Exception:  # noqa: BLE001 - the protocol's UNKNOWN_ERROR, never a traceback page
         return v1_unknown(request, trace_id)
     return _success(result, trace_id)
 

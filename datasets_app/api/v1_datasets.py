@@ -121,7 +121,8 @@ def update_data_item(call: V1Call) -> Any:
         item = s.obj(item, "payload item", allow_none=False)
         renames.append((s.uuid_str(item.get("video_hash"), "video_hash"), clean_title(item.get("title"))))
     ds = call.dataset()
-    success = all([ds.update_data_item(data_hash, title) for data_hash, title in renames])
+    # A list, not a generator: one unknown hash must not stop the renames after it.
+    success = all([ds.update_data_item(data_hash, title) for data_hash, title in renames])  # noqa: C419
     return {"success": success}
 
 
@@ -147,7 +148,9 @@ def dataset_cloud_integrations(call: V1Call) -> Any:
 def api_key_meta(call: V1Call) -> Any:
     """A.6.1 (K6): EncordClient.initialise's check of a dataset API key."""
     if not call.principal.is_key:
-        raise InvalidArgumentError("apikeymeta describes a dataset API key; this request is signed by a user.")
+        raise InvalidArgumentError(
+            "apikeymeta describes a dataset API key; this request is signed by a user."
+        )
     return {"title": call.principal.api_key.title, "resource_type": "dataset"}
 
 
@@ -171,9 +174,16 @@ def create_dataset(call: V1Call) -> Any:
     return s.create_dataset_v145(created)
 
 
-DATASET_FILTERS = (
-    "title_eq title_like desc_eq desc_like created_before created_after edited_before edited_after"
-).split()
+DATASET_FILTERS = [
+    "title_eq",
+    "title_like",
+    "desc_eq",
+    "desc_like",
+    "created_before",
+    "created_after",
+    "edited_before",
+    "edited_after",
+]
 
 
 @v1_operation("datasetwithuserrole", "GET", endpoint="user")
@@ -225,5 +235,3 @@ def get_dataset_api_keys(call: V1Call) -> Any:
     p = s.obj(call.payload, allow_none=False)
     keys = call.user_client().get_dataset_api_keys(s.uuid_str(p.get("dataset_hash"), "dataset_hash"))
     return [s.api_key_v145(k) for k in keys]
-
-

@@ -42,7 +42,9 @@ def sdk_client(live_server):
     def make(user) -> EncordUserClient:
         if user.pk not in cache:
             key = register_key(user)
-            cache[user.pk] = EncordUserClient.create_with_ssh_private_key(openssh_private(key), domain=live_server.url)
+            cache[user.pk] = EncordUserClient.create_with_ssh_private_key(
+                openssh_private(key), domain=live_server.url
+            )
         return cache[user.pk]
 
     return make
@@ -77,8 +79,15 @@ class RawClient:
     Over HTTP to a live server (`base_url`), or in-process through Django's test client
     (`django_client`), which lets a test roll its database back instead of flushing it."""
 
-    def __init__(self, base_url: str = "", *, key: Ed25519PrivateKey | None = None, api_key: str | None = None,
-                 bearer: str | None = None, django_client=None) -> None:
+    def __init__(
+        self,
+        base_url: str = "",
+        *,
+        key: Ed25519PrivateKey | None = None,
+        api_key: str | None = None,
+        bearer: str | None = None,
+        django_client=None,
+    ) -> None:
         self.base_url = base_url
         self.key = key
         self.api_key = api_key
@@ -97,13 +106,17 @@ class RawClient:
         headers = {k: v for k, v in (headers or {}).items() if v is not None}
         if self.django_client is not None:
             content_type = headers.pop("Content-Type", "application/json")
-            response = self.django_client.generic(method, path, data=body, content_type=content_type, headers=headers)
+            response = self.django_client.generic(
+                method, path, data=body, content_type=content_type, headers=headers
+            )
             return DjangoResponse(response)
         import requests
 
         return requests.request(method, self.base_url + path, data=body, headers=headers, timeout=60)
 
-    def post_raw(self, path: str, body: bytes, *, resource_id: str = "", headers: dict | None = None, sign_body=None):
+    def post_raw(
+        self, path: str, body: bytes, *, resource_id: str = "", headers: dict | None = None, sign_body=None
+    ):
         all_headers = {
             "Content-Type": "application/json",
             "Authorization": self.authorization(body if sign_body is None else sign_body),
@@ -123,8 +136,13 @@ class RawClient:
 
     def v1(self, query_type, query_method, uid=None, payload=None, *, resource_id="", endpoint="public"):
         """The envelope's JSON (the HTTP status is asserted to be 200 unless 413/429)."""
-        body = json.dumps({"query_type": query_type, "query_method": query_method,
-                           "values": {"uid": uid, "payload": payload}}).encode()
+        body = json.dumps(
+            {
+                "query_type": query_type,
+                "query_method": query_method,
+                "values": {"uid": uid, "payload": payload},
+            }
+        ).encode()
         path = "/public/user" if endpoint == "user" else "/public"
         response = self.post_raw(path, body, resource_id=resource_id)
         assert response.status_code in (200, 413, 429), response.content[:500]

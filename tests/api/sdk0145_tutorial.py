@@ -8,7 +8,12 @@ import sys
 
 from encord import EncordUserClient
 from encord.client import EncordClient, EncordClientDataset
-from encord.exceptions import AuthenticationError, AuthorisationError, OperationNotAllowed, ResourceNotFoundError
+from encord.exceptions import (
+    AuthenticationError,
+    AuthorisationError,
+    OperationNotAllowed,
+    ResourceNotFoundError,
+)
 from encord.orm.dataset import DatasetScope, StorageLocation
 
 cfg = json.load(sys.stdin)
@@ -40,15 +45,23 @@ out["ssh_rows"] = [r.title for r in ssh_ds.data_rows]
 out["ssh_dataset_storage"] = ssh_ds.storage_location.name
 
 # API keys: create, list, get_or_create (returns the existing full key), and on a new dataset.
-key = user_client.create_dataset_api_key(cfg["dataset_hash"], "Example api key title", [DatasetScope.READ, DatasetScope.WRITE])
-out["key"] = {"title": key.title, "scopes": sorted(s.value for s in key.scopes), "dataset_hash": key.dataset_hash}
+key = user_client.create_dataset_api_key(
+    cfg["dataset_hash"], "Example api key title", [DatasetScope.READ, DatasetScope.WRITE]
+)
+out["key"] = {
+    "title": key.title,
+    "scopes": sorted(s.value for s in key.scopes),
+    "dataset_hash": key.dataset_hash,
+}
 keys = user_client.get_dataset_api_keys(cfg["dataset_hash"])
 out["keys"] = [(k.title, k.key_hash) for k in keys]
 again = user_client.get_or_create_dataset_api_key(cfg["dataset_hash"])
 out["get_or_create_same"] = again.api_key == key.api_key
 fresh = user_client.get_or_create_dataset_api_key(created["dataset_hash"])
 out["get_or_create_new_title"] = fresh.title
-out["get_or_create_new_again"] = user_client.get_or_create_dataset_api_key(created["dataset_hash"]).api_key == fresh.api_key
+out["get_or_create_new_again"] = (
+    user_client.get_or_create_dataset_api_key(created["dataset_hash"]).api_key == fresh.api_key
+)
 
 # Resource authentication with the key.
 client = EncordClient.initialise(cfg["dataset_hash"], key.api_key, domain=url)
@@ -69,14 +82,25 @@ write_key = user_client.create_dataset_api_key(cfg["dataset_hash"], "write only"
 reader = EncordClient.initialise(cfg["dataset_hash"], read_key.api_key, domain=url)
 writer = EncordClient.initialise(cfg["dataset_hash"], write_key.api_key, domain=url)
 out["read_key_delete"] = expect(OperationNotAllowed, lambda: reader.delete_data([cfg["rename_hash"]]))
-out["read_key_update"] = expect(OperationNotAllowed, lambda: reader.update_data_item(cfg["rename_hash"], "no"))
+out["read_key_update"] = expect(
+    OperationNotAllowed, lambda: reader.update_data_item(cfg["rename_hash"], "no")
+)
 out["write_key_read"] = expect(OperationNotAllowed, lambda: writer.get_dataset())
 out["write_key_list"] = expect(OperationNotAllowed, lambda: writer.list_data_rows())
 
 # Failures: unknown key, a key for another dataset, a non-admin managing keys, a hidden dataset.
-out["bad_key"] = expect(AuthenticationError, lambda: EncordClient.initialise(cfg["dataset_hash"], "nonsense-key", domain=url))
-out["other_dataset"] = expect(AuthorisationError, lambda: EncordClient.initialise(created["dataset_hash"], key.api_key, domain=url))
+out["bad_key"] = expect(
+    AuthenticationError, lambda: EncordClient.initialise(cfg["dataset_hash"], "nonsense-key", domain=url)
+)
+out["other_dataset"] = expect(
+    AuthorisationError, lambda: EncordClient.initialise(created["dataset_hash"], key.api_key, domain=url)
+)
 member_client = EncordUserClient.create_with_ssh_private_key(cfg["member_key"], domain=url)
-out["member_create_key"] = expect(AuthorisationError, lambda: member_client.create_dataset_api_key(cfg["dataset_hash"], "x", [DatasetScope.READ]))
-out["member_hidden_dataset"] = expect(ResourceNotFoundError, lambda: member_client.get_dataset_api_keys(created["dataset_hash"]))
+out["member_create_key"] = expect(
+    AuthorisationError,
+    lambda: member_client.create_dataset_api_key(cfg["dataset_hash"], "x", [DatasetScope.READ]),
+)
+out["member_hidden_dataset"] = expect(
+    ResourceNotFoundError, lambda: member_client.get_dataset_api_keys(created["dataset_hash"])
+)
 print(json.dumps(out))

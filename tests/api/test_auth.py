@@ -21,10 +21,14 @@ SIG_INPUT = (
 )
 EMPTY_DIGEST = "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:"
 GET_TARGET = "/v2/public/datasets/list?titleLike=%25cars%25&includeOrgAccess=False"
-GET_SIGNATURE = "encord-sig=:iIljUdLgxAwNqSvuLHUXJDXIcIYzDjWbAOw0O3J09XdNMz3pAGKfbyz/tyvKl2Zqg4G8KUBqLxApjqwZ2w4JDA==:"
+GET_SIGNATURE = (
+    "encord-sig=:iIljUdLgxAwNqSvuLHUXJDXIcIYzDjWbAOw0O3J09XdNMz3pAGKfbyz/tyvKl2Zqg4G8KUBqLxApjqwZ2w4JDA==:"
+)
 POST_BODY = b'{"title": "My ds", "description": "desc", "createBackingFolder": true, "legacyCall": false}'
 POST_DIGEST = "sha-256=:4hQWKLDUdjVjX7UukmJfRODOn9V+1Midtat4zyzFegU=:"
-POST_SIGNATURE = "encord-sig=:Bye86XD9SYAWuNsC1h97vT9SSdTVBQombWJMIJN1DECeFuwfyGq2tcS9C//KYMmB4jYX37A64s6L4Xllnc1yDg==:"
+POST_SIGNATURE = (
+    "encord-sig=:Bye86XD9SYAWuNsC1h97vT9SSdTVBQombWJMIJN1DECeFuwfyGq2tcS9C//KYMmB4jYX37A64s6L4Xllnc1yDg==:"
+)
 V1_BODY = (
     b'{"query_type": "dataset", "query_method": "GET", "values": {"uid": null, "payload": '
     b'{"dataset_access_settings": {"fetch_client_metadata": false, "fetch_rows": true}}}}'
@@ -63,21 +67,35 @@ def v2_get(**headers):
 
 
 def v2_post(body=POST_BODY, path="/v2/public/datasets", **headers):
-    base = {"HTTP_CONTENT_DIGEST": POST_DIGEST, "HTTP_SIGNATURE_INPUT": SIG_INPUT, "HTTP_SIGNATURE": POST_SIGNATURE}
+    base = {
+        "HTTP_CONTENT_DIGEST": POST_DIGEST,
+        "HTTP_SIGNATURE_INPUT": SIG_INPUT,
+        "HTTP_SIGNATURE": POST_SIGNATURE,
+    }
     base.update(headers)
     return rf.post(path, data=body, content_type="application/json", **base)
 
 
 def v1_post(body=V1_BODY, authorization=V1_AUTH, resource_id="11111111-1111-4111-8111-111111111111"):
     return rf.post(
-        "/public", data=body, content_type="application/json", HTTP_AUTHORIZATION=authorization,
-        HTTP_RESOURCEID=resource_id, HTTP_RESOURCETYPE="dataset",
+        "/public",
+        data=body,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=authorization,
+        HTTP_RESOURCEID=resource_id,
+        HTTP_RESOURCETYPE="dataset",
     )
 
 
 def test_v1_vector_digest_matches_protocol():
-    assert hashlib.sha256(V1_BODY).hexdigest() == "077d3ae7a55d587fb60fd3b250414bfdaac6a908f6954514997da9526c634670"
-    assert hashlib.sha256(V145_BODY).hexdigest() == "c9afc67088e5406d3d17dee7471beb57db527161df3f1a470b7bb425bb69b730"
+    assert (
+        hashlib.sha256(V1_BODY).hexdigest()
+        == "077d3ae7a55d587fb60fd3b250414bfdaac6a908f6954514997da9526c634670"
+    )
+    assert (
+        hashlib.sha256(V145_BODY).hexdigest()
+        == "c9afc67088e5406d3d17dee7471beb57db527161df3f1a470b7bb425bb69b730"
+    )
 
 
 @pytest.mark.parametrize("body,authorization", [(V1_BODY, V1_AUTH), (V145_BODY, V145_AUTH)])
@@ -176,14 +194,21 @@ def test_v2_created_outside_the_window_is_refused(dummy_user, settings, now, mes
 def test_v2_wrong_target_is_refused(dummy_user):
     request = rf.get(
         "/v2/public/datasets/list?titleLike=%25bikes%25&includeOrgAccess=False",
-        HTTP_CONTENT_DIGEST=EMPTY_DIGEST, HTTP_SIGNATURE_INPUT=SIG_INPUT, HTTP_SIGNATURE=GET_SIGNATURE,
+        HTTP_CONTENT_DIGEST=EMPTY_DIGEST,
+        HTTP_SIGNATURE_INPUT=SIG_INPUT,
+        HTTP_SIGNATURE=GET_SIGNATURE,
     )
     with pytest.raises(AuthenticationError, match="does not verify"):
         auth.authenticate_v2(request, b"", now=CREATED)
 
 
 def test_v2_wrong_method_is_refused(dummy_user):
-    request = rf.delete(GET_TARGET, HTTP_CONTENT_DIGEST=EMPTY_DIGEST, HTTP_SIGNATURE_INPUT=SIG_INPUT, HTTP_SIGNATURE=GET_SIGNATURE)
+    request = rf.delete(
+        GET_TARGET,
+        HTTP_CONTENT_DIGEST=EMPTY_DIGEST,
+        HTTP_SIGNATURE_INPUT=SIG_INPUT,
+        HTTP_SIGNATURE=GET_SIGNATURE,
+    )
     with pytest.raises(AuthenticationError, match="does not verify"):
         auth.authenticate_v2(request, b"", now=CREATED)
 
@@ -251,7 +276,7 @@ def test_expired_or_unknown_bearer_token_is_refused(dummy_user):
     from datasets_app import models as m
 
     token = accounts.issue_bearer_token(dummy_user)
-    m.BearerToken.objects.update(expires_at=dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc))
+    m.BearerToken.objects.update(expires_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
     for value in (token, "nope"):
         request = rf.get("/v2/public/datasets/list", HTTP_AUTHORIZATION=f"Bearer {value}")
         with pytest.raises(AuthenticationError, match="bearer token"):

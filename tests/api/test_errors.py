@@ -73,7 +73,8 @@ def test_invisible_dataset_is_not_found_with_its_hash(sdk_client, stranger, data
     token = accounts.issue_bearer_token(stranger)
     response = requests.get(
         f"{live_server.url}/v2/public/datasets/{dataset.dataset_hash}/users",
-        headers={"Authorization": f"Bearer {token}"}, timeout=10,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
     )
     assert response.status_code == 404 and response.json()["message"].startswith("Dataset")
 
@@ -100,11 +101,12 @@ def test_unknown_operation_is_method_not_allowed(sdk_client, ds_admin, dataset):
 
 
 @LIVE
-def test_unhandled_error_is_unknown_error_and_logged_with_trace(sdk_client, ds_admin, dataset, exploding_operation, caplog):
+def test_unhandled_error_is_unknown_error_and_logged_with_trace(
+    sdk_client, ds_admin, dataset, exploding_operation, caplog
+):
     ds = sdk_client(ds_admin).get_dataset(str(dataset.dataset_hash))
-    with caplog.at_level(logging.ERROR, logger="datasets_app.api"):
-        with pytest.raises(enc.UnknownException) as info:
-            ds._client._querier.basic_getter(Boomfortest, uid=None)
+    with caplog.at_level(logging.ERROR, logger="datasets_app.api"), pytest.raises(enc.UnknownException) as info:
+        ds._client._querier.basic_getter(Boomfortest, uid=None)
     trace = info.value.context.trace_id if info.value.context else None
     [record] = [r for r in caplog.records if r.name == "datasets_app.api"]
     assert "kaboom" in record.exc_text and "X-Cloud-Trace-Context" in record.getMessage()
@@ -122,7 +124,9 @@ def test_v2_unhandled_error_is_json_500(rf, ds_admin, caplog):
         raise ZeroDivisionError("nope")
 
     token = accounts.issue_bearer_token(ds_admin)
-    request = rf.get("/v2/public/x", HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_X_CLOUD_TRACE_CONTEXT="abc/1;o=1")
+    request = rf.get(
+        "/v2/public/x", HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_X_CLOUD_TRACE_CONTEXT="abc/1;o=1"
+    )
     with caplog.at_level(logging.ERROR, logger="datasets_app.api"):
         response = broken(request)
     assert response.status_code == 500 and response["Content-Type"] == "application/json"
@@ -202,3 +206,16 @@ def test_every_typed_error_maps_to_the_sdk_exception(error, code, status):
     }[code]
     with pytest.raises(expected):
         check_error_response(body["response"], None, body["payload"])
+
+
+@LIVE
+def test_v2_dataset_no_longer_visible_is_not_found(sdk_client, ds_admin, dataset):
+    # given an SDK Dataset opened while the caller was a member
+    ds = sdk_client(ds_admin).get_dataset(str(dataset.dataset_hash))
+    m.DatasetMembership.objects.create(dataset=dataset, user=UserFactory(), role=m.DatasetUserRole.ADMIN)
+    dataset.memberships.filter(user=ds_admin).delete()
+    # then the v2 routes answer 404, which the SDK raises as ResourceNotFoundError
+    with pytest.raises(enc.ResourceNotFoundError):
+        list(ds.list_users())  # a generator: iterate to send the request
+    with pytest.raises(enc.ResourceNotFoundError):
+        ds.remove_users(["someone@example.com"])

@@ -42,8 +42,16 @@ def assert_unchanged(before):
 
 @pytest.mark.parametrize(
     "body",
-    [b"{not json", b"", b"[1, 2]", b'"dataset"', b"\xff\xfe\x00", b'{"query_type": 5, "query_method": "GET"}',
-     b'{"query_type": "dataset", "query_method": null}', b'{"query_type": "dataset", "query_method": "GET", "values": "x"}'],
+    [
+        b"{not json",
+        b"",
+        b"[1, 2]",
+        b'"dataset"',
+        b"\xff\xfe\x00",
+        b'{"query_type": 5, "query_method": "GET"}',
+        b'{"query_type": "dataset", "query_method": null}',
+        b'{"query_type": "dataset", "query_method": "GET", "values": "x"}',
+    ],
     ids=["broken", "empty", "list", "string", "binary", "type-int", "method-null", "values-string"],
 )
 def test_malformed_envelopes_are_invalid_arguments(admin_raw, world, body):
@@ -55,11 +63,19 @@ def test_malformed_envelopes_are_invalid_arguments(admin_raw, world, body):
 
 @pytest.mark.parametrize("endpoint", ["public", "user"])
 def test_unknown_query_type_is_method_not_allowed(admin_raw, world, endpoint):
-    envelope = admin_raw.v1("dropdatabase", "DELETE", None, None, resource_id=str(world["dataset"].dataset_hash),
-                            endpoint=endpoint)
+    envelope = admin_raw.v1(
+        "dropdatabase",
+        "DELETE",
+        None,
+        None,
+        resource_id=str(world["dataset"].dataset_hash),
+        endpoint=endpoint,
+    )
     assert error_code(envelope) == "METHOD_NOT_ALLOWED_ERROR"
     # A dataset operation on the user endpoint is unknown there too.
-    assert error_code(admin_raw.v1("video", "DELETE", [], None, endpoint="user")) == "METHOD_NOT_ALLOWED_ERROR"
+    assert (
+        error_code(admin_raw.v1("video", "DELETE", [], None, endpoint="user")) == "METHOD_NOT_ALLOWED_ERROR"
+    )
 
 
 def wrong_type_calls(ds: str, row: str):
@@ -118,13 +134,22 @@ def test_user_endpoint_wrong_types(admin_raw, world):
 
 def test_ten_megabyte_bodies_are_413(admin_raw, world, wire_client, ds_admin):
     before = db_state()
-    big = json.dumps({"query_type": "dataset", "query_method": "POST",
-                      "values": {"uid": None, "payload": {"title": "x" * (10 * 1024 * 1024)}}}).encode()
+    big = json.dumps(
+        {
+            "query_type": "dataset",
+            "query_method": "POST",
+            "values": {"uid": None, "payload": {"title": "x" * (10 * 1024 * 1024)}},
+        }
+    ).encode()
     for path in ("/public", "/public/user"):
         response = admin_raw.post_raw(path, big, resource_id=str(world["dataset"].dataset_hash))
         assert response.status_code == 413 and response.json()["response"] == ["PAYLOAD_TOO_LARGE"]
     response = wire_client(ds_admin, bearer=True).request(
-        "POST", "/v2/public/datasets", big, {"Authorization": f"Bearer {accounts.issue_bearer_token(ds_admin)}"})
+        "POST",
+        "/v2/public/datasets",
+        big,
+        {"Authorization": f"Bearer {accounts.issue_bearer_token(ds_admin)}"},
+    )
     assert response.status_code == 413 and "limit" in response.json()["message"]
     assert_unchanged(before)
 
@@ -132,11 +157,30 @@ def test_ten_megabyte_bodies_are_413(admin_raw, world, wire_client, ds_admin):
 def test_hundred_thousand_character_titles_are_refused(admin_raw, world, wire_client, ds_admin):
     before = db_state()
     ds, row, title = str(world["dataset"].dataset_hash), str(world["row"].data_hash), "t" * 100_000
-    assert error_code(admin_raw.v1("datarow", "POST", row, {"data_title": title}, resource_id=ds)) == "INVALID_ARGUMENTS_ERROR"
-    assert error_code(admin_raw.v1("video", "POST", ds, [{"video_hash": row, "title": title}], resource_id=ds)) == "INVALID_ARGUMENTS_ERROR"
-    assert error_code(admin_raw.v1("dataset", "POST", None, {"title": title, "type": 0}, endpoint="user")) == "INVALID_ARGUMENTS_ERROR"
-    assert error_code(admin_raw.v1("datasetapikey", "POST", None, {"dataset_hash": ds, "title": title,
-                                                                   "scopes": ["dataset.read"]}, endpoint="user")) == "INVALID_ARGUMENTS_ERROR"
+    assert (
+        error_code(admin_raw.v1("datarow", "POST", row, {"data_title": title}, resource_id=ds))
+        == "INVALID_ARGUMENTS_ERROR"
+    )
+    assert (
+        error_code(admin_raw.v1("video", "POST", ds, [{"video_hash": row, "title": title}], resource_id=ds))
+        == "INVALID_ARGUMENTS_ERROR"
+    )
+    assert (
+        error_code(admin_raw.v1("dataset", "POST", None, {"title": title, "type": 0}, endpoint="user"))
+        == "INVALID_ARGUMENTS_ERROR"
+    )
+    assert (
+        error_code(
+            admin_raw.v1(
+                "datasetapikey",
+                "POST",
+                None,
+                {"dataset_hash": ds, "title": title, "scopes": ["dataset.read"]},
+                endpoint="user",
+            )
+        )
+        == "INVALID_ARGUMENTS_ERROR"
+    )
     response = wire_client(ds_admin, bearer=True).v2("POST", "/v2/public/datasets", {"title": title})
     assert response.status_code == 400 and "limit is 1024" in response.json()["message"]
     assert_unchanged(before)
@@ -152,7 +196,9 @@ def test_resource_id_disagreeing_with_uid_is_refused(admin_raw, world, ds_admin)
         ("datasetusers", "POST", other, {"user_emails": [ds_admin.email], "user_role": 1}),
     ]:
         envelope = admin_raw.v1(*call, resource_id=ds)
-        assert error_code(envelope) == "INVALID_ARGUMENTS_ERROR" and "different datasets" in envelope["payload"]
+        assert (
+            error_code(envelope) == "INVALID_ARGUMENTS_ERROR" and "different datasets" in envelope["payload"]
+        )
     # A row of dataset A addressed through dataset B's ResourceID is not found there.
     envelope = admin_raw.v1("datarow", "POST", row, {"data_title": "moved"}, resource_id=other)
     assert error_code(envelope) == "RESOURCE_NOT_FOUND_ERROR"
@@ -162,22 +208,27 @@ def test_resource_id_disagreeing_with_uid_is_refused(admin_raw, world, ds_admin)
 def test_swapped_resource_id_to_an_invisible_dataset_is_not_found(wire_client, ds_user, world):
     before = db_state()
     hidden = str(world["other"].dataset_hash)
-    envelope = wire_client(ds_user).v1("video", "DELETE", [str(world["row"].data_hash)], None, resource_id=hidden)
+    envelope = wire_client(ds_user).v1(
+        "video", "DELETE", [str(world["row"].data_hash)], None, resource_id=hidden
+    )
     assert error_code(envelope) == "RESOURCE_NOT_FOUND_ERROR"
     assert_unchanged(before)
 
 
 def test_api_key_with_swapped_resource_id_is_authorisation_error(wire_client, rw_key, world):
     before = db_state()
-    envelope = wire_client(api_key=rw_key.secret).v1("video", "DELETE", [str(world["row"].data_hash)], None,
-                                                    resource_id=str(world["other"].dataset_hash))
+    envelope = wire_client(api_key=rw_key.secret).v1(
+        "video", "DELETE", [str(world["row"].data_hash)], None, resource_id=str(world["other"].dataset_hash)
+    )
     assert error_code(envelope) == "AUTHORISATION_ERROR"
     assert_unchanged(before)
 
 
 def test_upper_case_uuids_are_the_same_ids(admin_raw, world, ds_admin):
     ds, row = str(world["dataset"].dataset_hash), str(world["row"].data_hash)
-    envelope = admin_raw.v1("video", "POST", ds.upper(), [{"video_hash": row.upper(), "title": "upper"}], resource_id=ds)
+    envelope = admin_raw.v1(
+        "video", "POST", ds.upper(), [{"video_hash": row.upper(), "title": "upper"}], resource_id=ds
+    )
     assert envelope == {"status": 200, "response": {"success": True}}
     envelope = admin_raw.v1("datarow", "GET", row.upper(), None, resource_id=ds.upper())
     assert envelope["response"]["data_hash"] == row and envelope["response"]["data_title"] == "upper"
@@ -208,5 +259,7 @@ def test_like_patterns_are_not_sql(admin_raw, world):
 
 
 def test_unknown_data_hash_in_refetch_is_not_found(admin_raw, world):
-    envelope = admin_raw.v1("datarow", "GET", str(uuid.uuid4()), None, resource_id=str(world["dataset"].dataset_hash))
+    envelope = admin_raw.v1(
+        "datarow", "GET", str(uuid.uuid4()), None, resource_id=str(world["dataset"].dataset_hash)
+    )
     assert error_code(envelope) == "RESOURCE_NOT_FOUND_ERROR"

@@ -76,7 +76,7 @@ def run_with_sdk(client, dataset, row, other_user, name):
     elif name == "add_users":
         ds.add_users([other_user.email], DatasetUserRole.USER)
     elif name == "list_users":
-        ds.list_users()
+        list(ds.list_users())  # a generator: iterate to send the request
     elif name == "remove_users":
         ds.remove_users([other_user.email])
 
@@ -84,9 +84,25 @@ def run_with_sdk(client, dataset, row, other_user, name):
 def run_with_key(raw, dataset, row, other_user, name):
     ds = str(dataset.dataset_hash)
     calls = {
-        "get_dataset": ("dataset", "GET", None, {"dataset_access_settings": {"fetch_client_metadata": False}}),
-        "list_data_rows": ("datarows", "GET", None, {"title_eq": None, "title_like": None, "created_before": None,
-                                                     "created_after": None, "data_types": None, "data_hashes": None}),
+        "get_dataset": (
+            "dataset",
+            "GET",
+            None,
+            {"dataset_access_settings": {"fetch_client_metadata": False}},
+        ),
+        "list_data_rows": (
+            "datarows",
+            "GET",
+            None,
+            {
+                "title_eq": None,
+                "title_like": None,
+                "created_before": None,
+                "created_after": None,
+                "data_types": None,
+                "data_hashes": None,
+            },
+        ),
         "refetch_row": ("datarow", "GET", str(row.data_hash), {"additional_data": {"client_metadata": True}}),
         "cloud_integrations": ("cloudintegration", "GET", None, None),
         "save_row": ("datarow", "POST", str(row.data_hash), {"data_title": "saved"}),

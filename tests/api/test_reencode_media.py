@@ -10,7 +10,6 @@ from django.core.files.storage import default_storage
 
 from datasets_app.media import downloads
 
-
 BODY = bytes(range(256)) * 2000  # 512000 bytes, larger than one streamed chunk
 
 
@@ -42,8 +41,12 @@ def test_signed_url_serves_whole_file(client, stored_key):
 
 @pytest.mark.parametrize(
     "header,start,end",
-    [("bytes=0-99", 0, 99), ("bytes=300000-", 300000, len(BODY) - 1), ("bytes=-500", len(BODY) - 500, len(BODY) - 1),
-     ("bytes=511990-999999", 511990, len(BODY) - 1)],
+    [
+        ("bytes=0-99", 0, 99),
+        ("bytes=300000-", 300000, len(BODY) - 1),
+        ("bytes=-500", len(BODY) - 500, len(BODY) - 1),
+        ("bytes=511990-999999", 511990, len(BODY) - 1),
+    ],
 )
 def test_range_request_gets_206_with_only_that_range(client, stored_key, header, start, end):
     response = _get(client, downloads.signed_download_url(stored_key), Range=header)
@@ -82,6 +85,8 @@ def test_deleted_file_is_404(client, stored_key):
 
 
 def test_base_url_makes_absolute_links(stored_key, settings):
-    assert downloads.signed_download_url(stored_key, base_url="http://h:1/").startswith("http://h:1/media/signed/")
+    assert downloads.signed_download_url(stored_key, base_url="http://h:1/").startswith(
+        "http://h:1/media/signed/"
+    )
     settings.PUBLIC_BASE_URL = "https://data.example"
     assert downloads.signed_download_url(stored_key).startswith("https://data.example/media/signed/")

@@ -23,7 +23,9 @@ from tests.media.test_video import make_video, vfr_pts
 @pytest.fixture
 def media_worker(transactional_db):
     """A real Celery worker thread consuming the `media` queue (solo pool, as in production)."""
-    with start_worker(celery_app, pool="solo", perform_ping_check=False, queues=["media"], shutdown_timeout=30):
+    with start_worker(
+        celery_app, pool="solo", perform_ping_check=False, queues=["media"], shutdown_timeout=30
+    ):
         yield
 
 
@@ -113,7 +115,9 @@ def test_frames_endpoint_refuses_strangers_and_non_videos(dataset, ds_user, stra
     url = f"/v2/public/datasets/{dataset.dataset_hash}/data/{image.data_hash}/frames"
     anonymous = client.get(url)
     assert anonymous.status_code in (401, 403)
-    as_stranger = client.get(url, headers={"Authorization": f"Bearer {accounts.issue_bearer_token(stranger)}"})
+    as_stranger = client.get(
+        url, headers={"Authorization": f"Bearer {accounts.issue_bearer_token(stranger)}"}
+    )
     assert as_stranger.status_code == 404
     not_video = client.get(url, headers={"Authorization": f"Bearer {accounts.issue_bearer_token(ds_user)}"})
     assert not_video.status_code == 400

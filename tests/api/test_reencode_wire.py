@@ -13,18 +13,30 @@ def video(dataset):
     return DataRowFactory(dataset=dataset)
 
 
-def test_write_key_requests_and_read_key_polls(wire_client, dataset, video, read_key, write_key, django_capture_on_commit_callbacks):
+def test_write_key_requests_and_read_key_polls(
+    wire_client, dataset, video, read_key, write_key, django_capture_on_commit_callbacks
+):
     ds = str(dataset.dataset_hash)
     writer, reader = wire_client(api_key=write_key.secret), wire_client(api_key=read_key.secret)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        put = writer.v1("reencodevideotask", "PUT", None, {"data_hash": [str(video.data_hash)]}, resource_id=ds)
-        again = writer.v1("reencodevideotask", "PUT", None, {"data_hash": [str(video.data_hash)]}, resource_id=ds)
+        put = writer.v1(
+            "reencodevideotask", "PUT", None, {"data_hash": [str(video.data_hash)]}, resource_id=ds
+        )
+        again = writer.v1(
+            "reencodevideotask", "PUT", None, {"data_hash": [str(video.data_hash)]}, resource_id=ds
+        )
     assert put["status"] == 200 and isinstance(put["response"], int) and put["response"] > 0
     assert again["response"] == put["response"] and len(callbacks) == 1
     got = reader.v1("reencodevideotask", "GET", put["response"], None, resource_id=ds)
     assert got == {"status": 200, "response": {"status": "SUBMITTED", "result": None}}
-    assert error_code(reader.v1("reencodevideotask", "PUT", None, {"data_hash": []}, resource_id=ds)) == "OPERATION_NOT_ALLOWED"
-    assert error_code(writer.v1("reencodevideotask", "GET", put["response"], None, resource_id=ds)) == "OPERATION_NOT_ALLOWED"
+    assert (
+        error_code(reader.v1("reencodevideotask", "PUT", None, {"data_hash": []}, resource_id=ds))
+        == "OPERATION_NOT_ALLOWED"
+    )
+    assert (
+        error_code(writer.v1("reencodevideotask", "GET", put["response"], None, resource_id=ds))
+        == "OPERATION_NOT_ALLOWED"
+    )
 
 
 @pytest.mark.parametrize(
@@ -47,8 +59,12 @@ def test_bad_reencode_requests_get_typed_errors(wire_client, dataset, rw_key, me
 
 def test_frames_endpoint_with_bearer_token(wire_client, dataset, ds_user, video):
     video.media_info = {
-        "verdict": "at risk", "reasons": ["Variable frame rate: ..."], "fps": 12.5, "frame_count": 3,
-        "start_time": 0.0, "frame_table": {"time_base": "1/1000", "start_pts": 0, "count": 3, "runs": [[40, 1], [120, 1]]},
+        "verdict": "at risk",
+        "reasons": ["Variable frame rate: ..."],
+        "fps": 12.5,
+        "frame_count": 3,
+        "start_time": 0.0,
+        "frame_table": {"time_base": "1/1000", "start_pts": 0, "count": 3, "runs": [[40, 1], [120, 1]]},
     }
     video.save()
     response = wire_client(ds_user, bearer=True).v2(

@@ -7,8 +7,8 @@ import datetime as dt
 import uuid
 
 import pytest
-from encord.exceptions import InvalidArgumentsError, ResourceNotFoundError
 from encord.constants.enums import DataType
+from encord.exceptions import InvalidArgumentsError, ResourceNotFoundError
 from encord.orm.dataset import DatasetAccessSettings, DatasetUserRole, ImagesDataFetchOptions, StorageLocation
 
 from datasets_app import models as m
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def utc(*args):
-    return dt.datetime(*args, tzinfo=dt.timezone.utc)
+    return dt.datetime(*args, tzinfo=dt.UTC)
 
 
 @pytest.fixture
@@ -26,13 +26,26 @@ def rows(dataset):
     made = [
         DataRowFactory(dataset=dataset, title="cam1.mp4", client_metadata={"site": "north"}),
         DataRowFactory(dataset=dataset, title="cam2.mp4"),
-        DataRowFactory(dataset=dataset, title="frames", data_type=m.DataType.IMG_GROUP, mime_type="",
-                       fps=None, duration=None, is_optimised_image_group=False),
+        DataRowFactory(
+            dataset=dataset,
+            title="frames",
+            data_type=m.DataType.IMG_GROUP,
+            mime_type="",
+            fps=None,
+            duration=None,
+            is_optimised_image_group=False,
+        ),
     ]
     for i in range(3):
         m.DataRowMember.objects.create(
-            data_row=made[2], data_sequence=2 - i, title=f"{2 - i:04d}.jpg", storage_key=f"k/{2 - i}.jpg",
-            mime_type="image/jpeg", file_size=100 + i, width=64, height=48,
+            data_row=made[2],
+            data_sequence=2 - i,
+            title=f"{2 - i:04d}.jpg",
+            storage_key=f"k/{2 - i}.jpg",
+            mime_type="image/jpeg",
+            file_size=100 + i,
+            width=64,
+            height=48,
         )
     # Creation times a day apart, so date filters have something to cut.
     for i, row in enumerate(made):
@@ -52,8 +65,12 @@ def test_get_datasets_every_filter(sdk_client, ds_admin, org_admin, dataset):
     client = sdk_client(ds_admin)
     a = client.create_dataset("alpha cars", StorageLocation.CORD_STORAGE, "night")["dataset_hash"]
     b = client.create_dataset("beta bikes", StorageLocation.CORD_STORAGE, "day")["dataset_hash"]
-    m.Dataset.objects.filter(dataset_hash=a).update(created_at=utc(2024, 1, 1), last_edited_at=utc(2024, 6, 1))
-    m.Dataset.objects.filter(dataset_hash=b).update(created_at=utc(2025, 1, 1), last_edited_at=utc(2025, 6, 1))
+    m.Dataset.objects.filter(dataset_hash=a).update(
+        created_at=utc(2024, 1, 1), last_edited_at=utc(2024, 6, 1)
+    )
+    m.Dataset.objects.filter(dataset_hash=b).update(
+        created_at=utc(2025, 1, 1), last_edited_at=utc(2025, 6, 1)
+    )
 
     def hashes(**kw):
         return sorted(str(e["dataset"].dataset_hash) for e in client.get_datasets(**kw))
@@ -85,7 +102,9 @@ def test_get_cloud_integrations_filters(sdk_client, ds_admin, org_admin):
     m.CloudIntegration.objects.create(title="other", provider=m.IntegrationProvider.S3, owner=org_admin)
     client = sdk_client(ds_admin)
     assert sorted(i.title for i in client.get_cloud_integrations()) == ["minio b", "minio-main"]
-    assert [i.title for i in client.get_cloud_integrations(filter_integration_titles=["minio b"])] == ["minio b"]
+    assert [i.title for i in client.get_cloud_integrations(filter_integration_titles=["minio b"])] == [
+        "minio b"
+    ]
     found = client.get_cloud_integrations(filter_integration_uuids=[str(mine[0].integration_uuid).upper()])
     assert [(i.id, i.title) for i in found] == [(str(mine[0].integration_uuid), "minio-main")]
     assert len(sdk_client(org_admin).get_cloud_integrations(include_org_access=True)) == 3
@@ -94,7 +113,11 @@ def test_get_cloud_integrations_filters(sdk_client, ds_admin, org_admin):
 def test_get_dataset_with_rows_and_metadata(sdk_client, ds_admin, dataset, rows):
     client = sdk_client(ds_admin)
     ds = client.get_dataset(str(dataset.dataset_hash).upper())
-    assert (ds.dataset_hash, ds.title, ds.description) == (str(dataset.dataset_hash), dataset.title, dataset.description)
+    assert (ds.dataset_hash, ds.title, ds.description) == (
+        str(dataset.dataset_hash),
+        dataset.title,
+        dataset.description,
+    )
     assert ds.storage_location == StorageLocation.CORD_STORAGE
     assert str(ds.backing_folder_uuid) == str(dataset.backing_folder_uuid)
     assert [r.title for r in ds.data_rows] == ["cam1.mp4", "cam2.mp4", "frames"]
@@ -103,7 +126,9 @@ def test_get_dataset_with_rows_and_metadata(sdk_client, ds_admin, dataset, rows)
     assert (first.width, first.height, first.file_size, first.file_type) == (640, 480, 1234, "video/mp4")
     assert first.created_at == utc(2024, 1, 1, 12)
     assert first.client_metadata is None  # not asked for
-    with_meta = client.get_dataset(str(dataset.dataset_hash), DatasetAccessSettings(fetch_client_metadata=True))
+    with_meta = client.get_dataset(
+        str(dataset.dataset_hash), DatasetAccessSettings(fetch_client_metadata=True)
+    )
     assert dict(with_meta.data_rows[0].client_metadata) == {"site": "north"}
     without = client.get_dataset(str(dataset.dataset_hash), include_data_rows=False)
     assert without.title == dataset.title
@@ -125,8 +150,10 @@ def test_list_data_rows_filters(sdk_client, ds_user, dataset, rows):
 
 def test_refetch_data_fills_images_and_metadata(sdk_client, ds_user, dataset, rows):
     ds = sdk_client(ds_user).get_dataset(str(dataset.dataset_hash))
-    group = [r for r in ds.data_rows if r.title == "frames"][0]
-    group.refetch_data(images_data_fetch_options=ImagesDataFetchOptions(fetch_signed_urls=False), client_metadata=True)
+    group = next(r for r in ds.data_rows if r.title == "frames")
+    group.refetch_data(
+        images_data_fetch_options=ImagesDataFetchOptions(fetch_signed_urls=False), client_metadata=True
+    )
     assert [i.title for i in group.images_data] == ["0000.jpg", "0001.jpg", "0002.jpg"]
     assert group.images_data[0].file_link == "k/0.jpg" and group.images_data[0].width == 64
     cam = ds.data_rows[0]
@@ -156,7 +183,10 @@ def test_delete_data_removes_rows_and_is_idempotent(sdk_client, ds_admin, datase
     ds = sdk_client(ds_admin).get_dataset(str(dataset.dataset_hash))
     ds.delete_data([str(rows[0].data_hash), str(other.data_hash)])
     ds.delete_data(str(rows[0].data_hash))
-    assert list(m.DataRow.objects.filter(dataset=dataset).values_list("title", flat=True)) == ["cam2.mp4", "frames"]
+    assert list(m.DataRow.objects.filter(dataset=dataset).values_list("title", flat=True)) == [
+        "cam2.mp4",
+        "frames",
+    ]
     assert m.DataRow.objects.filter(pk=other.pk).exists()
 
 
@@ -169,8 +199,11 @@ def test_add_list_remove_users(sdk_client, ds_admin, ds_user, dataset):
         (ds_user.email, DatasetUserRole.USER),  # an existing member keeps their role
     ]
     listed = {u.user_email: u.user_role for u in ds.list_users()}
-    assert listed == {ds_admin.email: DatasetUserRole.ADMIN, ds_user.email: DatasetUserRole.USER,
-                      newcomer.email: DatasetUserRole.ADMIN}
+    assert listed == {
+        ds_admin.email: DatasetUserRole.ADMIN,
+        ds_user.email: DatasetUserRole.USER,
+        newcomer.email: DatasetUserRole.ADMIN,
+    }
     with pytest.raises(ResourceNotFoundError, match="nobody@example.com"):
         ds.add_users(["nobody@example.com", admin2.email], DatasetUserRole.USER)
     assert not dataset.memberships.filter(user=admin2).exists()

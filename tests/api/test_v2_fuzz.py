@@ -28,8 +28,13 @@ def fuzz_headers(transactional_db):
 
 
 @schema.parametrize()
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
-          phases=[Phase.explicit, Phase.generate])
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
+    phases=[Phase.explicit, Phase.generate],
+)
 def test_v2_routes_survive_fuzzing(case, live_server, fuzz_headers, settings):
     settings.API_RATE_LIMIT_PER_MINUTE = 0
     response = case.call(base_url=live_server.url, headers=fuzz_headers)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any, Callable
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
@@ -65,13 +66,15 @@ def v2_endpoint(methods: list[str], *, authenticate: bool = True) -> Callable:
                 principal = authenticate_v2(request, body) if authenticate else None
                 if principal is not None:
                     throttle(principal)
-                result = handler(V2Call(request=request, principal=principal, body=body, trace_id=trace_id), **kwargs)
+                result = handler(
+                    V2Call(request=request, principal=principal, body=body, trace_id=trace_id), **kwargs
+                )
             except DatasetsError as error:
                 response = v2_error(error, trace_id)
                 if isinstance(error, MethodNotAllowedError):
                     response["Allow"] = ", ".join(sorted(allowed))
                 return response
-            except Exception:
+            except Exception:  # noqa: BLE001 - a JSON 500, never a traceback page
                 return v2_unknown(request, trace_id)
             if isinstance(result, HttpResponse):
                 return result

@@ -24,10 +24,13 @@ def remove_users(call: V2Call, dataset_uuid: str) -> None:
     s.only_keys(body, {"userEmails"}, "body")
     emails = s.str_list(body.get("userEmails"), "userEmails", max_items=1000)
     call.user_client().get_dataset(s.uuid_str(dataset_uuid, "dataset_uuid")).remove_users(emails)
-    return None
 
 
 urlpatterns = [
     path("v2/public/datasets/<str:dataset_uuid>/users", list_users, name="api-v2-dataset-users"),
-    path("v2/public/datasets/<str:dataset_uuid>/users/bulk-delete", remove_users, name="api-v2-dataset-users-delete"),
+    path(
+        "v2/public/datasets/<str:dataset_uuid>/users/bulk-delete",
+        remove_users,
+        name="api-v2-dataset-users-delete",
+    ),
 ]

@@ -27,7 +27,10 @@ TITLE = {
 
 
 def _error(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
 
 
 COMMON_ERRORS = {
@@ -93,11 +96,18 @@ PATHS: dict[str, Any] = {
                 _query("includeOrgAccess", BOOL_QUERY, "Organisation admins: every dataset"),
             ],
             "responses": {
-                "200": _json({
-                    "type": "object",
-                    "required": ["result"],
-                    "properties": {"result": {"type": "array", "items": {"$ref": "#/components/schemas/DatasetWithUserRole"}}},
-                }),
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["result"],
+                        "properties": {
+                            "result": {
+                                "type": "array",
+                                "items": {"$ref": "#/components/schemas/DatasetWithUserRole"},
+                            }
+                        },
+                    }
+                ),
                 **COMMON_ERRORS,
             },
         }
@@ -108,14 +118,19 @@ PATHS: dict[str, Any] = {
             "summary": "Every member of the dataset in one page (SDK dataset.list_users).",
             "parameters": [DATASET_UUID_PARAM],
             "responses": {
-                "200": _json({
-                    "type": "object",
-                    "required": ["results", "next_page_token"],
-                    "properties": {
-                        "results": {"type": "array", "items": {"$ref": "#/components/schemas/DatasetUser"}},
-                        "next_page_token": {"type": "null"},
-                    },
-                }),
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["results", "next_page_token"],
+                        "properties": {
+                            "results": {
+                                "type": "array",
+                                "items": {"$ref": "#/components/schemas/DatasetUser"},
+                            },
+                            "next_page_token": {"type": "null"},
+                        },
+                    }
+                ),
                 "404": _error("No such dataset, or not visible to the caller"),
                 **COMMON_ERRORS,
             },
@@ -152,18 +167,37 @@ PATHS: dict[str, Any] = {
             "operationId": "listCloudIntegrations",
             "summary": "The caller's cloud integrations (SDK get_cloud_integrations).",
             "parameters": [
-                {"name": "filterIntegrationUuids", "in": "query", "required": False, "style": "form", "explode": True,
-                 "schema": {"type": "array", "items": UUID}},
-                {"name": "filterIntegrationTitles", "in": "query", "required": False, "style": "form", "explode": True,
-                 "schema": {"type": "array", "items": TEXT}},
+                {
+                    "name": "filterIntegrationUuids",
+                    "in": "query",
+                    "required": False,
+                    "style": "form",
+                    "explode": True,
+                    "schema": {"type": "array", "items": UUID},
+                },
+                {
+                    "name": "filterIntegrationTitles",
+                    "in": "query",
+                    "required": False,
+                    "style": "form",
+                    "explode": True,
+                    "schema": {"type": "array", "items": TEXT},
+                },
                 _query("includeOrgAccess", BOOL_QUERY),
             ],
             "responses": {
-                "200": _json({
-                    "type": "object",
-                    "required": ["result"],
-                    "properties": {"result": {"type": "array", "items": {"$ref": "#/components/schemas/CloudIntegration"}}},
-                }),
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["result"],
+                        "properties": {
+                            "result": {
+                                "type": "array",
+                                "items": {"$ref": "#/components/schemas/CloudIntegration"},
+                            }
+                        },
+                    }
+                ),
                 **COMMON_ERRORS,
             },
         }
@@ -172,13 +206,30 @@ PATHS: dict[str, Any] = {
         "get": {
             "operationId": "getFrameTimestamps",
             "summary": "The video's frame table: presentation time of every frame (datasets_app/api/v2/frames.py).",
-            "parameters": [DATASET_UUID_PARAM, {"name": "data_hash", "in": "path", "required": True, "schema": UUID}],
+            "parameters": [
+                DATASET_UUID_PARAM,
+                {"name": "data_hash", "in": "path", "required": True, "schema": UUID},
+            ],
             "responses": {
-                "200": _json({
-                    "type": "object",
-                    "required": ["data_hash", "verdict", "reasons", "fps", "frame_count", "start_time", "time_base", "times"],
-                    "properties": {"data_hash": UUID, "times": {"type": "array", "items": {"type": "number"}}},
-                }),
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": [
+                            "data_hash",
+                            "verdict",
+                            "reasons",
+                            "fps",
+                            "frame_count",
+                            "start_time",
+                            "time_base",
+                            "times",
+                        ],
+                        "properties": {
+                            "data_hash": UUID,
+                            "times": {"type": "array", "items": {"type": "number"}},
+                        },
+                    }
+                ),
                 "404": _error("No such dataset or video, or not visible to the caller"),
                 **COMMON_ERRORS,
             },
@@ -189,25 +240,42 @@ PATHS: dict[str, Any] = {
             "operationId": "getPresignedUploadUrls",
             "summary": "Upload slots: a signed PUT URL and object key each (datasets_app/api/v2/uploads.py).",
             "parameters": [
-                {"name": "count", "in": "query", "required": True, "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
-                {"name": "uploadItemType", "in": "query", "required": True,
-                 "schema": {"type": "string", "enum": ["video", "image", "dicomFile"]}},
+                {
+                    "name": "count",
+                    "in": "query",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+                },
+                {
+                    "name": "uploadItemType",
+                    "in": "query",
+                    "required": True,
+                    "schema": {"type": "string", "enum": ["video", "image", "dicomFile"]},
+                },
             ],
             "responses": {
-                "200": _json({
-                    "type": "object",
-                    "required": ["results", "next_page_token"],
-                    "properties": {
-                        "results": {"type": "array", "items": {
-                            "type": "object",
-                            "required": ["item_uuid", "object_key", "signed_url"],
-                            "properties": {"item_uuid": UUID, "object_key": {"type": "string"},
-                                           "signed_url": {"type": "string"},
-                                           "upload_headers": {"type": ["object", "null"]}},
-                        }},
-                        "next_page_token": {"type": "null"},
-                    },
-                }),
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["results", "next_page_token"],
+                        "properties": {
+                            "results": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["item_uuid", "object_key", "signed_url"],
+                                    "properties": {
+                                        "item_uuid": UUID,
+                                        "object_key": {"type": "string"},
+                                        "signed_url": {"type": "string"},
+                                        "upload_headers": {"type": ["object", "null"]},
+                                    },
+                                },
+                            },
+                            "next_page_token": {"type": "null"},
+                        },
+                    }
+                ),
                 **COMMON_ERRORS,
             },
         }
@@ -217,7 +285,9 @@ PATHS: dict[str, Any] = {
             "operationId": "getBearerToken",
             "summary": "A new 24-hour bearer token for the caller (SDK get_bearer_token).",
             "responses": {
-                "200": _json({"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}}}),
+                "200": _json(
+                    {"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}}}
+                ),
                 **COMMON_ERRORS,
             },
         }
@@ -236,7 +306,11 @@ COMPONENTS: dict[str, Any] = {
         },
     },
     "schemas": {
-        "Error": {"type": "object", "required": ["message"], "properties": {"message": {"type": "string"}, "code": {"type": "string"}}},
+        "Error": {
+            "type": "object",
+            "required": ["message"],
+            "properties": {"message": {"type": "string"}, "code": {"type": "string"}},
+        },
         "CreateDatasetResponse": {
             "type": "object",
             "required": ["dataset_uuid"],
@@ -259,7 +333,11 @@ COMPONENTS: dict[str, Any] = {
         "DatasetUser": {
             "type": "object",
             "required": ["dataset_uuid", "user_email", "user_role"],
-            "properties": {"dataset_uuid": UUID, "user_email": {"type": "string"}, "user_role": {"type": "integer", "enum": [0, 1]}},
+            "properties": {
+                "dataset_uuid": UUID,
+                "user_email": {"type": "string"},
+                "user_role": {"type": "integer", "enum": [0, 1]},
+            },
         },
         "CloudIntegration": {
             "type": "object",
