@@ -20,7 +20,7 @@ from pathlib import Path
 
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -202,6 +202,12 @@ def reencode_part(part: m.ReEncodeVideo) -> None:
     except (vid.VideoProbeError, OSError) as exc:
         logger.exception("re-encode of %s failed", part.data_hash)
         _fail(part, f"The re-encode failed: {exc}")
+    except DatabaseError:
+        raise  # the database is the job's state: let the task fail and be retried or re-queued
+    except Exception as exc:
+        # A bug must not keep the task SUBMITTED forever (and be re-queued again and again).
+        logger.exception("unexpected error re-encoding %s", part.data_hash)
+        _fail(part, f"Unexpected error while re-encoding ({type(exc).__name__}); it has been logged.")
 
 
 def _record(part: m.ReEncodeVideo, row: m.DataRow, *, key: str, size: int, new_info: dict, src_info: dict) -> None:
