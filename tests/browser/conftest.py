@@ -25,9 +25,6 @@ ARTIFACTS = (
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
-# Playwright's sync API runs an event loop in this thread; Django's ORM calls from test code are
-# still synchronous and safe here.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -44,19 +41,30 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.skip(reason=reason))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
+    """Chromium for this package's tests only. Playwright's sync API runs an event loop in this
+    thread, so Django's ORM calls from test code need DJANGO_ALLOW_ASYNC_UNSAFE meanwhile; it is
+    set here and removed afterwards, so no later test or subprocess inherits it."""
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
-        yield browser
-        browser.close()
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def celery_worker_thread(django_db_setup, django_db_blocker):
-    """A real worker (solo pool, both queues) for the session."""
+    """A real worker (solo pool, both queues) while this package's tests run."""
     from celery.contrib.testing.worker import start_worker
 
     from dashboard.celery import app as celery_app
