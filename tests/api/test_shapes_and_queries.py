@@ -3,6 +3,8 @@ added for the API (iter_data_rows, get_data_row options, Dataset.get_cloud_integ
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -171,3 +173,23 @@ def test_dataset_cloud_integrations_for_keys_are_their_creators(
     assert [i.title for i in ds.get_cloud_integrations()] == ["admin's"]
     with pytest.raises(OperationNotAllowed):
         Dataset(dataset, Principal(api_key=write_key.model)).get_cloud_integrations()
+
+
+def test_dataset_rows_are_streamed_not_buffered(wire_client, ds_admin, dataset):
+    from django.test import Client
+
+    DataRowFactory.create_batch(3, dataset=dataset)
+    raw = wire_client(ds_admin)
+    raw.django_client = Client()
+    body = b'{"query_type": "dataset", "query_method": "GET", "values": {"uid": null, "payload": null}}'
+    response = raw.django_client.generic(
+        "POST",
+        "/public",
+        data=body,
+        content_type="application/json",
+        headers={"Authorization": raw.authorization(body), "ResourceID": str(dataset.dataset_hash)},
+    )
+    assert response.streaming
+    chunks = list(response.streaming_content)
+    assert len(chunks) > 3  # head, rows batch, closers: written piece by piece
+    assert len(json.loads(b"".join(chunks))["response"]["data_rows"]) == 3
