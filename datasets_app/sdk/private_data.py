@@ -827,6 +827,7 @@ _prefetch_lock = threading.Lock()
 _prefetched: dict[int, Future] = {}
 _pool: ThreadPoolExecutor | None = None
 _adapters: dict[tuple, cloud.CloudAdapter] = {}
+_frontier: dict = {}
 
 
 def _executor() -> ThreadPoolExecutor:
@@ -857,18 +858,31 @@ def _schedule(unit: m.DataJobUnit, adapter: cloud.CloudAdapter) -> Future:
 
 
 def _prefetch_after(unit: m.DataJobUnit, adapter: cloud.CloudAdapter) -> None:
+    """Schedules probes of the job's next pending units, a window at a time: one query per
+    PREFETCH_WINDOW / 2 units processed, not one per unit."""
+    key = unit.job.process_hash
     with _prefetch_lock:
-        ahead = sum(1 for f in _prefetched.values() if not f.done())
-    if ahead >= PROBE_THREADS * 2:
-        return
-    upcoming = (
-        m.DataJobUnit.objects.filter(job_id=unit.job_id, status=m.JobStatus.PENDING, index__gt=unit.index)
+        frontier = _frontier.get(key, unit.index)
+        if frontier - unit.index > PREFETCH_WINDOW // 2:
+            return
+        if len(_prefetched) > 4 * PREFETCH_WINDOW:
+            # Results nobody came for (a runner that stopped early): drop the finished ones.
+            for pk in [pk for pk, f in _prefetched.items() if f.done()]:
+                _prefetched.pop(pk, None)
+        if len(_frontier) > 1000:
+            _frontier.clear()
+    upcoming = list(
+        m.DataJobUnit.objects.filter(
+            job_id=unit.job_id, status=m.JobStatus.PENDING, index__gt=max(frontier, unit.index)
+        )
         .order_by("index")
         .only("pk", "spec", "index")[:PREFETCH_WINDOW]
     )
     for other in upcoming:
-        if other.pk not in _prefetched:
-            _schedule(other, adapter)
+        _schedule(other, adapter)
+    if upcoming:
+        with _prefetch_lock:
+            _frontier[key] = max(_frontier.get(key, 0), upcoming[-1].index)
 
 
 def _job_integration(unit: m.DataJobUnit) -> m.CloudIntegration:
