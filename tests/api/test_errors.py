@@ -105,7 +105,10 @@ def test_unhandled_error_is_unknown_error_and_logged_with_trace(
     sdk_client, ds_admin, dataset, exploding_operation, caplog
 ):
     ds = sdk_client(ds_admin).get_dataset(str(dataset.dataset_hash))
-    with caplog.at_level(logging.ERROR, logger="datasets_app.api"), pytest.raises(enc.UnknownException) as info:
+    with (
+        caplog.at_level(logging.ERROR, logger="datasets_app.api"),
+        pytest.raises(enc.UnknownException) as info,
+    ):
         ds._client._querier.basic_getter(Boomfortest, uid=None)
     trace = info.value.context.trace_id if info.value.context else None
     [record] = [r for r in caplog.records if r.name == "datasets_app.api"]
@@ -219,3 +222,10 @@ def test_v2_dataset_no_longer_visible_is_not_found(sdk_client, ds_admin, dataset
         list(ds.list_users())  # a generator: iterate to send the request
     with pytest.raises(enc.ResourceNotFoundError):
         ds.remove_users(["someone@example.com"])
+
+
+@LIVE
+def test_dataset_groups_are_method_not_allowed(sdk_client, ds_admin, dataset):
+    ds = sdk_client(ds_admin).get_dataset(str(dataset.dataset_hash))
+    with pytest.raises(enc.MethodNotAllowedError):
+        list(ds.list_groups())

@@ -13,7 +13,9 @@ from datasets_app.api.v2.openapi import document
 from datasets_app.sdk import accounts
 from tests.factories import DatasetFactory, UserFactory
 
-schema = schemathesis.openapi.from_dict(document())
+# The groups routes are documented as always-405 (not supported), which "valid data must be
+# accepted" would flag; test_dataset_groups_are_method_not_allowed covers them.
+schema = schemathesis.openapi.from_dict(document()).exclude(path_regex="/groups$")
 
 
 @pytest.fixture

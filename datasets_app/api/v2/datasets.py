@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpRequest, HttpResponse
 from django.urls import path
+from django.views.decorators.csrf import csrf_exempt
+
+from datasets_app.sdk.exceptions import MethodNotAllowedError
 
 from .. import schemas as s
+from ..errors import trace_id_of, v2_error
 from .base import V2Call, v2_endpoint
 
 LIST_FILTERS = {
@@ -47,7 +52,20 @@ def list_datasets(call: V2Call) -> dict[str, Any]:
     return {"result": [s.dataset_with_role_v2(e) for e in entries]}
 
 
+@csrf_exempt
+def dataset_groups(request: HttpRequest, dataset_uuid: str) -> HttpResponse:
+    """GET/POST/DELETE /v2/public/datasets/<uuid>/groups: user groups are not modelled here, so
+    every method is 405 (protocol §1: not required; no tutorial step calls them)."""
+    response = v2_error(
+        MethodNotAllowedError("Dataset groups are not supported by this server; add users by e-mail."),
+        trace_id_of(request),
+    )
+    response["Allow"] = ""
+    return response
+
+
 urlpatterns = [
     path("v2/public/datasets", create_dataset, name="api-v2-datasets"),
     path("v2/public/datasets/list", list_datasets, name="api-v2-datasets-list"),
+    path("v2/public/datasets/<str:dataset_uuid>/groups", dataset_groups, name="api-v2-dataset-groups"),
 ]

@@ -235,6 +235,15 @@ PATHS: dict[str, Any] = {
             },
         }
     },
+    "/v2/public/datasets/{dataset_uuid}/groups": {
+        method: {
+            "operationId": f"{method}DatasetGroups",
+            "summary": "Dataset groups are not supported: always 405.",
+            "parameters": [DATASET_UUID_PARAM],
+            "responses": {"405": _error("Not supported")},
+        }
+        for method in ("get", "post", "delete")
+    },
     "/v2/public/presigned-urls": {
         "get": {
             "operationId": "getPresignedUploadUrls",
