@@ -306,6 +306,13 @@ class S3Adapter(CloudAdapter):
     def parse(self, url: str) -> ObjectRef:
         if not isinstance(url, str) or not url:
             raise UnsupportedURL("An object URL must be a non-empty string.")
+        if url.startswith("s3://") and not any(c in url for c in "?#%[]@"):
+            # The common form, without the general parser (it gives the same answer here).
+            bucket, _, key = url[5:].partition("/")
+            key = key.lstrip("/")
+            if not bucket or not key:
+                raise UnsupportedURL(f"{url!r} names no object: expected s3://bucket/key.")
+            return ObjectRef(bucket=bucket, key=key, url=url)
         parts = urlsplit(url)
         path = unquote(parts.path)
         if parts.scheme == "s3":

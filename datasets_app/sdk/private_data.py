@@ -56,6 +56,7 @@ MAX_URL_LENGTH = 2048
 MAX_METADATA_BYTES = 64 * 1024
 PROBE_THREADS = int(getattr(settings, "PRIVATE_PROBE_THREADS", 16))
 PREFETCH_WINDOW = 256
+_MAX_TITLE = int(settings.MAX_TITLE_LENGTH)
 IMAGE_BLOCK = 64 * 1024
 
 SECTIONS = {
@@ -558,9 +559,9 @@ def _title_for(entry: Entry) -> str:
         return entry.title
     ref = entry.refs[0] if entry.refs else None
     if ref is None:
-        return entry.urls[0][-settings.MAX_TITLE_LENGTH :]
+        return entry.urls[0][-_MAX_TITLE:]
     path = ref.key if ref.bucket else (cloud.urlsplit(ref.url).path.lstrip("/") or ref.url)
-    return path[-settings.MAX_TITLE_LENGTH :]
+    return path[-_MAX_TITLE:]
 
 
 # One shared object: fast_insert converts a repeated value once.
