@@ -16,7 +16,9 @@ shared volume). Nothing here reads a file or a chunk whole."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
+import hashlib
 import os
 import uuid
 from collections.abc import Iterable, Iterator
@@ -196,6 +198,9 @@ def append_chunk(
         raise PayloadTooLargeError(f"This chunk would take the file past its declared size of {total} bytes.")
     path = _staging_path(slot)
     with _locked(path) as handle:
+        # Another request may have completed the file while this one waited for the lock.
+        if m.UploadSlot.objects.filter(pk=slot.pk, uploaded_at__isnull=False).exists():
+            raise OffsetMismatch(total)
         have = os.fstat(handle.fileno()).st_size
         if have != start:
             raise OffsetMismatch(have)
@@ -217,18 +222,47 @@ def append_chunk(
     return _state(slot)
 
 
-def _complete(slot: m.UploadSlot, path: Path) -> None:
-    """Streams the staged file into hosted storage and marks the slot uploaded (idempotent)."""
+def _move_into_local_storage(key: str, path: Path) -> tuple[int, str] | None:
+    """(size, sha256) after renaming the staged file into local hosted storage; None when storage
+    is not a local directory on the same file system (the file is then streamed instead). Hashing
+    is one read pass and the rename writes nothing, so a large file is not written a second time."""
+    target = storage._local_path(key)
+    if target is None:
+        return None
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as handle:
+        while block := handle.read(1024 * 1024):
+            digest.update(block)
+            size += len(block)
+    if size > settings.UPLOAD_MAX_BYTES:
+        raise PayloadTooLargeError(f"The file is larger than the limit of {settings.UPLOAD_MAX_BYTES} bytes.")
+    os.makedirs(os.path.dirname(target), exist_ok=True)
     try:
-        stored = storage.save_stream(
-            slot.object_key, storage.file_chunks(str(path), READ_SIZE), limit=settings.UPLOAD_MAX_BYTES
-        )
-    except storage.TooLarge:
-        raise PayloadTooLargeError(
-            f"The file is larger than the limit of {settings.UPLOAD_MAX_BYTES} bytes."
-        ) from None
+        os.replace(path, target)
+    except OSError as exc:
+        if exc.errno == errno.EXDEV:
+            return None
+        raise
+    return size, digest.hexdigest()
+
+
+def _complete(slot: m.UploadSlot, path: Path) -> None:
+    """Puts the staged file into hosted storage and marks the slot uploaded (idempotent)."""
+    moved = _move_into_local_storage(slot.object_key, path)
+    if moved is None:
+        try:
+            stored = storage.save_stream(
+                slot.object_key, storage.file_chunks(str(path), READ_SIZE), limit=settings.UPLOAD_MAX_BYTES
+            )
+        except storage.TooLarge:
+            raise PayloadTooLargeError(
+                f"The file is larger than the limit of {settings.UPLOAD_MAX_BYTES} bytes."
+            ) from None
+        moved = (stored.size, stored.sha256)
+    size, sha256 = moved
     m.UploadSlot.objects.filter(pk=slot.pk, uploaded_at__isnull=True).update(
-        uploaded_at=timezone.now(), size=stored.size, sha256=stored.sha256
+        uploaded_at=timezone.now(), size=size, sha256=sha256
     )
     with contextlib.suppress(OSError):
         path.unlink()
@@ -314,7 +348,10 @@ def sweep_staging(*, older_than_seconds: int = 3600) -> int:
         batch = items[start : start + 1000]
         alive = set(
             m.UploadSlot.objects.filter(
-                item_uuid__in=batch, consumed_at__isnull=True, uploaded_at__isnull=True, expires_at__gt=timezone.now()
+                item_uuid__in=batch,
+                consumed_at__isnull=True,
+                uploaded_at__isnull=True,
+                expires_at__gt=timezone.now(),
             ).values_list("item_uuid", flat=True)
         )
         for item in batch:

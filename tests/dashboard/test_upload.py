@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 
 import pytest
+from django.core.files.storage import default_storage
 from django.urls import reverse
 from PIL import Image
 
@@ -75,7 +77,14 @@ def test_chunks_resume_from_the_servers_offset(as_user, dataset, ds_user):
     done = put(c, dataset, upload_id, 100, data[100:]).json()
     assert done["complete"] is True and done["offset"] == len(data)
     slot = m.UploadSlot.objects.get(item_uuid=upload_id)
-    assert slot.uploaded_at is not None and slot.size == len(data) and len(slot.sha256) == 64
+    assert slot.uploaded_at is not None and slot.size == len(data)
+    assert slot.sha256 == hashlib.sha256(data).hexdigest()
+    with default_storage.open(slot.object_key, "rb") as stored:
+        assert stored.read() == data
+    # a late duplicate of the last chunk is told the file is complete
+    late = put(c, dataset, upload_id, 100, data[100:])
+    assert late.status_code == 409 and late.json()["offset"] == len(data)
+    assert c.get(chunk_url(dataset, upload_id)).json()["complete"] is True
 
 
 def test_two_images_become_rows_through_the_job(
