@@ -87,6 +87,8 @@ class ObjectInfo:
     size: int | None
     content_type: str = ""
     etag: str = ""
+    # HTTPS: where redirects ended (each hop checked by the guard); a video probe opens this one.
+    final_url: str = ""
 
 
 def _strip_type(value: str | None) -> str:
@@ -929,6 +931,7 @@ class HTTPSAdapter(CloudAdapter):
             size=int(length) if length and length.isdigit() else None,
             content_type=_strip_type(response.headers.get("Content-Type")),
             etag=response.headers.get("ETag", ""),
+            final_url=response.url,
         )
 
     def read_range(self, ref: ObjectRef, start: int, length: int) -> tuple[bytes, ObjectInfo]:

@@ -644,9 +644,10 @@ def _probe_video(adapter: cloud.CloudAdapter, ref: cloud.ObjectRef) -> Probed:
     info = adapter.head(ref)
     if info.size == 0:
         raise PrivateDataError(f"{ref.url} is empty (0 bytes).")
-    source = adapter.signed_url(ref, 900)
-    # ffmpeg connects by itself: check the host it will reach (the provider's endpoint or, for
-    # an HTTPS integration, the object's host) first.
+    # ffmpeg connects by itself: give it the provider's signed URL, or for an HTTPS integration
+    # the URL our guarded HEAD ended on (so ffmpeg follows no redirect we have not checked), and
+    # check that host first. (A DNS answer that changes between the two is not covered here.)
+    source = info.final_url or adapter.signed_url(ref, 900)
     adapter.guard_url(source)
     try:
         facts = video.probe_video(source)

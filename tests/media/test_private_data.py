@@ -577,3 +577,20 @@ def test_write_key_uses_the_integrations_of_the_user_who_created_it(
     assert ds.add_private_data_to_dataset_get_result(process_hash, 0).status == "DONE"
     with pytest.raises(ResourceNotFoundError):
         ds.add_private_data_to_dataset_start(str(other.integration_uuid), doc)
+
+
+def test_video_over_an_https_integration_is_probed(
+    ds, org_admin, http_media, django_capture_on_commit_callbacks
+):
+    (http_media.root / "clip.mp4").write_bytes(make_mp4(48, 32, frames=6, fps=6))
+    web = private_data.integration_create(
+        owner=org_admin, title="web", provider="https", allow_private_network=True
+    )
+    with django_capture_on_commit_callbacks():
+        process_hash = ds.add_private_data_to_dataset_start(
+            str(web.integration_uuid),
+            {"videos": [{"objectUrl": http_media.base_url + "/clip.mp4", "title": "c"}]},
+        )
+    assert run(ds, process_hash).status == "DONE"
+    row = m.DataRow.objects.get(dataset=ds.model)
+    assert (row.width, row.height, row.frame_count, row.fps) == (48, 32, 6, 6.0)
