@@ -173,6 +173,23 @@ class GuardedAdapter(HTTPAdapter):
         self.poolmanager.key_fn_by_scheme = dict(self.poolmanager.key_fn_by_scheme)
 
 
+def guarded_pool_manager(*, allow_private_network: bool = False, maxsize: int = 32) -> urllib3.PoolManager:
+    """A urllib3 PoolManager with the same per-connection check (lighter than requests on a hot path)."""
+    private = allow_private_network
+    http_cls = _PrivateHTTPConnection if private else _GuardedHTTPConnection
+    https_cls = _PrivateHTTPSConnection if private else _GuardedHTTPSConnection
+
+    class HTTPPool(HTTPConnectionPool):
+        ConnectionCls = http_cls
+
+    class HTTPSPool(HTTPSConnectionPool):
+        ConnectionCls = https_cls
+
+    manager = urllib3.PoolManager(num_pools=16, maxsize=maxsize, block=False)
+    manager.pool_classes_by_scheme = {"http": HTTPPool, "https": HTTPSPool}
+    return manager
+
+
 def guarded_session(*, allow_private_network: bool = False, pool_size: int = 16) -> requests.Session:
     """A requests Session that cannot connect to a refused address, redirects included."""
     session = requests.Session()

@@ -291,3 +291,22 @@ def test_range_file_seeks_without_reading_everything(moto_s3):
     assert f.read() == video[-100:]
     f.seek(10)
     assert f.read(20) == video[10:30]
+
+
+def test_s3_ranged_reads_refuse_a_private_endpoint_before_connecting(connections):
+    adapter = cloud.S3Adapter(
+        config={"endpoint_url": "http://10.0.0.1:9000"}, credentials={}, allow_private_network=False
+    )
+    ref = adapter.parse("s3://bucket/k.jpg")
+    with pytest.raises(cloud.AddressRefused):
+        adapter.read_range(ref, 0, 10)
+    with pytest.raises(cloud.AddressRefused):
+        adapter.open(ref)
+    assert connections == []
+
+
+def test_guarded_pool_manager_refuses_metadata_address(connections):
+    pool = netguard.guarded_pool_manager()
+    with pytest.raises(netguard.AddressRefused):
+        pool.request("GET", "http://169.254.169.254/latest/meta-data/", retries=False)
+    assert connections == []
