@@ -69,12 +69,18 @@ def bare_ffmpeg(src: Path, out: Path) -> tuple[float, float]:
 
 def through_task(editor, data_hash: str) -> tuple[float, float]:
     """Request -> Celery worker (a real one, in this process) -> status DONE: (wall, cpu)."""
+    from datasets_app import models as m
+
     c, t = cpu_seconds(), time.perf_counter()
     task_id = editor.re_encode_data([data_hash])
+    picked_up = None
     while (status := editor.re_encode_data_status(task_id)).status == "SUBMITTED":
-        time.sleep(0.1)
+        if picked_up is None and m.ReEncodeVideo.objects.filter(task_id=task_id, frames_total__isnull=False).exists():
+            picked_up = time.perf_counter() - t
+        time.sleep(0.25)
     elapsed, cpu = time.perf_counter() - t, cpu_seconds() - c
     assert status.status == "DONE", status
+    print(f"  task {task_id}: worker started encoding {picked_up or 0:.2f}s after the request")
     return elapsed, cpu
 
 
@@ -118,7 +124,7 @@ def main() -> None:
                 task.append(through_task(editor, str(row.data_hash)))
                 bare.append(bare_ffmpeg(src, WORK / "bare.mp4"))
             print(f"run {i + 1}: bare ffmpeg {bare[-1][0]:.2f}s wall / {bare[-1][1]:.2f}s cpu, "
-                  f"task to DONE {task[-1][0]:.2f}s wall / {task[-1][1]:.2f}s cpu")
+                  f"task to DONE {task[-1][0]:.2f}s wall / {task[-1][1]:.2f}s cpu  (load {os.getloadavg()[0]:.1f})")
     row.refresh_from_db()
     out = probe_video(default_storage.path(row.storage_key))
     print(f"output: {out['frame_count']} frames at {out['fps']} fps, verdict {out['verdict']!r}, "
