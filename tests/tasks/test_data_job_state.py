@@ -101,3 +101,20 @@ def test_unit_processing_queries_do_not_grow_with_dataset_size(
     with django_assert_max_num_queries(12):
         jobs.run_data_job(job.pk)
     assert m.DataRow.objects.filter(dataset=dataset).count() == 2002
+
+
+def test_write_only_key_polls_its_own_job_and_read_key_cannot_upload(
+    tmp_path, dataset, write_key, read_key, django_capture_on_commit_callbacks
+):
+    from datasets_app.sdk import Dataset
+    from datasets_app.sdk.exceptions import OperationNotAllowed
+
+    writer = Dataset.from_api_key(str(dataset.dataset_hash), write_key.secret)
+    with django_capture_on_commit_callbacks(execute=False):
+        process_hash = writer.upload_image_start(make_image(tmp_path / "k.jpg"))
+    jobs.run_data_job(m.DataJob.objects.get(process_hash=process_hash).pk)
+    assert writer.get_data_job(process_hash).status == "DONE"
+    reader = Dataset.from_api_key(str(dataset.dataset_hash), read_key.secret)
+    with pytest.raises(OperationNotAllowed):
+        reader.upload_image_start(make_image(tmp_path / "r.jpg"))
+    assert m.UploadSlot.objects.filter(api_key=read_key.model).count() == 0
