@@ -1213,8 +1213,15 @@ def fast_insert(objs: list, *, now, model=None) -> None:
         [conv(getattr(o, a)) if conv is not None else getattr(o, a) for a, conv in getters] for o in objs
     ]
     with connection.cursor() as cursor:
-        for start in range(0, len(params), 5000):
-            cursor.executemany(sql, params[start : start + 5000])
+        if connection.vendor == "postgresql":
+            # COPY: the server's bulk-load path, no statement per row (psycopg 3 adapts each value).
+            names = ", ".join(qn(c) for c, _, _, _ in columns)
+            with cursor.cursor.copy(f"COPY {qn(model._meta.db_table)} ({names}) FROM STDIN") as copy:
+                for row in params:
+                    copy.write_row(row)
+        else:
+            for start in range(0, len(params), 5000):
+                cursor.executemany(sql, params[start : start + 5000])
 
 
 def fast_mark_done(units: list[m.DataJobUnit], *, now) -> None:
