@@ -79,6 +79,7 @@ def get_data_row(call: V1Call) -> Any:
         images_data=image_options is not None,
         image_signed_urls=bool(image_options and s.opt_bool(image_options, "fetch_signed_urls", False)),
         client_metadata=bool(s.opt_bool(extra, "client_metadata", False)),
+        base_url=call.request.build_absolute_uri("/"),
     )
     return s.data_row_v1(row)
 

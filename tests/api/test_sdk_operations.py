@@ -222,3 +222,19 @@ def test_bearer_token_client_works_on_v1_and_v2(sdk_client, ds_admin, dataset, r
     client = EncordUserClient.create_with_bearer_token(token, domain=live_server.url)
     assert [e["dataset"].title for e in client.get_datasets()] == [dataset.title]
     assert len(client.get_dataset(str(dataset.dataset_hash)).data_rows) == 3
+
+
+def test_refetch_signed_url_is_absolute_and_downloads(sdk_client, ds_user, dataset, settings):
+    import requests
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    settings.PUBLIC_BASE_URL = ""  # the URL must come from the request, not configuration
+    row = DataRowFactory(dataset=dataset, title="clip.mp4", storage_key=f"datasets/{dataset.dataset_hash}/clip.mp4")
+    default_storage.save(row.storage_key, ContentFile(b"0123456789"))
+    ds = sdk_client(ds_user).get_dataset(str(dataset.dataset_hash))
+    [sdk_row] = ds.data_rows
+    sdk_row.refetch_data(signed_url=True)
+    assert sdk_row.signed_url.startswith("http://")
+    got = requests.get(sdk_row.signed_url, headers={"Range": "bytes=2-5"}, timeout=10)
+    assert got.status_code == 206 and got.content == b"2345"
