@@ -14,12 +14,13 @@ def test_healthz_ok(client):
 
 @pytest.mark.django_db
 def test_healthz_reports_unreachable_broker(client):
-    saved = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:9/0"  # nothing listens on the discard port
+    # Celery may have filled broker_write_url from broker_url: point both at the discard port.
+    saved = app.conf.broker_url, app.conf.broker_write_url
+    app.conf.broker_url = app.conf.broker_write_url = "redis://127.0.0.1:9/0"
     try:
         response = client.get("/healthz")
     finally:
-        app.conf.broker_url = saved
+        app.conf.broker_url, app.conf.broker_write_url = saved
     assert response.status_code == 503
     [problem] = response.json()["problems"]
     assert problem.startswith("broker:")
