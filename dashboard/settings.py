@@ -194,6 +194,8 @@ CELERY_TASK_ROUTES = {
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=6 * 3600)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=6 * 3600 - 60)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Workers log through LOGGING below (JSON with trace ids when LOG_FORMAT=json), not Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Periodic maintenance (datasets_app/periodic.py), run by `celery -A dashboard beat`.
 CELERY_IMPORTS = ["datasets_app.periodic"]
 CELERY_BEAT_SCHEDULE = {

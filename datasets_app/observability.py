@@ -349,6 +349,9 @@ def _add_trace_header(sender=None, headers=None, **_):
 
 
 _task_state: dict[str, tuple[contextvars.Token, float]] = {}
+# One line when a task starts and one when it ends, both carrying the trace id of the request
+# that queued it (the worker's own lines in between carry it too).
+task_logger = logging.getLogger("dashboard.task")
 
 
 def _task_prerun(task_id=None, task=None, **_):
@@ -359,6 +362,8 @@ def _task_prerun(task_id=None, task=None, **_):
             TASK_TRACE_HEADER
         )
     _task_state[task_id] = (bind_trace_id(parse_trace_header(trace_id) or new_trace_id()), time.perf_counter())
+    task_logger.info("task %s started", getattr(task, "name", "?"), extra={"task": getattr(task, "name", "?"),
+                                                                          "task_id": task_id})
 
 
 def _task_postrun(task_id=None, task=None, state=None, **_):
@@ -366,7 +371,11 @@ def _task_postrun(task_id=None, task=None, state=None, **_):
     if entry is None:
         return
     token, start = entry
-    TASK_DURATION.labels(task.name if task else "?", state or "UNKNOWN").observe(time.perf_counter() - start)
+    took = time.perf_counter() - start
+    name = task.name if task else "?"
+    TASK_DURATION.labels(name, state or "UNKNOWN").observe(took)
+    task_logger.info("task %s %s", name, state or "finished",
+                     extra={"task": name, "task_id": task_id, "state": state, "duration_ms": round(took * 1000, 1)})
     try:
         unbind_trace_id(token)
     except ValueError:  # reset from another context (eager calls); the next task rebinds anyway

@@ -2,7 +2,7 @@
 nothing mocked). Skipped with the reason unless DATABASE_URL is PostgreSQL and CELERY_BROKER_URL is
 Redis (.ci/run's second pass).
 
-Job types used: re-encode tasks and upload data jobs (10 video units)."""
+Job types used: re-encode tasks and upload data jobs (video units)."""
 
 from __future__ import annotations
 
@@ -415,31 +415,31 @@ def test_media_worker_killed_mid_data_job_completes_without_duplicates_or_orphan
     from datasets_app.sdk import maintenance
     from tests.media.mediagen import make_video
 
-    # given one upload job of 10 videos, queued for the media tier
+    # given one upload job of 24 videos, queued for the media tier
     ds = DatasetFactory()
     editor = _editor(ds)
     folder = tmp_path_factory.mktemp("job-videos")
-    files = [make_video(folder / f"v{i}.mp4", frames=90) for i in range(10)]
+    files = [make_video(folder / f"v{i}.mp4", frames=90) for i in range(24)]
     stored = editor._store_local_files(files, "video")
     process_hash = editor.start_data_job(
         {"videos": [{"objectUrl": key, "title": name, "clientMetadata": {}} for key, name in stored]}
     )
     job = m.DataJob.objects.get(process_hash=process_hash)
     topo.worker("media-d1")
-    topo.wait_for(lambda: job.units.filter(status="DONE").count() >= 2, "two units done", timeout=90)
+    topo.wait_for(lambda: job.units.filter(status="DONE").exists(), "a unit done", timeout=90)
     # when the media worker is SIGKILLed with the job half done
     topo.kill("media-d1")
     done_before = job.units.filter(status="DONE").count()
     job.refresh_from_db()
-    assert job.status == "PENDING" and done_before < 10, "the job finished before the kill; use more units"
+    assert job.status == "PENDING" and done_before < 24, "the job finished before the kill; use more units"
     # then a restarted worker finishes it: every video once, no duplicate rows, no orphan files
     topo.worker("media-d2")
     topo.wait_for(lambda: m.DataJob.objects.get(pk=job.pk).status != "PENDING", "the job to finish", timeout=120)
     job.refresh_from_db()
     assert job.status == "DONE", job.message
-    assert job.units.filter(status="DONE").count() == 10
+    assert job.units.filter(status="DONE").count() == 24
     titles = list(m.DataRow.objects.filter(dataset=ds).values_list("title", flat=True))
-    assert sorted(titles) == sorted(f"v{i}.mp4" for i in range(10))
+    assert sorted(titles) == sorted(f"v{i}.mp4" for i in range(24))
     assert list(maintenance.find_orphan_files(older_than=dt.timedelta(0))) == []
     assert list(storage.missing_files()) == []
     if hosted == "local":
@@ -472,3 +472,35 @@ def test_same_data_job_delivered_twice_to_racing_workers_gives_one_result(topo, 
     assert titles == [f"r{i}.mp4" for i in range(6)]
     assert job.units.filter(status="DONE").count() == 6
     assert list(maintenance.find_orphan_files(older_than=dt.timedelta(0))) == []
+
+
+def test_trace_id_of_an_sdk_upload_reaches_the_worker_that_runs_its_job(topo, client):
+    """Across real processes: encord SDK -> gunicorn -> Redis -> default worker, JSON logs."""
+    import json
+
+    from encord.user_client import EncordUserClient
+
+    from tests.api.conftest import openssh_private, register_key
+    from tests.media.mediagen import make_image
+
+    ds = DatasetFactory()
+    user = UserFactory()
+    m.DatasetMembership.objects.create(dataset=ds, user=user, role=m.DatasetUserRole.ADMIN)
+    base = topo.web(workers=1, threads=4)
+    topo.worker("default-t", queues="default")
+    sdk = EncordUserClient.create_with_ssh_private_key(openssh_private(register_key(user)), domain=base)
+    image = make_image(Path(topo.tmp) / "traced.png", 32, 24)
+    sdk.get_dataset(str(ds.dataset_hash)).upload_image(image)
+
+    def lines(name: str) -> list[dict]:
+        return [json.loads(line) for line in topo.log(name).splitlines() if line.startswith("{")]
+
+    started = [r for r in lines("default-t") if r.get("message", "").startswith("task datasets_app.tasks.run_data_job_task started")]
+    assert len(started) == 1
+    trace = started[0]["trace_id"]
+    requests_with_it = [r for r in lines("web") if r.get("logger") == "dashboard.request" and r.get("trace_id") == trace]
+    # the request that registered the upload (the job start) had this trace id
+    assert [r["route"] for r in requests_with_it] == ["public"]
+    finished = [r for r in lines("default-t") if r.get("task") == "datasets_app.tasks.run_data_job_task"
+                and r.get("state") == "SUCCESS"]
+    assert finished and finished[0]["trace_id"] == trace
