@@ -253,3 +253,16 @@ def test_output_frame_rate_snaps_to_standard_rates():
     assert video.output_frame_rate({"frame_count": 300, "duration": 10.01}) == Fraction(30000, 1001)
     assert video.output_frame_rate({"frame_count": 36, "duration": 2.0}) == 18
     assert math.isclose(float(video.output_frame_rate({"frame_count": 37, "duration": 2.1})), 37 / 2.1, rel_tol=1e-3)
+
+
+def test_run_ffmpeg_streams_progress_and_output_is_constant_rate(tmp_path):
+    src = make_video(tmp_path / "vfr.mp4", pts=vfr_pts(30), fps=20)
+    info = probe_video(src)
+    rate = video.output_frame_rate(info)
+    seen: list[int] = []
+    video.run_ffmpeg(video.reencode_command(str(src), str(tmp_path / "out.mp4"), rate=rate), on_progress=seen.append)
+    assert seen and seen[-1] == 30 and seen == sorted(seen)
+    out = probe_video(tmp_path / "out.mp4")
+    assert out["verdict"] == "ok" and out["frame_count"] == 30
+    assert out["avg_frame_rate"] == out["r_frame_rate"] == f"{rate.numerator}/{rate.denominator}"
+    assert len(out["frame_table"]["runs"]) == 1
