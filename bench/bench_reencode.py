@@ -138,4 +138,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import shutil
+
+    try:
+        main()
+    finally:
+        shutil.rmtree(WORK, ignore_errors=True)  # the source, outputs and media (~330 MB)
