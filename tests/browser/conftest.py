@@ -26,7 +26,6 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
 
-
 def pytest_collection_modifyitems(config, items):
     reason = None
     try:
@@ -111,6 +110,14 @@ def page(browser, live_server):
     assert not watch.errors, "browser console errors:\n" + "\n".join(watch.errors)
 
 
+# The elements that stick out furthest (outside scrolling tables), to name the culprit.
+WIDEST_JS = """() => Array.from(document.querySelectorAll('body *'))
+    .filter(e => !e.closest('.table-wrap table'))
+    .map(e => [e, Math.max(e.getBoundingClientRect().right, e.scrollWidth > e.clientWidth ? e.scrollWidth : 0)])
+    .sort((a, b) => b[1] - a[1]).slice(0, 5)
+    .map(([e, r]) => e.tagName.toLowerCase() + '.' + e.className + ' ' + Math.round(r)).join(', ')"""
+
+
 @pytest.fixture
 def shoot():
     """shoot(page, "name"): full-page screenshots at desktop and phone width."""
@@ -121,8 +128,12 @@ def shoot():
         desktop = ARTIFACTS / f"{name}-desktop.png"
         page.screenshot(path=str(desktop), full_page=True)
         page.set_viewport_size(PHONE)
+        # Nothing may widen the page at phone width (wide tables scroll inside their own box).
+        scroll_width = page.evaluate("document.documentElement.scrollWidth")
+        widest = page.evaluate(WIDEST_JS) if scroll_width > PHONE["width"] else ""
         page.screenshot(path=str(ARTIFACTS / f"{name}-phone.png"), full_page=True)
         page.set_viewport_size(DESKTOP)
+        assert scroll_width <= PHONE["width"], f"{name} is {scroll_width}px wide at phone width: {widest}"
         return desktop
 
     return _shoot
