@@ -206,3 +206,22 @@ def test_sweep_removes_only_staging_files_that_cannot_finish(as_user, dataset, d
     assert cu.sweep_staging(older_than_seconds=60) == 1
     assert staging[live].exists() and not staging[dead].exists()
     assert cu.sweep_staging(older_than_seconds=60) == 0
+
+
+def test_dicom_files_become_one_series(as_user, dataset, ds_user, tmp_path):
+    from tests.media.mediagen import make_dicom
+
+    c = as_user(ds_user)
+    files = [make_dicom(tmp_path / f"slice{i}.dcm", i + 1) for i in range(3)]
+    ids = [upload_file(c, dataset, f.name, f.read_bytes(), mode="dicom", piece=1000) for f in files]
+    finished = c.post(
+        reverse("dashboard:upload-finish", args=[dataset.dataset_hash]),
+        {"mode": "dicom", "upload_id": ids, "title": "CT head"},
+    )
+    assert finished.status_code == 201
+    run_data_job(m.DataJob.objects.get().pk)
+    series = m.DataRow.objects.get(dataset=dataset)
+    assert (series.data_type, series.title) == ("DICOM", "CT head")
+    assert series.members.count() == 3
+    page = c.get(reverse("dashboard:data-row", args=[dataset.dataset_hash, series.data_hash])).content.decode()
+    assert "Files in order" in page and "slice0.dcm" in page
