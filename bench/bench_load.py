@@ -41,7 +41,7 @@ DB_URL = os.environ.get("BENCH_DB", "postgres://postgres@127.0.0.1:5432/dd_prod_
 BROKER = os.environ.get("BENCH_BROKER", "redis://127.0.0.1:6379/6")
 PORT = int(os.environ.get("BENCH_PORT", 18520))
 WEB_WORKERS = os.environ.get("BENCH_WEB_WORKERS", "2")
-WEB_THREADS = os.environ.get("BENCH_WEB_THREADS", "16")
+WEB_THREADS = os.environ.get("BENCH_WEB_THREADS", "8")
 ROWS = 200
 # op -> weight in the mix
 MIX = {"list_datasets": 30, "list_data_rows": 30, "job_poll": 25, "upload_image": 15}
