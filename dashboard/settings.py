@@ -202,6 +202,8 @@ CELERY_BEAT_SCHEDULE = {
     "expire-upload-slots": {"task": "datasets_app.periodic.expire_upload_slots_task", "schedule": 15 * 60},
     "requeue-stuck-jobs": {"task": "datasets_app.periodic.requeue_stuck_jobs_task", "schedule": 5 * 60},
     "sweep-orphan-files": {"task": "datasets_app.periodic.sweep_orphan_files_task", "schedule": 6 * 3600},
+    # partial browser uploads whose session can no longer finish
+    "sweep-upload-staging": {"task": "datasets_app.periodic.sweep_upload_staging_task", "schedule": 3600},
 }
 # A job still PENDING/SUBMITTED this long after its row last moved is re-queued by beat. Default:
 # past the task time limit, so a live run is never doubled; lower it when jobs are short.

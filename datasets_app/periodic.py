@@ -20,3 +20,10 @@ def sweep_orphan_files_task() -> int:
 @shared_task(acks_late=True, ignore_result=True)
 def requeue_stuck_jobs_task() -> int:
     return maintenance.requeue_stuck_jobs()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def sweep_upload_staging_task() -> int:
+    from datasets_app.sdk import chunked_uploads
+
+    return chunked_uploads.sweep_staging()

@@ -208,6 +208,23 @@ def test_sweep_removes_only_staging_files_that_cannot_finish(as_user, dataset, d
     assert cu.sweep_staging(older_than_seconds=60) == 0
 
 
+def test_beat_schedules_the_staging_sweep(settings, as_user, dataset, ds_user):
+    import datetime as dt
+    import os
+
+    from datasets_app.periodic import sweep_upload_staging_task
+    from datasets_app.sdk import chunked_uploads as cu
+
+    assert any(e["task"].endswith("sweep_upload_staging_task") for e in settings.CELERY_BEAT_SCHEDULE.values())
+    c = as_user(ds_user)
+    dead = start(c, dataset, "dead.png", 1000).json()["upload_id"]
+    assert put(c, dataset, dead, 0, b"x" * 10).status_code == 200
+    m.UploadSlot.objects.filter(item_uuid=dead).update(expires_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+    os.utime(cu._staging_dir() / f"{dead}.part", (1, 1))
+    assert sweep_upload_staging_task() == 1
+    assert sweep_upload_staging_task() == 0
+
+
 def test_dicom_files_become_one_series(as_user, dataset, ds_user, tmp_path):
     from tests.media.mediagen import make_dicom
 
