@@ -47,7 +47,8 @@ def trace_id_of(request: HttpRequest) -> str:
     header = request.META.get("HTTP_X_CLOUD_TRACE_CONTEXT", "")
     if header and len(header) <= 200 and header.isprintable():
         return header
-    return uuid.uuid4().hex + "/1;o=1"
+    # The request middleware already made one for the log lines: reuse it, so both agree.
+    return (getattr(request, "trace_id", "") or uuid.uuid4().hex) + "/1;o=1"
 
 
 def _with_retry_after(response: JsonResponse, error: exc.DatasetsError) -> JsonResponse:
