@@ -19,6 +19,7 @@ from datasets_app import observability as obs
 from tests.factories import DatasetFactory
 
 SEEN: queue.Queue = queue.Queue()
+TRACE_QUEUE = "trace-test"
 
 
 @app.task(name="tests.production.record_trace_task")
@@ -80,24 +81,27 @@ def test_request_gets_the_cloud_trace_id_or_a_new_one(client, db, caplog):
 
 @pytest.fixture
 def worker(db):
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+    # Tasks earlier tests queued with no worker running would otherwise come first.
+    app.control.purge()
+    # Its own queue: no lingering consumer of another test's worker can take these messages.
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30, queues=[TRACE_QUEUE]):
         yield
 
 
 def test_trace_id_travels_from_the_request_into_the_task_it_starts(worker):
     def view(request):
-        record_trace_task.delay("from-request")
+        record_trace_task.apply_async(("from-request",), queue=TRACE_QUEUE)
         return HttpResponse("queued")
 
     middleware = obs.RequestObservabilityMiddleware(view)
     request = RequestFactory().get("/x", HTTP_X_CLOUD_TRACE_CONTEXT="feedbeef00112233/1")
     middleware(request)
-    tag, seen = SEEN.get(timeout=30)
+    tag, seen = SEEN.get(timeout=60)
     assert (tag, seen) == ("from-request", "feedbeef00112233")
 
     # a task queued outside any request still gets a trace id of its own
-    record_trace_task.delay("outside")
-    tag, seen = SEEN.get(timeout=30)
+    record_trace_task.apply_async(("outside",), queue=TRACE_QUEUE)
+    tag, seen = SEEN.get(timeout=60)
     assert tag == "outside" and len(seen) == 32 and seen != "feedbeef00112233"
 
 
