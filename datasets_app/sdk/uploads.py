@@ -326,34 +326,22 @@ def parse_data_items(data_items: Any) -> tuple[list[dict], bool, bool]:
     if not isinstance(data_items, dict):
         raise InvalidArgumentError("payload.dataItems must be a JSON object.", field="dataItems")
     specs: list[dict] = []
-    for i, entry in enumerate(data_items.get("videos") or []):
-        where = f"videos[{i}]"
-        if not isinstance(entry, dict):
-            raise InvalidArgumentError(f"{where} must be an object.")
-        key = _str_field(entry, "objectUrl", where)
-        title = entry.get("title") or os.path.basename(key)
-        specs.append(
-            {
-                "type": UNIT_VIDEO,
-                "key": key,
-                "title": clean_title(title),
-                "client_metadata": _metadata(entry, where),
-            }
-        )
-    for i, entry in enumerate(data_items.get("images") or []):
-        where = f"images[{i}]"
-        if not isinstance(entry, dict):
-            raise InvalidArgumentError(f"{where} must be an object.")
-        key = _str_field(entry, "objectUrl", where)
-        title = entry.get("title") or os.path.basename(key)
-        specs.append(
-            {
-                "type": UNIT_IMAGE,
-                "key": key,
-                "title": clean_title(title),
-                "client_metadata": _metadata(entry, where),
-            }
-        )
+    # videos and single images share one entry shape: {objectUrl, title?, clientMetadata?}
+    for list_name, unit_type in (("videos", UNIT_VIDEO), ("images", UNIT_IMAGE)):
+        for i, entry in enumerate(data_items.get(list_name) or []):
+            where = f"{list_name}[{i}]"
+            if not isinstance(entry, dict):
+                raise InvalidArgumentError(f"{where} must be an object.")
+            key = _str_field(entry, "objectUrl", where)
+            title = entry.get("title") or os.path.basename(key)
+            specs.append(
+                {
+                    "type": unit_type,
+                    "key": key,
+                    "title": clean_title(title),
+                    "client_metadata": _metadata(entry, where),
+                }
+            )
     for i, entry in enumerate(data_items.get("imageGroups") or []):
         where = f"imageGroups[{i}]"
         if not isinstance(entry, dict):
