@@ -136,7 +136,9 @@ def test_media_worker_killed_mid_job_completes_after_restart(topo, tmp_path_fact
     row = _hosted_video(ds, _video(tmp_path_factory, frames=450))
     original_key = row.storage_key
     task_id = _editor(ds).re_encode_data([str(row.data_hash)])
-    topo.worker("media-1")
+    # veryslow: the encode must still be running when the kill lands (at veryfast a quick machine
+    # finished it between the first progress report and the kill)
+    topo.worker("media-1", REENCODE_PRESET="veryslow")
     topo.wait_for(
         lambda: m.ReEncodeVideo.objects.filter(task_id=task_id, frames_done__gt=0).exists(),
         "the re-encode to make progress", timeout=90,
@@ -146,7 +148,7 @@ def test_media_worker_killed_mid_job_completes_after_restart(topo, tmp_path_fact
     assert m.ReEncodeTask.objects.get(pk=task_id).status == "SUBMITTED"
     # then a restarted worker gets the unacknowledged message back and finishes the job once
     t0 = time.monotonic()
-    topo.worker("media-2")
+    topo.worker("media-2", REENCODE_PRESET="ultrafast")
     t1 = time.monotonic()
     _wait_done(topo, task_id)
     print(f"restart {t1 - t0:.1f}s, redelivery+finish {time.monotonic() - t1:.1f}s")
