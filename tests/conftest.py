@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from celery.contrib.testing.worker import start_worker
 
+from dashboard.celery import app as celery_app
 from datasets_app import models as m
 from datasets_app.sdk import Dataset, UserClient
 
@@ -20,6 +22,44 @@ def media_in_tmp(settings, tmp_path):
         **settings.STORAGES,
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path / "media")}},
     }
+
+
+# Queues of the test worker: the app's two, and the trace test's own (tests/production).
+TEST_WORKER_QUEUES = ["default", "media", "trace-test"]
+
+
+@pytest.fixture(scope="module")
+def _module_worker_thread(django_db_setup, django_db_blocker):
+    """A real Celery worker thread (solo pool, as in production) for the test module that asks for
+    one: started by its first test that needs it (~4 s), stopped when the module ends, so tests of
+    other modules that queue tasks keep their messages to themselves.
+
+    There must never be two at once: Celery workers in one process share kombu's global event
+    loop (celery.worker.components.Hub reuses get_event_loop()), so with Redis two worker threads
+    read each other's sockets and both stop taking messages. Hence one fixture, defined here only
+    and module-scoped (tests/test_one_worker.py checks that no other test module starts a worker).
+
+    Tests that ran without a worker may have queued tasks (their rows are gone by now): drop them,
+    so the worker never spends its time on stale work."""
+    with django_db_blocker.unblock():
+        celery_app.control.purge()
+    with (
+        django_db_blocker.unblock(),
+        start_worker(
+            celery_app,
+            pool="solo",
+            perform_ping_check=False,
+            queues=TEST_WORKER_QUEUES,
+            shutdown_timeout=120,
+        ),
+    ):
+        yield
+
+
+@pytest.fixture
+def data_worker(transactional_db, _module_worker_thread):
+    """A real Celery worker takes this test's tasks (committed data: transactional_db)."""
+    yield
 
 
 @pytest.fixture

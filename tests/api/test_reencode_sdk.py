@@ -9,24 +9,13 @@ from fractions import Fraction
 import av
 import pytest
 import requests
-from celery.contrib.testing.worker import start_worker
 from django.core.files import File
 from django.core.files.storage import default_storage
 
-from dashboard.celery import app as celery_app
 from datasets_app import models as m
 from datasets_app.sdk import accounts
 from tests.factories import DataRowFactory
 from tests.media.test_video import make_video, vfr_pts
-
-
-@pytest.fixture
-def media_worker(transactional_db):
-    """A real Celery worker thread consuming the `media` queue (solo pool, as in production)."""
-    with start_worker(
-        celery_app, pool="solo", perform_ping_check=False, queues=["media"], shutdown_timeout=30
-    ):
-        yield
 
 
 def hosted_video_row(dataset, path) -> m.DataRow:
@@ -47,7 +36,7 @@ def wait_for(predicate, timeout=90.0):
 
 
 def test_encord_sdk_re_encodes_and_signed_url_seeks(
-    tmp_path, dataset, ds_user, sdk_client, live_server, media_worker, client
+    tmp_path, dataset, ds_user, sdk_client, live_server, data_worker, client
 ):
     # given a variable-frame-rate video and an image in the dataset
     pts = vfr_pts(30)

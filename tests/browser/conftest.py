@@ -61,26 +61,6 @@ def browser():
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
-@pytest.fixture(scope="package")
-def celery_worker_thread(django_db_setup, django_db_blocker):
-    """A real worker (solo pool, both queues) while this package's tests run."""
-    from celery.contrib.testing.worker import start_worker
-
-    from dashboard.celery import app as celery_app
-
-    with (
-        django_db_blocker.unblock(),
-        start_worker(
-            celery_app,
-            pool="solo",
-            perform_ping_check=False,
-            queues=["default", "media"],
-            shutdown_timeout=30,
-        ),
-    ):
-        yield
-
-
 class ConsoleWatch:
     def __init__(self) -> None:
         self.errors: list[str] = []

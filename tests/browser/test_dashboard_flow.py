@@ -31,7 +31,7 @@ def expect(locator):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_dashboard_end_to_end(page, shoot, celery_worker_thread, tmp_path):
+def test_dashboard_end_to_end(page, shoot, _module_worker_thread, tmp_path):
     admin = UserFactory(email="admin@example.com", is_org_admin=True)
     colleague = UserFactory(email="colleague@example.com")
     images = [

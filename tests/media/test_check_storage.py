@@ -55,8 +55,9 @@ def test_delete_data_removes_hosted_files_after_commit(
     row = m.DataRow.objects.get(dataset=dataset)
     keys = [k for mem in row.members.all() for k in (mem.storage_key, mem.thumbnail_key)]
     assert all(default_storage.exists(k) for k in keys)
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
         assert ds.delete_data([str(row.data_hash)]) == 1
+    assert len(callbacks) == 1  # the deletion task, queued on commit
     # the rows went at once; the files go when the queued task runs (called here, twice: a redelivery)
     from datasets_app.tasks import delete_stored_files_task
 

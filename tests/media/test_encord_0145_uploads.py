@@ -13,14 +13,13 @@ import pytest
 from datasets_app import models as m
 from tests.api.test_sdk_0145 import python_0145  # noqa: F401
 from tests.media.mediagen import make_dicom, make_image, make_video
-from tests.tasks.conftest import _data_worker_thread, data_worker  # noqa: F401
 
 SCRIPT = Path(__file__).with_name("sdk0145_uploads.py")
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_sdk_0145_uploads_with_api_key(tmp_path, python_0145, live_server, dataset, rw_key, data_worker):  # noqa: F811
+def test_sdk_0145_uploads_with_api_key(tmp_path, python_0145, live_server, dataset, rw_key, data_worker):
     bad = tmp_path / "bad.png"
     bad.write_text("not pixels")
     cfg = {

@@ -17,7 +17,6 @@ from datasets_app.sdk.policy import Principal
 from datasets_app.sdk.uploads import issue_upload_urls
 from tests.api.conftest import fresh_rate_limits, raw_client, sdk_client  # noqa: F401
 from tests.media.mediagen import make_dicom, make_image, make_video
-from tests.tasks.conftest import _data_worker_thread, data_worker  # noqa: F401
 from tests.tasks.test_data_jobs import snapshot, stored_files
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -33,7 +32,7 @@ def rerun_jobs(dataset):
         jobs.run_data_job(job_id)
 
 
-def test_sdk_upload_video_image_group_dicom(tmp_path, dataset, sdk_dataset, data_worker):  # noqa: F811
+def test_sdk_upload_video_image_group_dicom(tmp_path, dataset, sdk_dataset, data_worker):
     video = sdk_dataset.upload_video(make_video(tmp_path / "clip.mp4", frames=10))
     row = m.DataRow.objects.get(data_hash=video.data_hash)
     assert row.title == "clip.mp4" and row.frame_count == 10 and row.data_type == "VIDEO"
@@ -69,7 +68,7 @@ def test_sdk_upload_video_image_group_dicom(tmp_path, dataset, sdk_dataset, data
     assert snapshot(dataset) == before
 
 
-def test_sdk_upload_of_text_as_image_raises_and_leaves_nothing(tmp_path, dataset, sdk_dataset, data_worker):  # noqa: F811
+def test_sdk_upload_of_text_as_image_raises_and_leaves_nothing(tmp_path, dataset, sdk_dataset, data_worker):
     from encord.exceptions import EncordException
 
     bad = tmp_path / "fake.jpg"
@@ -82,7 +81,7 @@ def test_sdk_upload_of_text_as_image_raises_and_leaves_nothing(tmp_path, dataset
 
 def test_signed_put_refuses_bad_signature_reuse_and_oversize(
     tmp_path, ds_user, settings, live_server, data_worker
-):  # noqa: F811
+):
     (slot,) = issue_upload_urls(Principal(user=ds_user), 1, "image", base_url=live_server.url)
     assert slot.signed_url.startswith(live_server.url + "/upload/")
     tampered = slot.signed_url.replace("signature=", "signature=0")
@@ -100,14 +99,14 @@ def test_signed_put_refuses_bad_signature_reuse_and_oversize(
     assert default_storage.open(slot.object_key).read() == b"y" * 10
 
 
-def test_signed_put_expired_url_is_refused(ds_user, settings, live_server, data_worker):  # noqa: F811
+def test_signed_put_expired_url_is_refused(ds_user, settings, live_server, data_worker):
     settings.UPLOAD_URL_LIFETIME_SECONDS = 1
     (slot,) = issue_upload_urls(Principal(user=ds_user), 1, "video", base_url=live_server.url)
     time.sleep(2.1)
     assert requests.put(slot.signed_url, data=b"x", timeout=10).status_code == 403
 
 
-def test_upload_interrupted_half_way_keeps_nothing(ds_user, live_server, data_worker):  # noqa: F811
+def test_upload_interrupted_half_way_keeps_nothing(ds_user, live_server, data_worker):
     (slot,) = issue_upload_urls(Principal(user=ds_user), 1, "video", base_url=live_server.url)
     url = urlsplit(slot.signed_url)
     with socket.create_connection((url.hostname, url.port), timeout=10) as sock:

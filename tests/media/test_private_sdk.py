@@ -7,23 +7,13 @@ import json
 import uuid
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 
-from dashboard.celery import app as celery_app
 from datasets_app import models as m
 from datasets_app.sdk import private_data
 
 from ..api.conftest import openssh_private, register_key
 from ..cloud_servers import make_dicom, make_jpeg, make_mp4
 from ..factories import UserFactory
-
-
-@pytest.fixture
-def worker(transactional_db):
-    with start_worker(
-        celery_app, pool="solo", perform_ping_check=False, queues=["default", "media"], shutdown_timeout=30
-    ):
-        yield
 
 
 @pytest.fixture
@@ -51,7 +41,7 @@ def s3_bucket(moto_s3):
 
 
 def test_encord_sdk_adds_private_data_through_a_worker(
-    worker, encord_client, dataset, ds_admin, moto_s3, s3_bucket, tmp_path
+    data_worker, encord_client, dataset, ds_admin, moto_s3, s3_bucket, tmp_path
 ):
     integration = private_data.integration_create(
         owner=ds_admin,
@@ -101,7 +91,7 @@ def test_encord_sdk_adds_private_data_through_a_worker(
     assert result.status.value == "DONE" and result.data_hashes_with_titles == []
 
 
-def test_encord_sdk_private_data_errors(worker, encord_client, dataset, ds_admin, moto_s3, s3_bucket):
+def test_encord_sdk_private_data_errors(data_worker, encord_client, dataset, ds_admin, moto_s3, s3_bucket):
     from encord.exceptions import EncordException, InvalidArgumentsError, ResourceNotFoundError
 
     other = private_data.integration_create(

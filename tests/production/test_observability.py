@@ -8,7 +8,6 @@ import logging
 import queue
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.http import HttpResponse
 from django.test import RequestFactory
 from prometheus_client.parser import text_string_to_metric_families
@@ -19,7 +18,7 @@ from datasets_app import observability as obs
 from tests.factories import DatasetFactory
 
 SEEN: queue.Queue = queue.Queue()
-TRACE_QUEUE = "trace-test"
+TRACE_QUEUE = "trace-test"  # one of TEST_WORKER_QUEUES (tests/conftest.py)
 
 
 @app.task(name="tests.production.record_trace_task")
@@ -79,16 +78,7 @@ def test_request_gets_the_cloud_trace_id_or_a_new_one(client, db, caplog):
     assert obs.current_trace_id() == ""  # nothing leaks past the request
 
 
-@pytest.fixture
-def worker(db):
-    # Tasks earlier tests queued with no worker running would otherwise come first.
-    app.control.purge()
-    # Its own queue: no lingering consumer of another test's worker can take these messages.
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30, queues=[TRACE_QUEUE]):
-        yield
-
-
-def test_trace_id_travels_from_the_request_into_the_task_it_starts(worker):
+def test_trace_id_travels_from_the_request_into_the_task_it_starts(db, _module_worker_thread):
     def view(request):
         record_trace_task.apply_async(("from-request",), queue=TRACE_QUEUE)
         return HttpResponse("queued")

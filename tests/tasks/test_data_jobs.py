@@ -214,3 +214,23 @@ def test_start_refuses_foreign_reused_and_unuploaded_keys(tmp_path, dataset, ds,
     with pytest.raises(InvalidArgumentError, match="not issued"):
         ds.start_data_job({"images": [{"objectUrl": f"uploads/{uuid.uuid4()}"}]})
     assert m.DataRow.objects.filter(dataset=dataset).count() == 1
+
+
+def test_delete_data_has_a_worker_remove_the_hosted_files_after_commit(tmp_path, dataset, ds, ds_admin, data_worker):
+    import time
+
+    groups = ds.create_image_group(
+        [make_image(tmp_path / f"d{i}.jpg", 32, 24, color=(i * 90, 0, 0)) for i in range(2)], timeout_seconds=60
+    )
+    kept = ds.upload_image(make_image(tmp_path / "keep.jpg", 40, 30), timeout_seconds=60)
+    kept_files = {m.DataRow.objects.get(data_hash=kept.data_hash).storage_key}
+    assert len(groups) == 1 and kept_files <= stored_files()
+    admin = UserClient.for_user(ds_admin).get_dataset(str(dataset.dataset_hash))
+    assert admin.delete_data([groups[0].data_hash]) == 1
+    # the rows went at once; the worker removes the group's images and thumbnails, nothing else
+    deadline = time.monotonic() + 60
+    while stored_files() - kept_files - {m.DataRow.objects.get(data_hash=kept.data_hash).thumbnail_key}:
+        assert time.monotonic() < deadline, stored_files()
+        time.sleep(0.2)
+    assert m.DataRow.objects.filter(dataset=dataset).count() == 1
+    assert kept_files <= stored_files()
