@@ -141,12 +141,11 @@ def start_server(tmp: Path) -> subprocess.Popen:
         "LOG_LEVEL": "WARNING",
         "PORT": str(PORT),
         "WEB_CONCURRENCY": "1",
-        "WEB_THREADS": "4",
         "API_RATE_LIMIT_PER_MINUTE": "1000000",
         "CELERY_BROKER_URL": os.environ.get("BENCH_BROKER", "redis://127.0.0.1:6379/6"),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "dashboard.wsgi:application"],
+        [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "dashboard.asgi:application"],
         cwd=ROOT, env=env, stdout=(tmp / "web.log").open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
     )
     import requests

@@ -21,7 +21,6 @@ import os
 import random
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,9 @@ DB_URL = os.environ.get("BENCH_DB", "postgres://postgres@127.0.0.1:5432/dd_prod_
 BROKER = os.environ.get("BENCH_BROKER", "redis://127.0.0.1:6379/6")
 PORT = int(os.environ.get("BENCH_PORT", 18520))
 WEB_WORKERS = os.environ.get("BENCH_WEB_WORKERS", "2")
+# asgi: deploy/gunicorn.conf.py as production runs it (uvicorn workers); wsgi: the same gunicorn
+# with gthread workers of BENCH_WEB_THREADS threads, the web tier before ASGI, for comparison.
+SERVER = os.environ.get("BENCH_SERVER", "asgi")
 WEB_THREADS = os.environ.get("BENCH_WEB_THREADS", "8")
 ROWS = 200
 # op -> weight in the mix
@@ -108,7 +110,6 @@ def start_topology(tmp: Path, media_root: Path) -> dict[str, subprocess.Popen]:
         "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prom"),
         "PORT": str(PORT),
         "WEB_CONCURRENCY": WEB_WORKERS,
-        "WEB_THREADS": WEB_THREADS,
         "API_RATE_LIMIT_PER_MINUTE": "1000000",
     }
     (tmp / "prom").mkdir(parents=True, exist_ok=True)
@@ -116,7 +117,10 @@ def start_topology(tmp: Path, media_root: Path) -> dict[str, subprocess.Popen]:
     celery = [py, "-m", "celery", "-A", "dashboard", "worker", "--loglevel", "WARNING", "--concurrency", "1",
               "--without-gossip", "--without-mingle"]
     argvs = {
-        "web": [py, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "dashboard.wsgi:application"],
+        "web": [py, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "dashboard.asgi:application"]
+        if SERVER == "asgi"
+        else [py, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "-k", "gthread", "--threads", WEB_THREADS,
+              "dashboard.wsgi:application"],
         "worker-default": celery + ["-Q", "default", "-n", "bench-default@%h"],
         "worker-media": celery + ["-Q", "media", "-n", "bench-media@%h"],
     }
@@ -385,7 +389,8 @@ def main() -> None:
     try:
         wait_jobs_done(ctx)
         connections.close_all()
-        print(f"topology: gunicorn {WEB_WORKERS} processes x {WEB_THREADS} threads (gthread), a default and a media "
+        server = "uvicorn workers (ASGI)" if SERVER == "asgi" else f"gthread x {WEB_THREADS} threads (WSGI)"
+        print(f"topology: gunicorn {WEB_WORKERS} processes, {server}, a default and a media "
               f"worker, PostgreSQL, Redis; {CLIENTS} clients in {PROCS} processes on the same machine", flush=True)
         trivial = summarise("trivial view GET /livez", *run_phase("trivial", base, ctx, BASELINE_SECONDS, tmp))
         phase = run_phase("mix", base, ctx, SECONDS, tmp)

@@ -63,7 +63,7 @@ MIDDLEWARE = [
     # First, so the trace id is bound and the timing covers every other middleware.
     "datasets_app.observability.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "dashboard.static_files.StaticFilesMiddleware",  # WhiteNoise, streamed under ASGI too
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -218,6 +218,9 @@ MAX_TITLE_LENGTH = 1024
 MAX_DESCRIPTION_LENGTH = 10_000
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=5 * 1024 * 1024)
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=20 * 1024**3)
+# Any other request body, under ASGI (dashboard/asgi.py): the largest are a 64 MiB manifest file
+# and 32 MiB upload chunks from the dashboard.
+REQUEST_MAX_BODY_BYTES = env.int("REQUEST_MAX_BODY_BYTES", default=65 * 1024 * 1024)
 UPLOAD_URL_LIFETIME_SECONDS = env.int("UPLOAD_URL_LIFETIME_SECONDS", default=24 * 3600)
 SIGNED_URL_LIFETIME_SECONDS = env.int("SIGNED_URL_LIFETIME_SECONDS", default=3600)
 API_SIGNATURE_MAX_AGE_SECONDS = env.int("API_SIGNATURE_MAX_AGE_SECONDS", default=600)

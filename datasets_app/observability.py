@@ -260,12 +260,33 @@ def _static_prefix() -> str:
     return "/" + settings.STATIC_URL.lstrip("/")
 
 
+access_log = logging.getLogger("dashboard.request")
+
+
+def record_request(method: str, route: str, status: int, took: float, trace_id: str) -> None:
+    """One access-log line and one latency observation for an answered request (the middleware
+    below, and the ASGI upload endpoint that answers before Django)."""
+    REQUEST_LATENCY.labels(method, route, str(status)).observe(took)
+    access_log.info(
+        "%s %s %s",
+        method,
+        route,
+        status,
+        extra={
+            "trace_id": trace_id,
+            "method": method,
+            "route": route,
+            "status": status,
+            "duration_ms": round(took * 1000, 1),
+        },
+    )
+
+
 class RequestObservabilityMiddleware:
     """Binds the trace id for the request, logs one line per request and times it by route."""
 
     def __init__(self, get_response: Callable) -> None:
         self.get_response = get_response
-        self.access_log = logging.getLogger("dashboard.request")
 
     def __call__(self, request):
         trace_id = parse_trace_header(request.headers.get(TRACE_HEADER)) or new_trace_id()
@@ -283,41 +304,15 @@ class RequestObservabilityMiddleware:
             route = match.route or match.view_name
         else:
             route = "static" if request.path.startswith(_static_prefix()) else "unmatched"
-        REQUEST_LATENCY.labels(request.method, route or "unmatched", str(response.status_code)).observe(took)
         response.headers.setdefault("X-Trace-Id", trace_id)
-        self.access_log.info(
-            "%s %s %s",
-            request.method,
-            route,
-            response.status_code,
-            extra={
-                "trace_id": trace_id,
-                "method": request.method,
-                "route": route,
-                "status": response.status_code,
-                "duration_ms": round(took * 1000, 1),
-            },
-        )
+        record_request(request.method, route or "unmatched", response.status_code, took, trace_id)
         return response
 
     def process_exception(self, request, exception):
-        """A lost database connection or a refusing storage is a 503 the client may retry (with
-        Retry-After), not a 500. Django drops a broken DB connection when the request ends, so the
-        next request reconnects."""
-        from django.db import InterfaceError, OperationalError
         from django.http import JsonResponse
 
-        if isinstance(exception, (OperationalError, InterfaceError)):
-            logger.warning("database unavailable: %s", exception, exc_info=True)
-            message = "The database is unavailable; retry shortly."
-        elif _is_storage_error(exception):
-            # Views touch files only through media/storage.py: an OSError or S3 error here is the
-            # storage refusing (full disk, read-only, bucket gone). Writes there are atomic, so
-            # nothing half-written was kept.
-            count_storage_error("web")
-            logger.error("storage unavailable: %s", exception, exc_info=True)
-            message = f"Storage refused the operation ({type(exception).__name__}); nothing was kept. Retry later."
-        else:
+        message = unavailable_message(exception)
+        if message is None:
             return None
         response = JsonResponse(
             {"status": "unavailable", "error": message, "message": message,
@@ -326,6 +321,26 @@ class RequestObservabilityMiddleware:
         )
         response["Retry-After"] = "1"
         return response
+
+
+def unavailable_message(exception: BaseException) -> str | None:
+    """A lost database connection or a refusing storage is a 503 the client may retry (with
+    Retry-After), not a 500: the message to send, logged (and counted for storage), or None for any
+    other error. Django drops a broken DB connection when the request ends, so the next request
+    reconnects."""
+    from django.db import InterfaceError, OperationalError
+
+    if isinstance(exception, (OperationalError, InterfaceError)):
+        logger.warning("database unavailable: %s", exception, exc_info=exception)
+        return "The database is unavailable; retry shortly."
+    if _is_storage_error(exception):
+        # Views touch files only through media/storage.py: an OSError or S3 error here is the
+        # storage refusing (full disk, read-only, bucket gone). Writes there are atomic, so
+        # nothing half-written was kept.
+        count_storage_error("web")
+        logger.error("storage unavailable: %s", exception, exc_info=exception)
+        return f"Storage refused the operation ({type(exception).__name__}); nothing was kept. Retry later."
+    return None
 
 
 # ---- Celery --------------------------------------------------------------------------------------

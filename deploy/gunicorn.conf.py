@@ -1,12 +1,10 @@
 """gunicorn settings for the web tier, all from the environment (`gunicorn -c deploy/gunicorn.conf.py
-dashboard.wsgi`).
+dashboard.asgi:application`).
 
-Worker class: gthread. Every view is synchronous Django code (the long poll too); under ASGI
-(uvicorn workers) Django runs sync views through asgiref's thread-sensitive executor, one thread
-per process, so a process would answer one request at a time and a waiting long poll would stall
-the rest. gthread gives each process WEB_THREADS threads: a waiting job poll holds one thread, not a
-process. Size WEB_THREADS above the number of clients expected to long-poll at once (README
-"Deployment"); ASGI would pay off only once the polls are written as async views.
+Worker class: uvicorn (ASGI). A job long poll holds its request open for up to 60 s; under ASGI it
+waits in a thread of its own (Django runs each request's sync code in a per-request thread) rather
+than in one of a fixed pool of WSGI threads, so clients waiting on jobs never keep other requests
+waiting. Signed upload PUTs stream into storage without Django's body spooling (dashboard/asgi.py).
 """
 
 from __future__ import annotations
@@ -16,11 +14,9 @@ import os
 
 bind = os.environ.get("BIND", f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}")
 workers = int(os.environ.get("WEB_CONCURRENCY", min(4, multiprocessing.cpu_count() + 1)))
-worker_class = "gthread"
-# 8 measured best on 2 cores with 50 SDK clients (bench_load: 2x8 107 req/s p99 0.93 s; 2x4 93 req/s p99 1.0 s;
-# 2x16 67 req/s, p99 1.5 s): more threads mostly wait for the GIL.
-threads = int(os.environ.get("WEB_THREADS", "8"))
-# Long enough for a long-poll (the SDK waits up to 60 s) and a streamed upload chunk.
+worker_class = "uvicorn_worker.UvicornWorker"
+# The heartbeat: a worker whose event loop stops answering for this long is restarted (long polls
+# and uploads wait without blocking the loop).
 timeout = int(os.environ.get("WEB_TIMEOUT", "120"))
 graceful_timeout = 30
 keepalive = 5

@@ -8,7 +8,7 @@ Before starting: migrate, collectstatic. Ctrl-C / SIGTERM stops all of them; if 
 others are stopped too (a supervisor such as systemd or compose restarts the set).
 
 Environment (all optional): DATABASE_URL, CELERY_BROKER_URL, AWS_STORAGE_BUCKET_NAME + AWS_*,
-SECRET_KEY, DEBUG, HOST, PORT, WEB_CONCURRENCY, WEB_THREADS, DEFAULT_CONCURRENCY, MEDIA_CONCURRENCY,
+SECRET_KEY, DEBUG, HOST, PORT, WEB_CONCURRENCY, DEFAULT_CONCURRENCY, MEDIA_CONCURRENCY,
 LOG_FORMAT=json, PROMETHEUS_MULTIPROC_DIR. `--no-beat` leaves beat out (run exactly one per site).
 """
 
@@ -32,7 +32,7 @@ def commands(*, beat: bool, data_dir: Path) -> dict[str, list[str]]:
     """The processes of the topology: name -> argv (the same commands deploy/compose.yaml runs)."""
     celery = [PY, "-m", "celery", "-A", "dashboard"]
     procs = {
-        "web": [PY, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py"), "dashboard.wsgi:application"],
+        "web": [PY, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py"), "dashboard.asgi:application"],
         "worker-default": celery + ["worker", "-Q", "default", "-n", "default@%h", "--loglevel", "INFO",
                                     "--concurrency", os.environ.get("DEFAULT_CONCURRENCY", "2")],
         "worker-media": celery + ["worker", "-Q", "media", "-n", "media@%h", "--loglevel", "INFO",

@@ -2,23 +2,53 @@
 
 No SDK authentication (the signature is the credential). The body streams from the request in
 chunks into storage (sdk/uploads.receive_upload hashes it on the way); the answer is exactly 200
-on success, as 0.1.145 requires."""
+on success, as 0.1.145 requires.
+
+Two doors, one behaviour: `signed_upload` is the Django view (the development server, WSGI), and
+`asgi_signed_upload` answers the same PUT under ASGI before Django does, because Django's ASGI
+handler would first spool the whole body (gigabytes) to a temporary file. There the body's
+messages are joined into BATCH_BYTES pieces and handed to receive_upload, which runs in a thread
+of its own pool, while the event loop goes on receiving."""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import json
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import parse_qs
 
+from django.db import close_old_connections, connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from datasets_app import observability as obs
 from datasets_app.sdk.uploads import UploadRefused, receive_upload
 
 CHUNK_SIZE = 1024 * 1024
+BATCH_BYTES = 1024 * 1024
+# Batches received but not yet written: bounds an upload's memory at about 8 MiB.
+QUEUED_BATCHES = 8
+ROUTE = "upload/<str:item_uuid>"
+# A client that stops sending mid-body is dropped after this long (it would hold a thread).
+BODY_IDLE_SECONDS = 300
+# Uploads are long and mostly wait on the network: a pool of their own, so they never take the
+# threads the rest of the server needs.
+_upload_threads = ThreadPoolExecutor(max_workers=64, thread_name_prefix="upload")
 
 
 def _body_chunks(request: HttpRequest) -> Iterator[bytes]:
     while chunk := request.read(CHUNK_SIZE):
         yield chunk
+
+
+def _parse_length(value: str | None) -> int | None:
+    try:
+        return int(value or "")
+    except ValueError:
+        return None
 
 
 @csrf_exempt
@@ -28,16 +58,12 @@ def signed_upload(request: HttpRequest, item_uuid: str) -> HttpResponse:
         response["Allow"] = "PUT"
         return response
     try:
-        length = int(request.META.get("CONTENT_LENGTH") or "")
-    except ValueError:
-        length = None
-    try:
         stored = receive_upload(
             item_uuid,
             expires=request.GET.get("expires"),
             signature=request.GET.get("signature"),
             chunks=_body_chunks(request),
-            content_length=length,
+            content_length=_parse_length(request.META.get("CONTENT_LENGTH")),
             content_type=request.META.get("CONTENT_TYPE", ""),
         )
     except UploadRefused as refused:
@@ -45,3 +71,104 @@ def signed_upload(request: HttpRequest, item_uuid: str) -> HttpResponse:
     response = HttpResponse(status=200)
     response["ETag"] = f'"{stored.sha256}"'
     return response
+
+
+class ClientGone(Exception):
+    """The client disconnected before the body ended."""
+
+
+async def asgi_signed_upload(scope: dict, receive, send, item_uuid: str) -> None:
+    """The ASGI door of `signed_upload` (PUT only; other methods go to Django's view)."""
+    started = time.perf_counter()
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+    trace_id = obs.parse_trace_header(headers.get(obs.TRACE_HEADER.lower())) or obs.new_trace_id()
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    loop = asyncio.get_running_loop()
+    batches: asyncio.Queue = asyncio.Queue(maxsize=QUEUED_BATCHES)
+    pump = asyncio.ensure_future(_pump_body(receive, batches))
+
+    def chunks() -> Iterator[bytes]:
+        while True:
+            waiting = asyncio.run_coroutine_threadsafe(batches.get(), loop)
+            try:
+                item = waiting.result(timeout=BODY_IDLE_SECONDS)
+            except TimeoutError:
+                waiting.cancel()
+                raise UploadRefused(
+                    408, f"No data arrived for {BODY_IDLE_SECONDS} s; nothing was kept. Upload again."
+                ) from None
+            if item is None:
+                return
+            if isinstance(item, ClientGone):
+                raise item
+            yield item
+
+    def store():
+        close_old_connections()
+        try:
+            return receive_upload(
+                item_uuid,
+                expires=(query.get("expires") or [None])[0],
+                signature=(query.get("signature") or [None])[0],
+                chunks=chunks(),
+                content_length=_parse_length(headers.get("content-length")),
+                content_type=headers.get("content-type", ""),
+            )
+        finally:
+            # Uploads are few and long: no idle connection per pool thread is kept for the next.
+            connections.close_all()
+
+    context = contextvars.copy_context()
+    context.run(obs.bind_trace_id, trace_id)
+    try:
+        stored = await loop.run_in_executor(_upload_threads, context.run, store)
+        status, body, extra = 200, b"", [(b"etag", f'"{stored.sha256}"'.encode())]
+    except UploadRefused as refused:
+        status, body, extra = refused.status, json.dumps({"message": refused.reason}).encode(), []
+    except ClientGone:
+        obs.record_request("PUT", ROUTE, 499, time.perf_counter() - started, trace_id)
+        return
+    except Exception as exc:
+        # As RequestObservabilityMiddleware answers for Django's views: a refusing storage or a
+        # lost database is a 503 to retry; anything else a logged 500.
+        message = obs.unavailable_message(exc)
+        if message is not None:
+            status, extra = 503, [(b"retry-after", b"1")]
+        else:
+            obs.logger.exception("signed upload failed (trace %s)", trace_id)
+            status, extra, message = 500, [], "The upload failed on the server; it has been logged."
+        body = json.dumps({"message": message, "trace_id": trace_id}).encode()
+    finally:
+        pump.cancel()
+    response_headers = [
+        (b"content-length", str(len(body)).encode()),
+        (b"x-trace-id", trace_id.encode()),
+        *extra,
+    ]
+    if body:
+        response_headers.append((b"content-type", b"application/json"))
+    await send({"type": "http.response.start", "status": status, "headers": response_headers})
+    await send({"type": "http.response.body", "body": body})
+    obs.record_request("PUT", ROUTE, status, time.perf_counter() - started, trace_id)
+
+
+async def _pump_body(receive, batches: asyncio.Queue) -> None:
+    """Joins the body's messages into ~BATCH_BYTES pieces; None at the end, ClientGone on a drop."""
+    pieces: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            await batches.put(ClientGone())
+            return
+        body = message.get("body", b"")
+        if body:
+            pieces.append(body)
+            size += len(body)
+        more = message.get("more_body", False)
+        if pieces and (size >= BATCH_BYTES or not more):
+            await batches.put(pieces[0] if len(pieces) == 1 else b"".join(pieces))
+            pieces, size = [], 0
+        if not more:
+            await batches.put(None)
+            return

@@ -19,7 +19,7 @@ SCRIPT = Path(__file__).with_name("sdk0145_uploads.py")
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_sdk_0145_uploads_with_api_key(tmp_path, python_0145, live_server, dataset, rw_key, data_worker):
+def test_sdk_0145_uploads_with_api_key(tmp_path, python_0145, live_server, dataset, rw_key, data_worker):  # noqa: F811
     bad = tmp_path / "bad.png"
     bad.write_text("not pixels")
     cfg = {

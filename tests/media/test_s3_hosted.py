@@ -113,7 +113,7 @@ def test_sdk_layer_upload_streams_into_s3(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_encord_sdk_uploads_image_group_to_s3(tmp_path, dataset, ds_user, sdk_client, s3_hosted, data_worker):
+def test_encord_sdk_uploads_image_group_to_s3(tmp_path, dataset, ds_user, sdk_client, s3_hosted, data_worker):  # noqa: F811
     files = [str(make_image(tmp_path / f"{i}.jpg", 64, 48, color=(i * 70, 0, 0))) for i in range(3)]
     sdk_ds = sdk_client(ds_user).get_dataset(str(dataset.dataset_hash))
     (group,) = sdk_ds.create_image_group(files, title="s3 group")

@@ -7,7 +7,6 @@ import json
 import logging
 import queue
 
-import pytest
 from django.http import HttpResponse
 from django.test import RequestFactory
 from prometheus_client.parser import text_string_to_metric_families

@@ -99,12 +99,12 @@ class Topology:
         self.wait_for(lambda: " ready." in self.log(name)[log_start:], f"worker {name} ready", proc=proc)
         return proc
 
-    def web(self, name: str = "web", workers: int = 2, threads: int = 4) -> str:
+    def web(self, name: str = "web", workers: int = 2) -> str:
         port = free_port(PORT_BASE)
         self.start(
             name,
-            [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "dashboard.wsgi:application"],
-            PORT=str(port), WEB_CONCURRENCY=str(workers), WEB_THREADS=str(threads),
+            [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "dashboard.asgi:application"],
+            PORT=str(port), WEB_CONCURRENCY=str(workers),
             PROMETHEUS_MULTIPROC_DIR=str(self._prom_dir()),
         )
         base = f"http://127.0.0.1:{port}"

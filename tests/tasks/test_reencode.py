@@ -20,7 +20,6 @@ from datasets_app.media import video
 from datasets_app.media.video import probe_video
 from datasets_app.sdk import reencode_jobs
 from datasets_app.sdk.exceptions import (
-    AuthorisationError,
     InvalidArgumentError,
     OperationNotAllowed,
     ResourceNotFoundError,

@@ -1,0 +1,206 @@
+"""The ASGI application (dashboard/asgi.py) driven in-process with hand-made ASGI messages: signed
+uploads stream into storage as the body arrives, other bodies are capped before Django spools
+them, and streamed responses (v1 data rows, signed media) go out in pieces, not as one list.
+The same application under real uvicorn workers is in test_faults.py and test_asgi_serving.py."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from urllib.parse import urlsplit
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+from dashboard.asgi import application
+from datasets_app import models as m
+from datasets_app.media.downloads import signed_download_url
+from datasets_app.sdk.policy import Principal
+from datasets_app.sdk.uploads import issue_upload_urls
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _scope(method: str, url: str, headers: dict[str, str] | None = None) -> dict:
+    parts = urlsplit(url)
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": parts.path,
+        "raw_path": parts.path.encode(),
+        "query_string": parts.query.encode(),
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+        + [(b"host", b"testserver")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+
+
+class Exchange:
+    """One request: body messages in (then, optionally, a disconnect), response messages out."""
+
+    def __init__(self, body_pieces: list[bytes], *, disconnect_after_body: bool = False) -> None:
+        self.incoming = [
+            {"type": "http.request", "body": piece, "more_body": i < len(body_pieces) - 1 or disconnect_after_body}
+            for i, piece in enumerate(body_pieces)
+        ] or [{"type": "http.request", "body": b"", "more_body": False}]
+        self.disconnect_after_body = disconnect_after_body
+        self.sent: list[dict] = []
+        self.body_reads = 0
+
+    async def receive(self) -> dict:
+        if self.incoming:
+            self.body_reads += 1
+            await asyncio.sleep(0)
+            return self.incoming.pop(0)
+        if not self.disconnect_after_body:
+            await asyncio.sleep(3600)  # a live client that sends nothing more
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: dict) -> None:
+        self.sent.append(message)
+
+    def run(self, scope: dict) -> Exchange:
+        asyncio.run(application(scope, self.receive, self.send))
+        return self
+
+    @property
+    def status(self) -> int | None:
+        starts = [msg for msg in self.sent if msg["type"] == "http.response.start"]
+        assert len(starts) <= 1, starts
+        return starts[0]["status"] if starts else None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        start = next(msg for msg in self.sent if msg["type"] == "http.response.start")
+        return {k.decode(): v.decode() for k, v in start["headers"]}
+
+    @property
+    def body_messages(self) -> list[bytes]:
+        return [msg.get("body", b"") for msg in self.sent if msg["type"] == "http.response.body"]
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(self.body_messages)
+
+
+def _files() -> set[str]:
+    root = default_storage.location
+    return {os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs}
+
+
+def test_signed_put_streams_a_body_of_many_messages_into_storage(ds_user):
+    (slot,) = issue_upload_urls(Principal(user=ds_user), 1, "video", base_url="http://testserver/")
+    pieces = [os.urandom(64 * 1024 + i) for i in range(40)]  # ~2.6 MB in 40 messages
+    content = b"".join(pieces)
+    exchange = Exchange(pieces).run(
+        _scope("PUT", slot.signed_url, {"content-length": str(len(content)), "content-type": "video/mp4"})
+    )
+    assert exchange.status == 200, exchange.body
+    digest = hashlib.sha256(content).hexdigest()
+    assert exchange.headers["etag"] == f'"{digest}"' and len(exchange.headers["x-trace-id"]) == 32
+    with default_storage.open(slot.object_key, "rb") as stored:
+        assert hashlib.sha256(stored.read()).hexdigest() == digest
+    record = m.UploadSlot.objects.get(item_uuid=slot.item_uuid)
+    assert (record.size, record.sha256, record.uploaded_at is not None) == (len(content), digest, True)
+    assert _files() == {slot.object_key}
+
+
+def test_signed_put_cut_off_by_the_client_keeps_nothing(ds_user):
+    (slot,) = issue_upload_urls(Principal(user=ds_user), 1, "video", base_url="http://testserver/")
+    exchange = Exchange([b"a" * 300_000, b"b" * 300_000], disconnect_after_body=True).run(
+        _scope("PUT", slot.signed_url, {"content-length": "4000000"})
+    )
+    assert exchange.status is None  # nobody left to answer
+    assert _files() == set()
+    assert m.UploadSlot.objects.get(item_uuid=slot.item_uuid).uploaded_at is None
+
+
+def test_signed_put_refusals_answer_without_reading_the_body(ds_user, settings):
+    settings.UPLOAD_MAX_BYTES = 1000
+    (slot,) = issue_upload_urls(Principal(user=ds_user), 1, "image", base_url="http://testserver/")
+    too_big = Exchange([b"x" * 2000]).run(_scope("PUT", slot.signed_url, {"content-length": "2000"}))
+    assert too_big.status == 413 and b"the limit is 1000 bytes" in too_big.body
+    tampered = Exchange([b"x" * 10]).run(
+        _scope("PUT", slot.signed_url.replace("signature=", "signature=0"), {"content-length": "10"})
+    )
+    assert tampered.status == 403
+    short = Exchange([b"x" * 10]).run(_scope("PUT", slot.signed_url, {"content-length": "20"}))
+    assert short.status == 400 and b"after 10 of 20 bytes" in short.body
+    assert _files() == set()
+
+
+def test_other_bodies_are_capped_before_django_spools_them(settings):
+    settings.REQUEST_MAX_BODY_BYTES = 1000
+    declared = Exchange([b"{}"]).run(_scope("POST", "/public", {"content-length": "5000"}))
+    assert declared.status == 413 and declared.body_reads == 0
+    # no Content-Length (chunked): counted as it arrives, cut at the cap
+    counted = Exchange([b"x" * 600, b"x" * 600, b"x" * 600]).run(_scope("POST", "/public"))
+    assert counted.status == 413 and counted.body_reads == 2
+    # under the cap: Django answers as usual (an unsigned v1 call: the protocol's error envelope)
+    small = Exchange([b"{}"]).run(_scope("POST", "/public", {"content-length": "2"}))
+    assert small.status == 200 and b"error" in small.body.lower(), small.body  # a v1 error envelope
+
+
+def _buffered_by_django(recwarn) -> list:
+    # Django warns each time it reads a whole sync iterator into a list to serve it over ASGI.
+    return [w for w in recwarn if "synchronous iterators" in str(w.message)]
+
+
+def test_signed_media_download_is_streamed_and_honours_range(recwarn):
+    content = os.urandom(3 * 1024 * 1024 + 5)
+    key = default_storage.save("datasets/x/big.bin", ContentFile(content))
+    url = signed_download_url(key, base_url="http://testserver/")
+    whole = Exchange([]).run(_scope("GET", url))
+    assert whole.status == 200 and whole.body == content
+    assert not _buffered_by_django(recwarn)
+    ranged = Exchange([]).run(_scope("GET", url, {"range": "bytes=1000-1999"}))
+    assert ranged.status == 206 and ranged.body == content[1000:2000]
+
+
+def test_static_files_are_streamed(recwarn):
+    exchange = Exchange([]).run(_scope("GET", "/static/css/app.css"))
+    assert exchange.status == 200 and b"{" in exchange.body
+    assert not _buffered_by_django(recwarn)
+
+
+def test_v1_data_rows_are_streamed(recwarn, dataset, ds_user):
+    import json
+
+    from tests.api.conftest import RawClient, register_key
+    from tests.factories import DataRowFactory
+
+    DataRowFactory.create_batch(1200, dataset=dataset)  # more than one V1Stream batch
+    body = json.dumps(
+        {"query_type": "dataset", "query_method": "GET", "values": {"uid": str(dataset.dataset_hash), "payload": None}}
+    ).encode()
+    headers = {
+        "content-type": "application/json",
+        "content-length": str(len(body)),
+        "authorization": RawClient(key=register_key(ds_user)).authorization(body),
+        "resourceid": str(dataset.dataset_hash),
+        "resourcetype": "dataset",
+    }
+    exchange = Exchange([body]).run(_scope("POST", "/public", headers))
+    rows = json.loads(exchange.body)["response"]["data_rows"]
+    assert exchange.status == 200 and len(rows) == 1200
+    assert not _buffered_by_django(recwarn)
+
+
+def test_signed_put_whose_client_stops_sending_is_dropped_after_the_idle_time(ds_user, monkeypatch):
+    from datasets_app.api import upload_views
+
+    monkeypatch.setattr(upload_views, "BODY_IDLE_SECONDS", 0.5)
+    (slot,) = issue_upload_urls(Principal(user=ds_user), 1, "video", base_url="http://testserver/")
+    # half the body, then silence (Exchange's receive waits on a live connection)
+    exchange = Exchange([b"a" * 1000])
+    exchange.incoming[-1]["more_body"] = True
+    exchange.run(_scope("PUT", slot.signed_url, {"content-length": "2000"}))
+    assert exchange.status == 408 and b"No data arrived" in exchange.body
+    assert _files() == set()
