@@ -66,6 +66,9 @@ SECTIONS = {
     "dicom_series": m.DataType.DICOM,
 }
 UNSUPPORTED_SECTIONS = ("audio", "text", "pdf", "nifti")
+# Top-level switches of the document (Encord's names): skip entries whose URLs the dataset has, and
+# (with skipping) give those existing items the entry's clientMetadata.
+FLAGS = ("skip_duplicate_urls", "upsert_metadata")
 SINGLE_KEYS = {
     "videos": {"objectUrl", "title", "clientMetadata", "videoMetadata"},
     "images": {"objectUrl", "title", "clientMetadata", "imageMetadata"},
@@ -191,6 +194,8 @@ class Entry:
     metadata: dict | None = None  # videoMetadata / imageMetadata, trusted as given
     create_video: bool = False
     refs: list[cloud.ObjectRef] = field(default_factory=list)
+    # clientMetadata was in the document (upsert_metadata replaces an existing item's only then)
+    metadata_given: bool = False
 
     def spec(self) -> dict:
         return {
@@ -334,16 +339,26 @@ def _clean_url(value: Any, where: str, adapter: cloud.CloudAdapter) -> cloud.Obj
         raise InvalidArgumentError(f"{where}: {exc}", field=where) from None
 
 
-def parse_private_files(doc: dict, adapter: cloud.CloudAdapter) -> tuple[list[Entry], bool]:
-    """The document's entries in document order, and its skip_duplicate_urls flag.
+def _flag(doc: dict, name: str) -> bool:
+    value = doc.get(name, False)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise InvalidArgumentError(f"{name} must be true or false.", field=name)
+    return value
+
+
+def parse_private_files(doc: dict, adapter: cloud.CloudAdapter) -> tuple[list[Entry], bool, bool]:
+    """The document's entries in document order, and its skip_duplicate_urls and upsert_metadata
+    flags.
 
     Strict: unknown keys, wrong types, malformed or foreign URLs and more than MAX_URLS object URLs
     raise InvalidArgumentError naming the place (e.g. "images[3].objectUrl"). No network access."""
-    unknown = sorted(set(doc) - set(SECTIONS) - {"skip_duplicate_urls"} - set(UNSUPPORTED_SECTIONS))
+    unknown = sorted(set(doc) - set(SECTIONS) - set(FLAGS) - set(UNSUPPORTED_SECTIONS))
     if unknown:
         raise InvalidArgumentError(
             f"private_files has unknown key(s) {', '.join(map(repr, unknown))}; allowed: "
-            f"{', '.join(SECTIONS)}, skip_duplicate_urls.",
+            f"{', '.join(SECTIONS)}, {', '.join(FLAGS)}.",
             field="private_files",
         )
     for section in UNSUPPORTED_SECTIONS:
@@ -353,11 +368,7 @@ def parse_private_files(doc: dict, adapter: cloud.CloudAdapter) -> tuple[list[En
                 "image_groups or dicom_series.",
                 field=section,
             )
-    skip = doc.get("skip_duplicate_urls", False)
-    if skip is None:
-        skip = False
-    if not isinstance(skip, bool):
-        raise InvalidArgumentError("skip_duplicate_urls must be true or false.", field="skip_duplicate_urls")
+    skip, upsert = _flag(doc, "skip_duplicate_urls"), _flag(doc, "upsert_metadata")
     total_urls = 0
     for section in SECTIONS:
         items = doc.get(section)
@@ -402,6 +413,7 @@ def parse_private_files(doc: dict, adapter: cloud.CloudAdapter) -> tuple[list[En
                         client_metadata=_clean_client_metadata(
                             item.get("clientMetadata"), _where(section, i, "clientMetadata")
                         ),
+                        metadata_given=item.get("clientMetadata") is not None,
                         metadata=None
                         if meta is None
                         else _clean_metadata(
@@ -442,6 +454,7 @@ def parse_private_files(doc: dict, adapter: cloud.CloudAdapter) -> tuple[list[En
                         client_metadata=_clean_client_metadata(
                             item.get("clientMetadata"), _where(section, i, "clientMetadata")
                         ),
+                        metadata_given=item.get("clientMetadata") is not None,
                         create_video=create_video,
                     )
                 )
@@ -450,7 +463,7 @@ def parse_private_files(doc: dict, adapter: cloud.CloudAdapter) -> tuple[list[En
             "private_files lists nothing: give at least one of videos, images, image_groups, dicom_series.",
             field="private_files",
         )
-    return entries, skip
+    return entries, skip, upsert
 
 
 def _existing_urls(ds: m.Dataset, urls: set[str]) -> set[str]:
@@ -467,16 +480,47 @@ def _existing_urls(ds: m.Dataset, urls: set[str]) -> set[str]:
     return found
 
 
-def _drop_duplicates(ds: m.Dataset, entries: list[Entry]) -> list[Entry]:
+def _split_duplicates(ds: m.Dataset, entries: list[Entry]) -> tuple[list[Entry], list[Entry]]:
+    """(entries to import, entries whose every URL the dataset already has)."""
     existing = _existing_urls(ds, {u for e in entries for u in e.urls})
     kept: list[Entry] = []
+    skipped: list[Entry] = []
     for entry in entries:
         if all(u in existing for u in entry.urls):
+            skipped.append(entry)
             continue
         # A URL repeated inside the document counts as a duplicate of its first mention.
         existing.update(entry.urls)
         kept.append(entry)
-    return kept
+    return kept, skipped
+
+
+def _upsert_metadata(ds: m.Dataset, skipped: list[Entry]) -> int:
+    """Gives the existing items that skipped entries name their document's clientMetadata (entries
+    without clientMetadata leave theirs alone). A single item is found by its URL, a group or
+    series by the URL of its first frame. Bulk: one SELECT per table and one UPDATE per 1,000 rows.
+    Returns how many rows changed."""
+    wanted = {e.urls[0]: e.client_metadata for e in skipped if e.metadata_given}
+    if not wanted:
+        return 0
+    rows: dict[int, m.DataRow] = {}
+    urls = list(wanted)
+    for start in range(0, len(urls), 10_000):
+        chunk = urls[start : start + 10_000]
+        for row in m.DataRow.objects.filter(dataset=ds, url__in=chunk).only("pk", "url", "client_metadata"):
+            row.client_metadata = wanted[row.url]
+            rows[row.pk] = row
+        members = m.DataRowMember.objects.filter(data_row__dataset=ds, data_sequence=0, url__in=chunk)
+        member_urls = dict(members.values_list("data_row_id", "url"))
+        for row in m.DataRow.objects.filter(pk__in=member_urls).only("pk", "client_metadata"):
+            row.client_metadata = wanted[member_urls[row.pk]]
+            rows[row.pk] = row
+    changed = list(rows.values())
+    now = timezone.now()
+    for row in changed:
+        row.last_edited_at = now
+    m.DataRow.objects.bulk_update(changed, ["client_metadata", "last_edited_at"], batch_size=1000)
+    return len(changed)
 
 
 # ---- starting a job ---------------------------------------------------------------------------------
@@ -500,9 +544,10 @@ def add_private_data_start(
     doc = load_private_files(private_files)
     integration = integration_for(principal, integration_id)
     adapter = cloud.adapter_for(integration)
-    entries, skip = parse_private_files(doc, adapter)
+    entries, skip, upsert = parse_private_files(doc, adapter)
+    skipped: list[Entry] = []
     if skip:
-        entries = _drop_duplicates(ds, entries)
+        entries, skipped = _split_duplicates(ds, entries)
     user = principal.user if principal.user is not None else None
     now = timezone.now()
     with transaction.atomic():
@@ -514,8 +559,11 @@ def add_private_data_start(
             integration=integration,
             ignore_errors=ignore_errors,
             skip_duplicates=skip,
+            upsert_metadata=skip and upsert,
             units_total=len(entries),
         )
+        if skip and upsert and _upsert_metadata(ds, skipped):
+            m.Dataset.objects.filter(pk=ds.pk).update(last_edited_at=now)
         units = [
             _blank(
                 m.DataJobUnit,

@@ -198,6 +198,39 @@ def test_skip_duplicate_urls_skips_what_the_dataset_has(
     assert m.DataRow.objects.filter(dataset=ds.model).count() == 2
 
 
+def test_upsert_metadata_updates_the_items_skipped_as_duplicates(
+    ds, integration, bucket, django_capture_on_commit_callbacks
+):
+    md = {"mime_type": "image/jpeg", "file_size": 1, "width": 1, "height": 1}
+    a, b = f"s3://{bucket}/img/a.jpg", f"s3://{bucket}/img/b.jpg"
+    group = {"title": "g", "objectUrl_0": a, "objectUrl_1": b}
+    with django_capture_on_commit_callbacks(execute=False):
+        start(ds, integration, {"images": [{"objectUrl": a, "imageMetadata": md, "clientMetadata": {"v": 1}},
+                                           {"objectUrl": b, "imageMetadata": md, "clientMetadata": {"keep": 1}}]})
+        run(ds, start(ds, integration, {"image_groups": [{**group, "clientMetadata": {"v": 1}}]}))
+    rows = lambda: dict(m.DataRow.objects.filter(dataset=ds.model).values_list("title", "client_metadata"))  # noqa: E731
+    assert rows() == {"img/a.jpg": {"v": 1}, "img/b.jpg": {"keep": 1}, "g": {"v": 1}}
+    # when the manifest comes again with new metadata, skipping duplicates and upserting
+    again = {
+        "images": [{"objectUrl": a, "imageMetadata": md, "clientMetadata": {"v": 2}},
+                   {"objectUrl": b, "imageMetadata": md}],  # no clientMetadata: left as it is
+        "image_groups": [{**group, "clientMetadata": {"v": 2}}],
+        "skip_duplicate_urls": True,
+        "upsert_metadata": True,
+    }
+    with django_capture_on_commit_callbacks(execute=False):
+        process_hash = start(ds, integration, again)
+    # then nothing new is made, and the existing items carry the new metadata
+    assert ds.add_private_data_to_dataset_get_result(process_hash, 0).data_hashes_with_titles == []
+    assert rows() == {"img/a.jpg": {"v": 2}, "img/b.jpg": {"keep": 1}, "g": {"v": 2}}
+    # without skipping, upsert_metadata changes nothing (Encord's rule) and duplicates are made
+    with django_capture_on_commit_callbacks(execute=False):
+        start(ds, integration, {"images": [{"objectUrl": a, "imageMetadata": md, "clientMetadata": {"v": 3}}],
+                                "upsert_metadata": True})
+    versions = m.DataRow.objects.filter(dataset=ds.model, title="img/a.jpg").values_list("client_metadata", flat=True)
+    assert sorted(v["v"] for v in versions) == [2, 3]
+
+
 def test_failed_units_fail_the_job_unless_ignore_errors(
     ds, integration, bucket, django_capture_on_commit_callbacks
 ):
@@ -320,6 +353,10 @@ def test_unreachable_and_404_urls_over_https(ds, org_admin, http_media, django_c
         (
             {"skip_duplicate_urls": "yes", "images": [{"objectUrl": "s3://b/a.jpg"}]},
             "skip_duplicate_urls must be",
+        ),
+        (
+            {"upsert_metadata": 1, "images": [{"objectUrl": "s3://b/a.jpg"}]},
+            "upsert_metadata must be",
         ),
         ({"audio": [{"objectUrl": "s3://b/a.mp3"}]}, "not supported"),
         ({}, "lists nothing"),
