@@ -1,4 +1,5 @@
-"""DICOM headers with pydicom (pixel data never read) and series ordering by InstanceNumber."""
+"""DICOM with pydicom: headers (pixel data never read), series ordering by InstanceNumber, and a
+thumbnail of one frame."""
 
 from __future__ import annotations
 
@@ -63,3 +64,40 @@ def series_order(infos: list[DicomInfo]) -> list[int]:
         range(len(infos)),
         key=lambda i: (infos[i].instance_number is None, infos[i].instance_number or 0, i),
     )
+
+
+THUMBNAIL_SIZE = 256
+
+
+def thumbnail(path: str | os.PathLike, size: int = THUMBNAIL_SIZE) -> bytes | None:
+    """A JPEG of the file's first frame for a page to show, windowed as a viewer would (the
+    modality LUT or rescale, then the file's VOI LUT or window, else its own range); MONOCHROME1
+    is inverted. Only that frame is decoded. None when this machine cannot decode the pixels (a
+    compressed transfer syntax without its decoder, or no pixel data): a thumbnail is a nicety, so
+    the series is still added."""
+    import io
+    import logging
+
+    import numpy as np
+    from PIL import Image
+    from pydicom.pixels import apply_modality_lut, apply_voi_lut, pixel_array
+
+    try:
+        header = pydicom.dcmread(path, stop_before_pixels=True)
+        frame = pixel_array(path, index=0)
+    except Exception as exc:  # noqa: BLE001 - every decoder failure means "no thumbnail"
+        logging.getLogger(__name__).info("no DICOM thumbnail for %s: %s", path, exc)
+        return None
+    if frame.ndim == 3 and frame.shape[-1] == 3:  # colour (YBR is converted to RGB on decoding)
+        image = Image.fromarray(frame.astype(np.uint8) if frame.dtype != np.uint8 else frame, "RGB")
+    else:
+        values = apply_voi_lut(apply_modality_lut(frame, header), header).astype(np.float64)
+        low, high = float(values.min()), float(values.max())
+        scaled = (values - low) * (255.0 / (high - low)) if high > low else np.zeros_like(values)
+        if str(header.get("PhotometricInterpretation", "")) == "MONOCHROME1":
+            scaled = 255.0 - scaled
+        image = Image.fromarray(scaled.clip(0, 255).astype(np.uint8), "L")
+    image.thumbnail((size, size))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85)
+    return out.getvalue()

@@ -276,6 +276,7 @@ def _process_dicom(job: m.DataJob, unit: m.DataJobUnit) -> None:
         _skip_duplicate(job, unit, title, existing, metadata)
         return
     first = ordered[0][1]
+    thumb = _dicom_thumbnail(ordered[0][0]["key"])
     group_members = [
         m.DataRowMember(
             data_sequence=seq,
@@ -300,11 +301,25 @@ def _process_dicom(job: m.DataJob, unit: m.DataJobUnit) -> None:
         frame_count=len(group_members),
         client_metadata=metadata,
         sha256=digest,
+        thumbnail_key=thumb,
         media_info={"modality": first.modality, "series_instance_uid": first.series_instance_uid},
     )
     _commit_unit(
         job, unit, rows=[row], members={row.data_hash: group_members}, results=[_result(row, existing)]
     )
+
+
+def _dicom_thumbnail(key: str) -> str:
+    """The thumbnail key of a series' first slice ("" when its pixels cannot be decoded here)."""
+    from datasets_app.media.dicom import thumbnail
+
+    with storage.local_copy(key) as (path, _):
+        data = thumbnail(path)
+    if data is None:
+        return ""
+    thumb = storage.thumbnail_key(key)
+    storage.save_small(thumb, data)
+    return thumb
 
 
 _UPLOAD_PROCESSORS = {

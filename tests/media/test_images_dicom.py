@@ -66,3 +66,70 @@ def test_non_dicom_dcm_is_refused(tmp_path):
     path.write_bytes(b"hello, not a dicom file" * 20)
     with pytest.raises(probe.MediaError, match="not DICOM"):
         probe.dicom(path)
+
+
+def _dicom(tmp_path, name, pixels, *, photometric="MONOCHROME2", window=None, compressed=False):
+    """A 16-bit grayscale DICOM file with these pixel values (a list of rows)."""
+    import struct
+
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, JPEGBaseline8Bit, generate_uid
+
+    rows, columns = len(pixels), len(pixels[0])
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = JPEGBaseline8Bit if compressed else ExplicitVRLittleEndian
+    path = tmp_path / name
+    ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    ds.Modality, ds.Rows, ds.Columns = "CT", rows, columns
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 16, 15
+    ds.SamplesPerPixel, ds.PixelRepresentation, ds.PhotometricInterpretation = 1, 0, photometric
+    if window:
+        ds.WindowCenter, ds.WindowWidth = window
+    flat = [v for row in pixels for v in row]
+    if compressed:  # a frame that claims to be JPEG but is not: no decoder can read it
+        from pydicom.encaps import encapsulate
+
+        ds.PixelData = encapsulate([b"not a jpeg stream" * 4])
+        ds["PixelData"].VR = "OB"
+    else:
+        ds.PixelData = struct.pack(f"<{len(flat)}H", *flat)
+    ds.save_as(str(path), enforce_file_format=not compressed)
+    return path
+
+
+def _grey(jpeg: bytes) -> list[int]:
+    import io
+
+    with Image.open(io.BytesIO(jpeg)) as img:
+        assert img.format == "JPEG" and img.mode == "L"
+        return [img.getpixel((x, 0)) for x in range(img.width)]
+
+
+def test_dicom_thumbnail_spreads_the_slice_over_black_to_white(tmp_path):
+    from datasets_app.media.dicom import thumbnail
+
+    ramp = [[0, 1000, 2000, 3000] * 8] * 32  # dark to bright, left to right
+    left, *_, right = _grey(thumbnail(_dicom(tmp_path, "a.dcm", ramp)))
+    assert left < 40 and right > 150
+    # MONOCHROME1 means high values are dark: inverted
+    left1, *_, right1 = _grey(thumbnail(_dicom(tmp_path, "b.dcm", ramp, photometric="MONOCHROME1")))
+    assert left1 > 200 and right1 < 100
+
+
+def test_dicom_thumbnail_uses_the_files_window(tmp_path):
+    from datasets_app.media.dicom import thumbnail
+
+    # window 0..1000: everything from 1000 up is white
+    values = [[0, 500, 1000, 3000] * 8] * 32
+    pixels = _grey(thumbnail(_dicom(tmp_path, "w.dcm", values, window=(500, 1000))))
+    assert pixels[-1] > 240 and pixels[-2] > 240
+
+
+def test_dicom_thumbnail_is_none_when_the_pixels_cannot_be_decoded(tmp_path):
+    from datasets_app.media.dicom import thumbnail
+
+    assert thumbnail(_dicom(tmp_path, "c.dcm", [[1, 2], [3, 4]], compressed=True)) is None
+    assert thumbnail(tmp_path / "missing.dcm") is None

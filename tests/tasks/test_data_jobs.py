@@ -10,6 +10,7 @@ import pytest
 from django.core.files.storage import default_storage
 
 from datasets_app import models as m
+from datasets_app.media import storage
 from datasets_app.sdk import UserClient, jobs
 from datasets_app.sdk.exceptions import InvalidArgumentError
 from datasets_app.sdk.policy import Principal
@@ -95,6 +96,12 @@ def test_create_dicom_series_orders_by_instance_number(tmp_path, dataset, ds, da
     row = m.DataRow.objects.get(data_hash=info.data_hash)
     assert row.data_type == "DICOM" and row.title == "scan"
     assert [mem.title for mem in row.members.order_by("data_sequence")] == ["s1.dcm", "s2.dcm", "s3.dcm"]
+    # the series' thumbnail is its first slice's
+    first = row.members.get(data_sequence=0)
+    assert row.thumbnail_key and default_storage.exists(row.thumbnail_key)
+    assert row.thumbnail_key == storage.thumbnail_key(first.storage_key)
+    with default_storage.open(row.thumbnail_key, "rb") as fh:
+        assert fh.read(3) == b"\xff\xd8\xff"  # a JPEG
     before = snapshot(dataset)
     rerun_all_jobs(dataset)
     assert snapshot(dataset) == before
