@@ -40,8 +40,8 @@ DB_URL = os.environ.get("BENCH_DB", "postgres://postgres@127.0.0.1:5432/dd_prod_
 BROKER = os.environ.get("BENCH_BROKER", "redis://127.0.0.1:6379/6")
 PORT = int(os.environ.get("BENCH_PORT", 18520))
 WEB_WORKERS = os.environ.get("BENCH_WEB_WORKERS", "2")
-# asgi: deploy/gunicorn.conf.py as production runs it (uvicorn workers); wsgi: the same gunicorn
-# with gthread workers of BENCH_WEB_THREADS threads, the web tier before ASGI, for comparison.
+# asgi: deploy/gunicorn.conf.py as production runs it (uvicorn workers, Django on WEB_THREADS threads
+# a process); wsgi: the same gunicorn with gthread workers, the web tier before, for comparison.
 SERVER = os.environ.get("BENCH_SERVER", "asgi")
 WEB_THREADS = os.environ.get("BENCH_WEB_THREADS", "8")
 ROWS = 200
@@ -110,6 +110,7 @@ def start_topology(tmp: Path, media_root: Path) -> dict[str, subprocess.Popen]:
         "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prom"),
         "PORT": str(PORT),
         "WEB_CONCURRENCY": WEB_WORKERS,
+        "WEB_THREADS": WEB_THREADS,
         "API_RATE_LIMIT_PER_MINUTE": "1000000",
     }
     (tmp / "prom").mkdir(parents=True, exist_ok=True)
@@ -389,7 +390,7 @@ def main() -> None:
     try:
         wait_jobs_done(ctx)
         connections.close_all()
-        server = "uvicorn workers (ASGI)" if SERVER == "asgi" else f"gthread x {WEB_THREADS} threads (WSGI)"
+        server = f"{'uvicorn (ASGI)' if SERVER == 'asgi' else 'gthread (WSGI)'} x {WEB_THREADS} threads"
         print(f"topology: gunicorn {WEB_WORKERS} processes, {server}, a default and a media "
               f"worker, PostgreSQL, Redis; {CLIENTS} clients in {PROCS} processes on the same machine", flush=True)
         trivial = summarise("trivial view GET /livez", *run_phase("trivial", base, ctx, BASELINE_SECONDS, tmp))

@@ -63,7 +63,7 @@ MIDDLEWARE = [
     # First, so the trace id is bound and the timing covers every other middleware.
     "datasets_app.observability.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "dashboard.static_files.StaticFilesMiddleware",  # WhiteNoise, streamed under ASGI too
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

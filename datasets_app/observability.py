@@ -305,7 +305,8 @@ class RequestObservabilityMiddleware:
         else:
             route = "static" if request.path.startswith(_static_prefix()) else "unmatched"
         response.headers.setdefault("X-Trace-Id", trace_id)
-        record_request(request.method, route or "unmatched", response.status_code, took, trace_id)
+        if not hasattr(response, "deferred_long_poll"):  # not an answer: its second pass is logged
+            record_request(request.method, route or "unmatched", response.status_code, took, trace_id)
         return response
 
     def process_exception(self, request, exception):

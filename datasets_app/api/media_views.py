@@ -5,13 +5,11 @@ Bytes are streamed from storage in chunks; a Range request reads only its range.
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.http import require_http_methods
 
 from datasets_app.media import downloads
 from datasets_app.media.downloads import signed_download_url  # noqa: F401  (the URL builder of this endpoint)
-
-from .streaming import streaming_response
 
 
 def _plain(status: int, text: str) -> HttpResponse:
@@ -45,11 +43,8 @@ def signed_media(request: HttpRequest, key: str) -> HttpResponse:
         stored.handle.close()
         response = HttpResponse(status=status, content_type=stored.content_type)
     else:
-        response = streaming_response(
-            request,
-            downloads.iter_range(stored.handle, start, length),
-            status=status,
-            content_type=stored.content_type,
+        response = StreamingHttpResponse(
+            downloads.iter_range(stored.handle, start, length), status=status, content_type=stored.content_type
         )
     response["Content-Length"] = str(length)
     response["Accept-Ranges"] = "bytes"

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from datasets_app.sdk import Dataset, Principal, UserClient
@@ -37,7 +37,7 @@ from datasets_app.sdk.policy import parse_hash
 from . import schemas
 from .auth import authenticate_v1, read_body, throttle
 from .errors import trace_id_of, v1_error, v1_unknown
-from .streaming import streaming_response
+from .long_poll import DeferredWait, deferred_response
 
 logger = logging.getLogger("datasets_app.api")
 
@@ -153,7 +153,7 @@ class V1Stream:
         yield "]" if self.list_key is None else "]}"
 
 
-def _success(request: HttpRequest, result: Any, trace_id: str) -> HttpResponse:
+def _success(result: Any, trace_id: str) -> HttpResponse:
     if isinstance(result, V1Stream):
 
         def body() -> Iterator[bytes]:
@@ -168,7 +168,7 @@ def _success(request: HttpRequest, result: Any, trace_id: str) -> HttpResponse:
                 return
             yield b"}"
 
-        response: HttpResponse = streaming_response(request, body(), content_type="application/json")
+        response: HttpResponse = StreamingHttpResponse(body(), content_type="application/json")
     else:
         response = HttpResponse(
             schemas.dumps({"status": 200, "response": result}), content_type="application/json"
@@ -208,6 +208,8 @@ def dispatch(request: HttpRequest, endpoint: str) -> HttpResponse:
             query_method=query_method,
         )
         result = handler(call)
+    except DeferredWait as wait:
+        return deferred_response(wait)
     except DatasetsError as error:
         response = v1_error(error, trace_id)
         if request.method != "POST":
@@ -215,7 +217,7 @@ def dispatch(request: HttpRequest, endpoint: str) -> HttpResponse:
         return response
     except Exception:  # noqa: BLE001 - the protocol's UNKNOWN_ERROR, never a traceback page
         return v1_unknown(request, trace_id)
-    return _success(request, result, trace_id)
+    return _success(result, trace_id)
 
 
 @csrf_exempt

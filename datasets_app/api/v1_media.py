@@ -12,6 +12,7 @@ from typing import Any
 from datasets_app.sdk.exceptions import InvalidArgumentError
 from datasets_app.sdk.uploads import ITEM_DICOM, ITEM_IMAGE, ITEM_VIDEO, MAX_POLL_SECONDS
 
+from . import long_poll
 from . import schemas as s
 from .v1 import V1Call, v1_operation
 
@@ -57,9 +58,14 @@ def poll_data_job(call: V1Call) -> dict[str, Any]:
         raise InvalidArgumentError(
             "payload.timeout_seconds must be a non-negative number.", field="timeout_seconds"
         )
-    result = call.dataset().wait_data_job(
-        payload.get("process_hash"), min(float(timeout), MAX_POLL_SECONDS), legacy=True
-    )
+    timeout = min(float(timeout), MAX_POLL_SECONDS)
+    dataset = call.dataset()
+    wait = long_poll.mode(call.request)
+    if wait == long_poll.WAITED:
+        timeout = 0  # the web tier has waited already (long_poll.py)
+    result = dataset.wait_data_job(payload.get("process_hash"), 0 if wait else timeout, legacy=True)
+    if wait == long_poll.DEFER and timeout > 0 and result.status == "PENDING":
+        raise long_poll.DeferredWait(result.process_hash, timeout)
     body = asdict(result)
     body.pop("process_hash", None)
     return body

@@ -738,6 +738,20 @@ class UploadsMixin:
         return job_status(job, legacy=legacy)
 
 
+def finished_data_jobs(process_hashes: Iterable[str]) -> set[str]:
+    """Which of these jobs are no longer PENDING (one query). For the web tier's waiting long
+    polls (api/long_poll.py): each hash comes from a poll the SDK layer already allowed."""
+    hashes = list(process_hashes)
+    if not hashes:
+        return set()
+    return {
+        str(h)
+        for h in m.DataJob.objects.filter(process_hash__in=hashes)
+        .exclude(status=m.JobStatus.PENDING)
+        .values_list("process_hash", flat=True)
+    }
+
+
 def _owner_filter_job(principal: Principal) -> dict:
     if principal.api_key is not None:
         return {"api_key_id": principal.api_key.pk}

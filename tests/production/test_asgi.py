@@ -1,7 +1,8 @@
 """The ASGI application (dashboard/asgi.py) driven in-process with hand-made ASGI messages: signed
-uploads stream into storage as the body arrives, other bodies are capped before Django spools
-them, and streamed responses (v1 data rows, signed media) go out in pieces, not as one list.
-The same application under real uvicorn workers is in test_faults.py and test_asgi_serving.py."""
+uploads stream into storage as the body arrives, other bodies are capped before they are read,
+streamed responses (v1 data rows, signed media) go out in pieces, and job long polls wait in the
+event loop, not in a web thread. The same application under real uvicorn workers is in
+test_faults.py and test_asgi_serving.py."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from datasets_app import models as m
 from datasets_app.media.downloads import signed_download_url
 from datasets_app.sdk.policy import Principal
 from datasets_app.sdk.uploads import issue_upload_urls
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -67,7 +69,11 @@ class Exchange:
         self.sent.append(message)
 
     def run(self, scope: dict) -> Exchange:
-        asyncio.run(application(scope, self.receive, self.send))
+        asyncio.run(self.arun(scope))
+        return self
+
+    async def arun(self, scope: dict) -> Exchange:
+        await application(scope, self.receive, self.send)
         return self
 
     @property
@@ -148,59 +154,102 @@ def test_other_bodies_are_capped_before_django_spools_them(settings):
     assert small.status == 200 and b"error" in small.body.lower(), small.body  # a v1 error envelope
 
 
-def _buffered_by_django(recwarn) -> list:
-    # Django warns each time it reads a whole sync iterator into a list to serve it over ASGI.
-    return [w for w in recwarn if "synchronous iterators" in str(w.message)]
-
-
-def test_signed_media_download_is_streamed_and_honours_range(recwarn):
+def test_signed_media_download_is_streamed_and_honours_range():
     content = os.urandom(3 * 1024 * 1024 + 5)
     key = default_storage.save("datasets/x/big.bin", ContentFile(content))
     url = signed_download_url(key, base_url="http://testserver/")
     whole = Exchange([]).run(_scope("GET", url))
     assert whole.status == 200 and whole.body == content
-    assert not _buffered_by_django(recwarn)
+    # sent as it is read, in pieces, not gathered first
+    assert len(whole.body_messages) > 3 and max(map(len, whole.body_messages)) < len(content) // 2
     ranged = Exchange([]).run(_scope("GET", url, {"range": "bytes=1000-1999"}))
     assert ranged.status == 206 and ranged.body == content[1000:2000]
 
 
-def test_static_files_are_streamed(recwarn):
+def test_static_files_are_served():
     exchange = Exchange([]).run(_scope("GET", "/static/css/app.css"))
     assert exchange.status == 200 and b"{" in exchange.body
-    assert not _buffered_by_django(recwarn)
 
 
-def test_v1_data_rows_are_streamed(recwarn, dataset, ds_user):
+def _v1(user, dataset, query_type: str, query_method: str, uid, payload=None) -> tuple[bytes, dict]:
     import json
 
     from tests.api.conftest import RawClient, register_key
-    from tests.factories import DataRowFactory
 
-    DataRowFactory.create_batch(1200, dataset=dataset)  # more than one V1Stream batch
     body = json.dumps(
-        {"query_type": "dataset", "query_method": "GET", "values": {"uid": str(dataset.dataset_hash), "payload": None}}
+        {"query_type": query_type, "query_method": query_method, "values": {"uid": uid, "payload": payload}}
     ).encode()
     headers = {
         "content-type": "application/json",
         "content-length": str(len(body)),
-        "authorization": RawClient(key=register_key(ds_user)).authorization(body),
+        "authorization": RawClient(key=register_key(user)).authorization(body),
         "resourceid": str(dataset.dataset_hash),
         "resourcetype": "dataset",
     }
+    return body, headers
+
+
+def test_v1_data_rows_are_streamed(dataset, ds_user):
+    import json
+
+    from tests.factories import DataRowFactory
+
+    DataRowFactory.create_batch(3000, dataset=dataset)  # several V1Stream batches
+    body, headers = _v1(ds_user, dataset, "dataset", "GET", str(dataset.dataset_hash))
     exchange = Exchange([body]).run(_scope("POST", "/public", headers))
     rows = json.loads(exchange.body)["response"]["data_rows"]
-    assert exchange.status == 200 and len(rows) == 1200
-    assert not _buffered_by_django(recwarn)
+    assert exchange.status == 200 and len(rows) == 3000
+    assert len(exchange.body_messages) > 1
 
 
-def test_signed_put_whose_client_stops_sending_is_dropped_after_the_idle_time(ds_user, monkeypatch):
-    from datasets_app.api import upload_views
+def test_long_polls_wait_in_the_event_loop_not_in_a_web_thread(dataset, ds_user):
+    import json
 
-    monkeypatch.setattr(upload_views, "BODY_IDLE_SECONDS", 0.5)
-    (slot,) = issue_upload_urls(Principal(user=ds_user), 1, "video", base_url="http://testserver/")
-    # half the body, then silence (Exchange's receive waits on a live connection)
-    exchange = Exchange([b"a" * 1000])
-    exchange.incoming[-1]["more_body"] = True
-    exchange.run(_scope("PUT", slot.signed_url, {"content-length": "2000"}))
-    assert exchange.status == 408 and b"No data arrived" in exchange.body
-    assert _files() == set()
+    from dashboard import asgi
+
+    job = m.DataJob.objects.create(dataset=dataset, kind=m.DataJob.KIND_UPLOAD, created_by=ds_user)
+    poll = _v1(ds_user, dataset, "datasetdatalongpolling", "GET", str(dataset.dataset_hash),
+               {"process_hash": str(job.process_hash), "timeout_seconds": 30})
+    other = _v1(ds_user, dataset, "dataset", "GET", str(dataset.dataset_hash))
+    waiting = asgi._web_threads._max_workers + 4  # more polls than web threads
+
+    async def scenario() -> tuple[list[Exchange], Exchange]:
+        loop = asyncio.get_running_loop()
+        polls = [asyncio.ensure_future(Exchange([poll[0]]).arun(_scope("POST", "/public", poll[1])))
+                 for _ in range(waiting)]
+        await asyncio.sleep(1.0)
+        # while every poll waits, another request gets a web thread and its answer
+        answered = await asyncio.wait_for(Exchange([other[0]]).arun(_scope("POST", "/public", other[1])), 10)
+        assert not any(p.done() for p in polls)
+        # when the job ends, the polls wake up (well before their 30 s) and answer DONE
+        await loop.run_in_executor(None, _finish, job.pk)
+        done = await asyncio.wait_for(asyncio.gather(*polls), 15)
+        return done, answered
+
+    done, answered = asyncio.run(scenario())
+    assert json.loads(answered.body)["response"]["dataset_hash"] == str(dataset.dataset_hash)
+    assert {json.loads(e.body)["response"]["status"] for e in done} == {"DONE"}
+    assert all(e.status == 200 for e in done)
+
+
+def _finish(job_pk: int) -> None:
+    from django.db import connection
+
+    m.DataJob.objects.filter(pk=job_pk).update(status=m.JobStatus.DONE)
+    connection.close()
+
+
+def test_a_long_poll_on_a_job_that_stays_pending_answers_pending_after_its_timeout(dataset, ds_user):
+    import json
+
+    job = m.DataJob.objects.create(dataset=dataset, kind=m.DataJob.KIND_UPLOAD, created_by=ds_user)
+    body, headers = _v1(ds_user, dataset, "datasetdatalongpolling", "GET", str(dataset.dataset_hash),
+                        {"process_hash": str(job.process_hash), "timeout_seconds": 1})
+    exchange = Exchange([body]).run(_scope("POST", "/public", headers))
+    assert exchange.status == 200 and json.loads(exchange.body)["response"]["status"] == "PENDING"
+    # a poll of someone else's job is refused in the first pass, without waiting
+    stranger_body, stranger_headers = _v1(UserFactory(), dataset, "datasetdatalongpolling", "GET",
+                                          str(dataset.dataset_hash),
+                                          {"process_hash": str(job.process_hash), "timeout_seconds": 30})
+    refused = Exchange([stranger_body]).run(_scope("POST", "/public", stranger_headers))
+    assert json.loads(refused.body)["status"] != 200
