@@ -190,6 +190,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "datasets_app.tasks.run_video_data_job_task": {"queue": "media"},
     "datasets_app.tasks.reencode_videos_task": {"queue": "media"},
+    "datasets_app.tasks.make_sequence_video_task": {"queue": "media"},
 }
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=6 * 3600)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=6 * 3600 - 60)
@@ -221,6 +222,8 @@ UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=20 * 1024**3)
 # Any other request body, under ASGI (dashboard/asgi.py): the largest are a 64 MiB manifest file
 # and 32 MiB upload chunks from the dashboard.
 REQUEST_MAX_BODY_BYTES = env.int("REQUEST_MAX_BODY_BYTES", default=65 * 1024 * 1024)
+# Frame rate of the videos made of image groups created with create_video / createVideo.
+IMAGE_SEQUENCE_FPS = env.float("IMAGE_SEQUENCE_FPS", default=10.0)
 UPLOAD_URL_LIFETIME_SECONDS = env.int("UPLOAD_URL_LIFETIME_SECONDS", default=24 * 3600)
 SIGNED_URL_LIFETIME_SECONDS = env.int("SIGNED_URL_LIFETIME_SECONDS", default=3600)
 API_SIGNATURE_MAX_AGE_SECONDS = env.int("API_SIGNATURE_MAX_AGE_SECONDS", default=600)

@@ -31,3 +31,11 @@ def reencode_videos_task(task_id: int) -> str:
     from datasets_app.sdk import reencode_jobs
 
     return reencode_jobs.run_reencode(task_id)
+
+
+# An image group asked for as a video (createVideo): one task per group, after its data job.
+@shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=2 * 3600, soft_time_limit=2 * 3600 - 60)
+def make_sequence_video_task(data_hash: str) -> str:
+    from datasets_app.sdk import sequence_videos
+
+    return sequence_videos.make_sequence_video(data_hash)

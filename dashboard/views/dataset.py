@@ -99,6 +99,7 @@ def data_row_detail(request, dataset_hash: str, data_hash: str):
     with sdk_errors_as_http():
         if row.data_type in ("IMG_GROUP", "DICOM"):
             context["images"] = dataset.image_group_images(str(row.data_hash), base_url=base)
+            context["sequence_video"] = dataset.sequence_video(str(row.data_hash), base_url=base)
         if row.data_type == "VIDEO":
             try:
                 timestamps = dataset.get_frame_timestamps(str(row.data_hash))

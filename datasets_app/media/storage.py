@@ -30,10 +30,8 @@ def hosted_keys_of(rows: QuerySet) -> list[str]:
     from datasets_app.models import DataRowMember
 
     keys: set[str] = set()
-    for storage_key, thumb, original in rows.values_list(
-        "storage_key", "thumbnail_key", "original_storage_key"
-    ):
-        keys.update(k for k in (storage_key, thumb, original) if k)
+    for row_keys in rows.values_list("storage_key", "thumbnail_key", "original_storage_key", "sequence_video_key"):
+        keys.update(k for k in row_keys if k)
     for storage_key, thumb in DataRowMember.objects.filter(data_row__in=rows).values_list(
         "storage_key", "thumbnail_key"
     ):
@@ -291,11 +289,11 @@ def missing_files(*, batch: int = 1000) -> Iterator[tuple[str, str, str]]:
     Streams rows in chunks (constant memory); one existence check per key."""
     from datasets_app.models import DataRow, DataRowMember
 
-    rows = DataRow.objects.exclude(storage_key="", thumbnail_key="").values_list(
-        "data_hash", "storage_key", "thumbnail_key"
+    rows = DataRow.objects.exclude(storage_key="", thumbnail_key="", sequence_video_key="").values_list(
+        "data_hash", "storage_key", "thumbnail_key", "sequence_video_key"
     )
-    for data_hash, key, thumb in rows.iterator(chunk_size=batch):
-        for what, k in (("file", key), ("thumbnail", thumb)):
+    for data_hash, key, thumb, sequence in rows.iterator(chunk_size=batch):
+        for what, k in (("file", key), ("thumbnail", thumb), ("sequence video", sequence)):
             if k and not default_storage.exists(k):
                 yield str(data_hash), what, k
     members = DataRowMember.objects.exclude(storage_key="", thumbnail_key="").values_list(

@@ -538,6 +538,22 @@ def reencode_command(
     return cmd
 
 
+def sequence_command(output: str, *, width: int, height: int, rate: Fraction, preset: str, crf: int) -> list[str]:
+    """The ffmpeg command line that turns RGB frames of width x height read from stdin into an
+    image-sequence video: frame N at N/rate (constant rate), H.264 yuv420p padded to even
+    dimensions, no B-frames, a keyframe every second, +faststart MP4."""
+    gop = keyframe_interval(rate)
+    return [
+        ffmpeg_exe(), "-hide_banner", "-y", "-loglevel", "error",
+        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
+        "-framerate", f"{rate.numerator}/{rate.denominator}", "-i", "pipe:0",
+        "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2,format=yuv420p",
+        "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
+        "-bf", "0", "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
+        "-movflags", "+faststart", "-map_metadata", "-1", "-f", "mp4", output,
+    ]
+
+
 def run_ffmpeg(cmd: list[str], *, on_progress=None, timeout: float | None = None) -> None:
     """Runs an ffmpeg command, calling on_progress(frames_done) as `-progress pipe:1` reports.
 

@@ -39,6 +39,10 @@ class DataRow(models.Model):
     sha256 = models.CharField(max_length=64, blank=True, default="", db_index=True)
     thumbnail_key = models.CharField(max_length=512, blank=True, default="")
     is_optimised_image_group = models.BooleanField(null=True, blank=True)
+    # An image group asked for as a video (createVideo / create_video): the worker makes an H.264
+    # video, frame N = image N (sdk/sequence_videos.py). Status "" when none was asked for.
+    sequence_video_status = models.CharField(max_length=16, blank=True, default="")
+    sequence_video_key = models.CharField(max_length=512, blank=True, default="")
     # Media facts from probing (codec, VFR, B-frames, frame-sync verdict and reasons, ...).
     media_info = models.JSONField(default=dict, blank=True)
     # After a re-encode the row points at the new file; the original stays recorded here.
@@ -55,6 +59,12 @@ class DataRow(models.Model):
             models.Index(fields=["dataset", "title"]),
             models.Index(fields=["dataset", "data_type"]),
             models.Index(fields=["dataset", "url"]),
+            # beat looks for sequence videos left PENDING (few rows, so a partial index)
+            models.Index(
+                fields=["last_edited_at"],
+                name="datarow_seqvideo_pending",
+                condition=models.Q(sequence_video_status="PENDING"),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -335,6 +335,25 @@ class Dataset(UploadsMixin, ReEncodeMixin):
             out.append((image, thumb))
         return out
 
+    def sequence_video(self, data_hash: str, *, base_url: str | None = None) -> orm.SequenceVideo | None:
+        """The video made of an image group created with create_video (READ), or None when none
+        was asked for: its status, and once DONE a signed URL, frame rate and frame count."""
+        from datasets_app.media.downloads import signed_download_url
+
+        row = self._get_row(data_hash, Op.READ)
+        if not row.sequence_video_status:
+            return None
+        details = (row.media_info or {}).get("sequence_video") or {}
+        return orm.SequenceVideo(
+            status=row.sequence_video_status,
+            signed_url=signed_download_url(row.sequence_video_key, base_url=base_url)
+            if row.sequence_video_key
+            else None,
+            fps=details.get("fps"),
+            frame_count=details.get("frame_count"),
+            error=details.get("error", ""),
+        )
+
     def get_cloud_integrations(self) -> list[orm.CloudIntegration]:
         """Integrations usable with this dataset (READ): a user's own ones, or for an API key those
         of the user who created the key. One query after the check."""

@@ -248,6 +248,7 @@ def _process_image_group(job: m.DataJob, unit: m.DataJobUnit) -> None:
             sha256=digest,
             thumbnail_key=group_members[0].thumbnail_key,
             is_optimised_image_group=bool(spec.get("create_video")),
+            sequence_video_status="PENDING" if spec.get("create_video") else "",
         )
         rows.append(row)
         members[row.data_hash] = group_members
@@ -426,7 +427,11 @@ def finish_data_job(job: m.DataJob) -> str:
                 )
                 storage.delete_after_commit(keys)
         return m.JobStatus.ERROR
-    m.DataJob.objects.filter(pk=job.pk, status=m.JobStatus.PENDING).update(
-        status=m.JobStatus.DONE, finished_at=now
-    )
+    with transaction.atomic():
+        if m.DataJob.objects.filter(pk=job.pk, status=m.JobStatus.PENDING).update(
+            status=m.JobStatus.DONE, finished_at=now
+        ):
+            from .sequence_videos import queue_for_job
+
+            queue_for_job(job)
     return m.JobStatus.DONE

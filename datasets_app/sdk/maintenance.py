@@ -53,10 +53,10 @@ def _walk(prefix: str = "") -> Iterator[str]:
 
 
 def _referenced(keys: list[str]) -> set[str]:
-    """Which of these keys a row, member, upload slot or re-encode output points at. Five queries."""
+    """Which of these keys a row, member, upload slot or re-encode output points at. Eight queries."""
     found: set[str] = set()
     for model, fields in (
-        (m.DataRow, ("storage_key", "thumbnail_key", "original_storage_key")),
+        (m.DataRow, ("storage_key", "thumbnail_key", "original_storage_key", "sequence_video_key")),
         (m.DataRowMember, ("storage_key", "thumbnail_key")),
         (m.UploadSlot, ("object_key",)),
         (m.ReEncodeVideo, ("output_key",)),
@@ -145,4 +145,9 @@ def requeue_stuck_jobs(*, now: dt.datetime | None = None, stuck_after: dt.timede
                 transaction.on_commit(lambda task=task, pk=pk: task.delay(pk))
             queued += 1
             logger.warning("re-queued stuck %s %s", model.__name__, pk)
-    return queued
+    from .sequence_videos import requeue_stuck
+
+    sequences = requeue_stuck(cutoff, now)
+    if sequences:
+        logger.warning("re-queued %d stuck image-sequence videos", sequences)
+    return queued + sequences

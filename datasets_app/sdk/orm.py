@@ -206,3 +206,14 @@ class JobSummary:
     @property
     def duration_seconds(self) -> float | None:
         return (self.finished_at - self.created_at).total_seconds() if self.finished_at else None
+
+
+@dataclass(frozen=True)
+class SequenceVideo:
+    """The video made of an image group (create_video): PENDING, DONE or ERROR; frame N is image N."""
+
+    status: str
+    signed_url: str | None
+    fps: float | None
+    frame_count: int | None
+    error: str = ""

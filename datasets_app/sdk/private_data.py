@@ -852,8 +852,8 @@ def _rows_for(
             url=group[0].url,
             integration=integration,
             is_optimised_image_group=bool(spec.get("create_video")),
+            sequence_video_status="PENDING" if spec.get("create_video") else "",
             created_by_job_id=unit.pk,
-            media_info={"create_video_requested": bool(spec.get("create_video"))},
         )
         rows.append(row)
         members += [

@@ -244,3 +244,30 @@ def test_dicom_files_become_one_series(as_user, dataset, ds_user, tmp_path):
     assert series.members.count() == 3
     page = c.get(reverse("dashboard:data-row", args=[dataset.dataset_hash, series.data_hash])).content.decode()
     assert "Files in order" in page and "slice0.dcm" in page
+
+
+def test_group_page_shows_its_video_when_made_and_why_not_when_it_failed(as_user, dataset, ds_user):
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from tests.factories import DataRowFactory
+
+    row = DataRowFactory(dataset=dataset, data_type=m.DataType.IMG_GROUP, storage_key="", sequence_video_status="PENDING")
+    url = reverse("dashboard:data-row", args=[dataset.dataset_hash, row.data_hash])
+    c = as_user(ds_user)
+    assert "A worker is making the video" in c.get(url).content.decode()
+    key = default_storage.save(f"sequences/{dataset.dataset_hash}/{row.data_hash}.mp4", ContentFile(b"mp4"))
+    m.DataRow.objects.filter(pk=row.pk).update(
+        sequence_video_status="DONE", sequence_video_key=key,
+        media_info={"sequence_video": {"fps": 10.0, "frame_count": 7}},
+    )
+    page = c.get(url).content.decode()
+    assert "<video" in page and "/media/signed/" in page and "7 frames at 10 fps" in page
+    m.DataRow.objects.filter(pk=row.pk).update(
+        sequence_video_status="ERROR", sequence_video_key="", media_info={"sequence_video": {"error": "Image 2 is odd."}}
+    )
+    page = c.get(url).content.decode()
+    assert "Image 2 is odd." in page and "<video" not in page
+    # groups that asked for no video show no such section
+    plain = DataRowFactory(dataset=dataset, data_type=m.DataType.IMG_GROUP, storage_key="")
+    assert "As a video" not in c.get(reverse("dashboard:data-row", args=[dataset.dataset_hash, plain.data_hash])).content.decode()

@@ -10,6 +10,7 @@ import json
 import uuid
 
 import pytest
+from django.core.files.storage import default_storage
 from django.core.management import call_command
 
 from datasets_app import crypto
@@ -229,6 +230,30 @@ def test_upsert_metadata_updates_the_items_skipped_as_duplicates(
                                 "upsert_metadata": True})
     versions = m.DataRow.objects.filter(dataset=ds.model, title="img/a.jpg").values_list("client_metadata", flat=True)
     assert sorted(v["v"] for v in versions) == [2, 3]
+
+
+def test_private_group_with_create_video_becomes_a_hosted_video_read_through_the_integration(
+    ds, integration, bucket, django_capture_on_commit_callbacks
+):
+    from datasets_app.sdk import sequence_videos
+
+    doc = {"image_groups": [{"title": "seq", "createVideo": True,
+                             "objectUrl_0": f"s3://{bucket}/img/a.jpg", "objectUrl_1": f"s3://{bucket}/img/b.jpg"}]}
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        result = run(ds, start(ds, integration, doc))
+    assert result.status == "DONE"
+    row = m.DataRow.objects.get(dataset=ds.model, title="seq")
+    assert (row.sequence_video_status, row.is_optimised_image_group) == ("PENDING", True)
+    assert len(callbacks) == 2  # the import job's task, then the video's when the job ended
+    # what the queued task does: the images are read through the integration, the video is hosted
+    assert sequence_videos.make_sequence_video(str(row.data_hash)) == "DONE"
+    row.refresh_from_db()
+    assert row.sequence_video_key and default_storage.exists(row.sequence_video_key)
+    assert row.media_info["sequence_video"]["frame_count"] == 2
+    # deleting the row deletes the hosted video, never the bucket's images
+    from datasets_app.media import storage
+
+    assert storage.hosted_keys_of(m.DataRow.objects.filter(pk=row.pk)) == [row.sequence_video_key]
 
 
 def test_failed_units_fail_the_job_unless_ignore_errors(

@@ -1,0 +1,177 @@
+"""Image groups as videos ("image sequences"): what createVideo / create_video asks for.
+
+A group created with it gets `sequence_video_status = PENDING`; when its data job ends, one task per
+group (tasks.make_sequence_video_task, `media` queue) decodes the group's images in data_sequence
+order, one at a time, and pipes them to ffmpeg: an H.264 video at IMAGE_SEQUENCE_FPS in which frame
+N is image N. Hosted images are read from storage, private ones through their integration; the
+video is always hosted, at `sequences/<dataset_hash>/<data_hash>.mp4` (a rerun overwrites it).
+It is accepted only if it has exactly one frame per image; otherwise, or when an image cannot be
+read, the row records ERROR and why. The group's images stay what they were either way."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import tempfile
+from contextlib import contextmanager
+from fractions import Fraction
+from pathlib import Path
+
+from django.conf import settings
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from datasets_app import models as m
+from datasets_app.media import storage
+from datasets_app.media import video as vid
+
+from .reencode_jobs import REENCODE_CRF, REENCODE_PRESET, _store_overwrite, _work_dir
+
+logger = logging.getLogger(__name__)
+
+PENDING, DONE, ERROR = "PENDING", "DONE", "ERROR"
+
+
+class SequenceFailed(Exception):
+    """The video cannot be made; the message is for a person to read."""
+
+
+def sequence_key(row: m.DataRow) -> str:
+    return f"sequences/{row.dataset.dataset_hash}/{row.data_hash}.mp4"
+
+
+def queue_for_job(job: m.DataJob) -> int:
+    """Queues a video for each group this job created that asked for one (after commit)."""
+    from datasets_app.tasks import make_sequence_video_task
+
+    hashes = [
+        str(h)
+        for h in m.DataRow.objects.filter(created_by_job__job=job, sequence_video_status=PENDING).values_list(
+            "data_hash", flat=True
+        )
+    ]
+    for data_hash in hashes:
+        transaction.on_commit(lambda h=data_hash: make_sequence_video_task.delay(h))
+    return len(hashes)
+
+
+def make_sequence_video(data_hash: str) -> str:
+    """Makes the video of one image group; returns the row's sequence status ("MISSING" when the
+    row is gone). Safe to run twice: a finished row is left alone."""
+    row = (
+        m.DataRow.objects.select_related("dataset", "integration")
+        .filter(data_hash=data_hash, data_type=m.DataType.IMG_GROUP)
+        .first()
+    )
+    if row is None:
+        return "MISSING"
+    if row.sequence_video_status != PENDING:
+        return row.sequence_video_status
+    members = list(row.members.order_by("data_sequence"))
+    key = sequence_key(row)
+    try:
+        if not members:
+            raise SequenceFailed("The group has no images.")
+        rate = Fraction(settings.IMAGE_SEQUENCE_FPS).limit_denominator(1001)
+        with tempfile.TemporaryDirectory(prefix="sequence-", dir=_work_dir()) as tmp:
+            out = Path(tmp) / "sequence.mp4"
+            _encode(row, members, str(out), rate)
+            info = vid.probe_video(out)
+            if info["frame_count"] != len(members):
+                raise SequenceFailed(
+                    f"The video has {info['frame_count']} frames for {len(members)} images; not stored."
+                )
+            _store_overwrite(key, out)
+        details = {"fps": float(rate), "frame_count": len(members), "width": info["width"], "height": info["height"]}
+        _record(row, DONE, key=key, details=details)
+    except SequenceFailed as exc:
+        _record(row, ERROR, details={"error": str(exc)})
+    except DatabaseError:
+        raise  # the row is the state: let the task fail and be retried or re-queued
+    except Exception as exc:  # noqa: BLE001 - a bug must not leave the row PENDING for ever
+        logger.exception("sequence video of %s failed", data_hash)
+        _record(row, ERROR, details={"error": f"Could not make the video ({type(exc).__name__}: {exc})."})
+    return m.DataRow.objects.filter(pk=row.pk).values_list("sequence_video_status", flat=True).first()
+
+
+def _record(row: m.DataRow, status: str, *, key: str = "", details: dict) -> None:
+    info = dict(row.media_info or {})
+    info["sequence_video"] = details
+    m.DataRow.objects.filter(pk=row.pk, sequence_video_status=PENDING).update(
+        sequence_video_status=status, sequence_video_key=key, media_info=info, last_edited_at=timezone.now()
+    )
+
+
+@contextmanager
+def _opened(row: m.DataRow, member: m.DataRowMember):
+    """A binary file object of one image of the group: hosted storage or the integration."""
+    if member.storage_key:
+        with storage.local_copy(member.storage_key) as (path, _), open(path, "rb") as fh:
+            yield fh
+        return
+    from .private_data import PrivateDataError, read_private_object
+
+    try:
+        handle = read_private_object(member.url, row.integration)
+    except PrivateDataError as exc:
+        raise SequenceFailed(f"Image {member.data_sequence} ({member.title}) could not be read: {exc}") from None
+    try:
+        yield handle
+    finally:
+        handle.close()
+
+
+def _encode(row: m.DataRow, members: list[m.DataRowMember], output: str, rate: Fraction) -> None:
+    from PIL import Image
+
+    width, height = row.width or members[0].width, row.height or members[0].height
+    cmd = vid.sequence_command(output, width=width, height=height, rate=rate, preset=REENCODE_PRESET, crf=REENCODE_CRF)
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
+        try:
+            for member in members:
+                try:
+                    with _opened(row, member) as fh, Image.open(fh) as img:
+                        frame = img.convert("RGB")
+                except SequenceFailed:
+                    raise
+                except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+                    raise SequenceFailed(
+                        f"Image {member.data_sequence} ({member.title}) could not be read: {exc}"
+                    ) from None
+                if frame.size != (width, height):
+                    raise SequenceFailed(
+                        f"Image {member.data_sequence} ({member.title}) is {frame.size[0]}x{frame.size[1]}, "
+                        f"not {width}x{height} like the group."
+                    )
+                try:
+                    proc.stdin.write(frame.tobytes())
+                except BrokenPipeError:
+                    break  # ffmpeg stopped: its own message says why
+            proc.stdin.close()
+            rc = proc.wait()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        if rc != 0:
+            errors.seek(0)
+            raise SequenceFailed("ffmpeg could not make the video: " + errors.read()[-500:].decode("utf-8", "replace"))
+
+
+def requeue_stuck(cutoff, now) -> int:
+    """Queues again the groups still PENDING whose row has not moved since `cutoff` (beat)."""
+    from datasets_app.tasks import make_sequence_video_task
+
+    queued = 0
+    stuck = m.DataRow.objects.filter(sequence_video_status=PENDING, last_edited_at__lt=cutoff)
+    for pk, data_hash in stuck.values_list("pk", "data_hash")[:1000]:
+        with transaction.atomic():
+            claimed = m.DataRow.objects.filter(
+                pk=pk, sequence_video_status=PENDING, last_edited_at__lt=cutoff
+            ).update(last_edited_at=now)
+            if claimed != 1:
+                continue
+            transaction.on_commit(lambda h=str(data_hash): make_sequence_video_task.delay(h))
+        queued += 1
+    return queued
