@@ -1,6 +1,6 @@
 """deploy/ stays true: every command the compose file, the systemd units, the Dockerfile and
 deploy/serve.py run must exist in this project (manage.py commands, the Celery app and its queues,
-the WSGI module, config files), and every environment name they set must be a setting we read."""
+the ASGI module, config files), and every environment name they set must be a setting we read."""
 
 from __future__ import annotations
 
