@@ -255,4 +255,8 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 from datasets_app.observability import logging_config  # noqa: E402
 
 # LOG_FORMAT=json: one JSON object a line with the request's/task's trace id.
-LOGGING = logging_config(fmt=env.str("LOG_FORMAT", default="text"), level=env.str("LOG_LEVEL", default="INFO"))
+# Any case: gunicorn reads the same variable in lower case (deploy/gunicorn.conf.py).
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+    raise ImproperlyConfigured(f"LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, not {LOG_LEVEL!r}.")
+LOGGING = logging_config(fmt=env.str("LOG_FORMAT", default="text"), level=LOG_LEVEL)

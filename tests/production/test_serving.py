@@ -44,6 +44,13 @@ def test_check_deploy_fails_without_hsts(tmp_path):
     assert "security.W004" in result.stdout + result.stderr
 
 
+def test_log_level_is_taken_in_any_case_and_a_wrong_one_is_named(tmp_path):
+    # gunicorn's own setting reads the same LOG_LEVEL in lower case
+    assert _check_deploy(tmp_path, LOG_LEVEL="warning").returncode == 0
+    wrong = _check_deploy(tmp_path, LOG_LEVEL="loud")
+    assert wrong.returncode != 0 and "LOG_LEVEL must be one of" in wrong.stderr
+
+
 def test_debug_off_refuses_to_start_without_a_secret_key(tmp_path):
     result = _check_deploy(tmp_path, SECRET_KEY="<unset>")
     assert result.returncode != 0
