@@ -20,9 +20,12 @@ worker_class = "uvicorn_worker.UvicornWorker"
 timeout = int(os.environ.get("WEB_TIMEOUT", "120"))
 graceful_timeout = 30
 keepalive = 5
-# Recycle processes now and then so a slow leak can't grow without bound.
-max_requests = int(os.environ.get("WEB_MAX_REQUESTS", "5000"))
-max_requests_jitter = 500
+# No recycling of worker processes by default: a uvicorn worker that reaches max_requests resets
+# its open keep-alive connections (bench_load's trivial phase saw 11 of 12,000 requests fail with
+# "connection reset" at 5,000 per process; gthread closed them cleanly). WEB_MAX_REQUESTS=N turns
+# it on for a deployment that needs it.
+max_requests = int(os.environ.get("WEB_MAX_REQUESTS", "0"))
+max_requests_jitter = max_requests // 10
 # Our middleware writes one structured line per request; gunicorn's access log would repeat it.
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
