@@ -405,7 +405,10 @@ def _cancel_pending(job: m.DataJob, reason: str) -> None:
 def finish_data_job(job: m.DataJob) -> str:
     """Records the job's final status from its units, once. With ignore_errors off, a failed unit
     makes the job ERROR and the rows of its other units are rolled back (nothing half-added)."""
-    statuses = set(m.DataJobUnit.objects.filter(job=job).values_list("status", flat=True).distinct())
+    # One query: the units' states, and whether any asked for its image group as a video.
+    outcomes = set(m.DataJobUnit.objects.filter(job=job).values_list("status", "spec__create_video").distinct())
+    statuses = {status for status, _ in outcomes}
+    wants_video = any(video for _, video in outcomes)
     if m.JobStatus.PENDING in statuses:
         return m.JobStatus.PENDING
     failed = m.JobStatus.ERROR in statuses
@@ -427,11 +430,11 @@ def finish_data_job(job: m.DataJob) -> str:
                 )
                 storage.delete_after_commit(keys)
         return m.JobStatus.ERROR
-    with transaction.atomic():
-        if m.DataJob.objects.filter(pk=job.pk, status=m.JobStatus.PENDING).update(
-            status=m.JobStatus.DONE, finished_at=now
-        ):
-            from .sequence_videos import queue_for_job
+    finished = m.DataJob.objects.filter(pk=job.pk, status=m.JobStatus.PENDING).update(
+        status=m.JobStatus.DONE, finished_at=now
+    )
+    if finished and wants_video:
+        from .sequence_videos import queue_for_job
 
-            queue_for_job(job)
+        queue_for_job(job)
     return m.JobStatus.DONE
