@@ -11,6 +11,7 @@ from typing import Any
 
 from datasets_app.sdk.exceptions import InvalidArgumentError
 from datasets_app.sdk.uploads import ITEM_DICOM, ITEM_IMAGE, ITEM_VIDEO, MAX_POLL_SECONDS
+from datasets_app.sdk.validation import clean_flag
 
 from . import long_poll
 from . import schemas as s
@@ -18,12 +19,7 @@ from .v1 import V1Call, v1_operation
 
 
 def _bool(payload: dict, key: str) -> bool:
-    value = payload.get(key, False)
-    if value is None:
-        return False
-    if not isinstance(value, bool):
-        raise InvalidArgumentError(f"payload.{key} must be true or false.", field=key)
-    return value
+    return clean_flag(payload.get(key), f"payload.{key}", field=key)
 
 
 @v1_operation("datasetdatalongpolling", "POST")

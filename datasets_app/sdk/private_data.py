@@ -48,6 +48,7 @@ from datasets_app.media import cloud
 
 from .exceptions import AuthorisationError, DatasetsError, InvalidArgumentError, ResourceNotFoundError
 from .policy import Op, Principal, parse_hash
+from .validation import clean_flag
 
 # A document may name at most this many object URLs (all types together); 100,000 is refused.
 MAX_URLS = int(getattr(settings, "PRIVATE_FILES_MAX_URLS", 50_000))
@@ -339,15 +340,6 @@ def _clean_url(value: Any, where: str, adapter: cloud.CloudAdapter) -> cloud.Obj
         raise InvalidArgumentError(f"{where}: {exc}", field=where) from None
 
 
-def _flag(doc: dict, name: str) -> bool:
-    value = doc.get(name, False)
-    if value is None:
-        return False
-    if not isinstance(value, bool):
-        raise InvalidArgumentError(f"{name} must be true or false.", field=name)
-    return value
-
-
 def parse_private_files(doc: dict, adapter: cloud.CloudAdapter) -> tuple[list[Entry], bool, bool]:
     """The document's entries in document order, and its skip_duplicate_urls and upsert_metadata
     flags.
@@ -368,7 +360,7 @@ def parse_private_files(doc: dict, adapter: cloud.CloudAdapter) -> tuple[list[En
                 "image_groups or dicom_series.",
                 field=section,
             )
-    skip, upsert = _flag(doc, "skip_duplicate_urls"), _flag(doc, "upsert_metadata")
+    skip, upsert = (clean_flag(doc.get(name), name) for name in FLAGS)
     total_urls = 0
     for section in SECTIONS:
         items = doc.get(section)

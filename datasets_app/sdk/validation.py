@@ -25,6 +25,16 @@ def clean_title(value: Any, what: str = "title") -> str:
     return text
 
 
+def clean_flag(value: Any, where: str, *, field: str | None = None) -> bool:
+    """A true/false switch of a document or payload: absent or null is false, anything but a
+    boolean is refused."""
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise InvalidArgumentError(f"{where} must be true or false.", field=field or where)
+    return value
+
+
 def clean_description(value: Any) -> str:
     if value is None:
         return ""
