@@ -59,9 +59,9 @@ class JobWaiters:
 
     async def wait(self, process_hash: str, seconds: float) -> None:
         """Returns when the job is no longer PENDING or `seconds` have passed."""
-        future = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(process_hash, []).append(future)
         loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._waiting.setdefault(process_hash, []).append(future)
         if self._poller is None or self._poller.done() or self._poller.get_loop() is not loop:
             self._poller = asyncio.ensure_future(self._poll())
         try:

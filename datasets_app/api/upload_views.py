@@ -5,10 +5,10 @@ chunks into storage (sdk/uploads.receive_upload hashes it on the way); the answe
 on success, as 0.1.145 requires.
 
 Two doors, one behaviour: `signed_upload` is the Django view (the development server, WSGI), and
-`asgi_signed_upload` answers the same PUT under ASGI before Django does, because Django's ASGI
-handler would first spool the whole body (gigabytes) to a temporary file. There the body's
-messages are joined into BATCH_BYTES pieces and handed to receive_upload, which runs in a thread
-of its own pool, while the event loop goes on receiving."""
+`asgi_signed_upload` answers the same PUT in the production web tier (dashboard/asgi.py) before
+Django does, because that tier reads every other body whole (and caps it) before running Django.
+There the body's messages are joined into BATCH_BYTES pieces and handed to receive_upload, which
+runs in a thread of its own pool, while the event loop goes on receiving."""
 
 from __future__ import annotations
 

@@ -55,11 +55,9 @@ def poll_data_job(call: V1Call) -> dict[str, Any]:
             "payload.timeout_seconds must be a non-negative number.", field="timeout_seconds"
         )
     timeout = min(float(timeout), MAX_POLL_SECONDS)
-    dataset = call.dataset()
+    # Under the production web tier this thread never waits: the event loop does (long_poll.py).
     wait = long_poll.mode(call.request)
-    if wait == long_poll.WAITED:
-        timeout = 0  # the web tier has waited already (long_poll.py)
-    result = dataset.wait_data_job(payload.get("process_hash"), 0 if wait else timeout, legacy=True)
+    result = call.dataset().wait_data_job(payload.get("process_hash"), 0 if wait else timeout, legacy=True)
     if wait == long_poll.DEFER and timeout > 0 and result.status == "PENDING":
         raise long_poll.DeferredWait(result.process_hash, timeout)
     body = asdict(result)
