@@ -1,6 +1,7 @@
 """Real storage servers on loopback, started once per pytest session (imported by conftest.py).
 
-- `moto_s3`: moto's server mode (a subprocess, `python -m moto.server`) speaking the S3 API.
+- `moto_s3`: moto's server mode (a subprocess, tests/moto_s3_server.py: moto's S3 application on
+  werkzeug, as `python -m moto.server` serves it minus the all-services dispatcher and request log).
 - `gcs_emulator`: gcp-storage-emulator (a subprocess) speaking the GCS JSON API.
 - `azurite`: Azurite's blob service, installed with npm into .cache/azurite on first use and run
   with the machine's Node.js; skipped with a message only when npm/node are missing.
@@ -94,7 +95,7 @@ class S3Server:
 def start_moto(port: int | None = None) -> tuple[subprocess.Popen, S3Server]:
     port = port or free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, str(ROOT / "tests" / "moto_s3_server.py"), "127.0.0.1", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"},
