@@ -49,8 +49,10 @@ MAX_URLS_PER_CALL = 1000
 MAX_UNITS_PER_JOB = 100_000
 MAX_FILES_PER_GROUP = 10_000
 UPLOAD_PURPOSE = "upload"
-# Long polls re-read the job this often; never longer than asked in total.
-POLL_INTERVAL_SECONDS = 0.3
+# Long polls re-read the job this often; never longer than asked in total. Under the production web
+# tier that is one small indexed query per process for all waiting polls; a finished job is seen
+# 50 ms later on average (at 0.3 s, 150 ms: 8% of a 1 GiB upload_video on this machine).
+POLL_INTERVAL_SECONDS = 0.1
 MAX_POLL_SECONDS = 60
 
 UNIT_VIDEO = "video"
@@ -716,7 +718,7 @@ class UploadsMixin:
         self, process_hash: Any, timeout_seconds: Any = 10, *, legacy: bool = False
     ) -> DatasetDataLongPolling:
         """Holds until the job is terminal or `timeout_seconds` (0..60 over the API; more in-process)
-        pass, re-reading the job's status every ~0.3 s (one small query each); never longer."""
+        pass, re-reading the job's status every POLL_INTERVAL_SECONDS (one small query each); never longer."""
         try:
             timeout = float(timeout_seconds if timeout_seconds is not None else 0)
         except (TypeError, ValueError):
