@@ -304,6 +304,7 @@ class S3Adapter(CloudAdapter):
                     proxies={},
                 ),
             )
+            netguard.guard_botocore_client(self._client, allow_private_network=self.allow_private_network)
         return self._client
 
     def parse(self, url: str) -> ObjectRef:
@@ -364,6 +365,12 @@ class S3Adapter(CloudAdapter):
             ):
                 return AccessDenied(f"Access to {what} was denied ({code}): check the integration's keys.")
             return CloudError(f"S3 refused {what}: {code} {exc}")
+        # botocore wraps what a connection raised; the guard's refusal keeps its own meaning.
+        inner = (getattr(exc, "kwargs", None) or {}).get("error")
+        if isinstance(inner, netguard.AddressRefused):
+            return AddressRefused(str(inner))
+        if isinstance(inner, netguard.HostUnresolvable):
+            return Unreachable(str(inner))
         if isinstance(exc, EndpointConnectionError):
             return Unreachable(f"The S3 endpoint is unreachable: {exc}")
         if isinstance(exc, BotoCoreError):

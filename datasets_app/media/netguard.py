@@ -6,10 +6,11 @@ private, shared (CGNAT), multicast, reserved or cloud-metadata address is refuse
 integration explicitly allows private networks (`CloudIntegration.allow_private_network`, for
 MinIO on a LAN or the loopback servers of the test suite).
 
-`guarded_session()` goes further for `requests`: its connections resolve and check the host
-themselves and then connect to the checked address (TLS still verifies the host name), so neither
-a redirect nor a DNS answer that changes between the check and the connect (rebinding) can reach
-a refused address.
+`guarded_session()` goes further for `requests`, and `guard_botocore_client()` for boto3: their
+connections resolve and check the host themselves and then connect to the checked address (TLS
+still verifies the host name), so neither a redirect nor a DNS answer that changes between the
+check and the connect (rebinding) can reach a refused address. ffmpeg and PyAV, which connect by
+themselves, read private media through the loopback relay (relay.py) for the same reason.
 """
 
 from __future__ import annotations
@@ -188,6 +189,38 @@ def guarded_pool_manager(*, allow_private_network: bool = False, maxsize: int = 
     manager = urllib3.PoolManager(num_pools=16, maxsize=maxsize, block=False)
     manager.pool_classes_by_scheme = {"http": HTTPPool, "https": HTTPSPool}
     return manager
+
+
+def guard_botocore_client(client, *, allow_private_network: bool = False):
+    """Gives a boto3 client's connection pools the same per-connection check, so botocore too
+    connects only to an address it has just checked (a DNS answer changing after the endpoint's
+    first check included). botocore has no public hook for its connection classes: this sets the
+    pool classes of the client's URLLib3Session (tests/media/test_cloud.py proves it holds)."""
+    from botocore.awsrequest import (
+        AWSHTTPConnection,
+        AWSHTTPConnectionPool,
+        AWSHTTPSConnection,
+        AWSHTTPSConnectionPool,
+    )
+
+    class Connection(_GuardMixin, AWSHTTPConnection):
+        pass
+
+    class SecureConnection(_GuardMixin, AWSHTTPSConnection):
+        pass
+
+    Connection.allow_private_network = SecureConnection.allow_private_network = allow_private_network
+
+    class Pool(AWSHTTPConnectionPool):
+        ConnectionCls = Connection
+
+    class SecurePool(AWSHTTPSConnectionPool):
+        ConnectionCls = SecureConnection
+
+    http_session = client._endpoint.http_session
+    http_session._pool_classes_by_scheme = {"http": Pool, "https": SecurePool}
+    http_session._manager.pool_classes_by_scheme = http_session._pool_classes_by_scheme
+    return client
 
 
 def guarded_session(*, allow_private_network: bool = False, pool_size: int = 16) -> requests.Session:

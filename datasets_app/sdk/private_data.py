@@ -44,7 +44,7 @@ from django.utils import timezone
 
 from datasets_app import crypto
 from datasets_app import models as m
-from datasets_app.media import cloud
+from datasets_app.media import cloud, relay
 
 from .exceptions import AuthorisationError, DatasetsError, InvalidArgumentError, ResourceNotFoundError
 from .policy import Op, Principal, parse_hash
@@ -684,15 +684,18 @@ def _probe_video(adapter: cloud.CloudAdapter, ref: cloud.ObjectRef) -> Probed:
     info = adapter.head(ref)
     if info.size == 0:
         raise PrivateDataError(f"{ref.url} is empty (0 bytes).")
-    # ffmpeg connects by itself: give it the provider's signed URL, or for an HTTPS integration
-    # the URL our guarded HEAD ended on (so ffmpeg follows no redirect we have not checked), and
-    # check that host first. (A DNS answer that changes between the two is not covered here.)
+    # PyAV reads the provider's signed URL, or for an HTTPS integration the URL our guarded HEAD
+    # ended on, through the loopback relay: every connection made for it is checked by the SSRF
+    # guard (a DNS answer changing after this first check included).
     source = info.final_url or adapter.signed_url(ref, 900)
     adapter.guard_url(source)
-    try:
-        facts = video.probe_video(source)
-    except video.VideoProbeError as exc:
-        raise PrivateDataError(f"{ref.url} is not a readable video: {exc.reason}") from None
+    with relay.relayed(source, allow_private_network=adapter.allow_private_network, label=ref.url) as relayed:
+        try:
+            facts = video.probe_video(relayed.url)
+        except video.VideoProbeError as exc:
+            if relayed.refusal:
+                raise PrivateDataError(f"{ref.url} could not be read: {relayed.refusal}") from None
+            raise PrivateDataError(f"{ref.url} is not a readable video: {exc.reason}") from None
     return Probed(
         url=ref.url,
         size=info.size,

@@ -10,12 +10,14 @@ status follows the rule in sdk/reencode.py."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from django.core.files import File
@@ -26,6 +28,7 @@ from django.utils import timezone
 
 from datasets_app import models as m
 from datasets_app.models.jobs import ReEncodeStatus
+from datasets_app.media import relay
 from datasets_app.media import video as vid
 
 logger = logging.getLogger(__name__)
@@ -51,50 +54,67 @@ def hosted_source(key: str) -> str:
         return default_storage.url(key, expire=6 * 3600)
 
 
-def external_source(row: m.DataRow, url: str) -> str:
-    """A time-limited URL of a private-cloud file that ffmpeg streams (the integration's own
-    signed GET URL, media/cloud.py), after the SSRF guard has checked its host."""
-    from datasets_app.media import cloud
+@contextlib.contextmanager
+def _external_source(row: m.DataRow, url: str) -> Iterator[relay.RelayedSource]:
+    """A private-cloud file as ffmpeg/PyAV read it: the integration's own time-limited GET URL
+    (media/cloud.py), checked by the SSRF guard and fetched through the loopback relay (media/relay.py),
+    so that a DNS answer changing after the check cannot take ffmpeg elsewhere."""
+    from datasets_app.media import cloud, netguard
 
     if row.integration is None:
-        if url.startswith(("http://", "https://")):
-            return url
-        raise ReEncodeFailed(f"Cannot read {url}: the data row has no cloud integration.")
-    try:
-        adapter = cloud.adapter_for(row.integration)
-        signed_url = adapter.signed_url(adapter.parse(url), expires_seconds=6 * 3600)
-        adapter.guard_url(signed_url)
-    except cloud.CloudError as exc:
-        raise ReEncodeFailed(f"Cannot read {url} from the integration: {exc}") from exc
-    return signed_url
+        if not url.startswith(("http://", "https://")):
+            raise ReEncodeFailed(f"Cannot read {url}: the data row has no cloud integration.")
+        try:
+            netguard.check_url(url)
+        except (netguard.AddressRefused, netguard.HostUnresolvable) as exc:
+            raise ReEncodeFailed(f"Cannot read {url}: {exc}") from None
+        origin, allow_private_network = url, False
+    else:
+        try:
+            adapter = cloud.adapter_for(row.integration)
+            origin = adapter.signed_url(adapter.parse(url), expires_seconds=6 * 3600)
+            adapter.guard_url(origin)
+        except cloud.CloudError as exc:
+            raise ReEncodeFailed(f"Cannot read {url} from the integration: {exc}") from exc
+        allow_private_network = adapter.allow_private_network
+    with relay.relayed(origin, allow_private_network=allow_private_network, label=url) as source:
+        yield source
 
 
-def original_source(row: m.DataRow) -> str:
-    """Where the original media of a row is read from (the original, never a previous re-encode)."""
-    if row.original_storage_key:
-        return hosted_source(row.original_storage_key)
-    if row.original_url:
-        return external_source(row, row.original_url)
-    if row.storage_key:
-        return hosted_source(row.storage_key)
-    if row.url:
-        return external_source(row, row.url)
-    raise ReEncodeFailed("The data row has no media file.")
+@contextlib.contextmanager
+def opened_source(row: m.DataRow, *, original: bool) -> Iterator[tuple[str, relay.RelayedSource | None]]:
+    """(what ffmpeg/PyAV open, the relay entry when it is a private-cloud file) for the row's
+    original media (never a previous re-encode) or, with original=False, its current file."""
+    if original and row.original_storage_key:
+        yield hosted_source(row.original_storage_key), None
+    elif original and row.original_url:
+        with _external_source(row, row.original_url) as source:
+            yield source.url, source
+    elif row.storage_key:
+        yield hosted_source(row.storage_key), None
+    elif row.url:
+        with _external_source(row, row.url) as source:
+            yield source.url, source
+    else:
+        raise ReEncodeFailed("The data row has no media file.")
 
 
-def current_source(row: m.DataRow) -> str:
-    if row.storage_key:
-        return hosted_source(row.storage_key)
-    if row.url:
-        return external_source(row, row.url)
-    raise ReEncodeFailed("The data row has no media file.")
+def _explained(source: relay.RelayedSource | None, reason: str) -> str:
+    """The relay's own account when it refused or failed to fetch (ffmpeg only saw an HTTP error)."""
+    if source is not None and source.refusal:
+        return f"Cannot read {source.label}: {source.refusal}"
+    return reason
 
 
 def probe_row(row: m.DataRow) -> dict:
     """Probes the row's current file and stores the facts in media_info (kept keys: "original")."""
     try:
-        info = vid.probe_video(current_source(row))
-    except (vid.VideoProbeError, ReEncodeFailed) as exc:
+        with opened_source(row, original=False) as (source, relayed):
+            try:
+                info = vid.probe_video(source)
+            except vid.VideoProbeError as exc:
+                raise ReEncodeFailed(_explained(relayed, str(exc))) from None
+    except ReEncodeFailed as exc:
         info = {"verdict": vid.VERDICT_UNKNOWN, "reasons": [str(exc)], "frame_table": None}
     kept = {k: v for k, v in (row.media_info or {}).items() if k == "original"}
     info = {**info, **kept}
@@ -146,6 +166,52 @@ def _ffmpeg_reason(exc: subprocess.CalledProcessError) -> str:
     return f"ffmpeg could not re-encode this video: {tail}"
 
 
+def _encode(
+    part: m.ReEncodeVideo, row: m.DataRow, source: str, relayed: relay.RelayedSource | None
+) -> tuple[int, str, dict, dict]:
+    """Probes the source, re-encodes it frame for frame, checks and stores the result:
+    (size, storage key, the new file's facts, the source's facts)."""
+    try:
+        src_info = vid.probe_video(source)
+    except vid.VideoProbeError as exc:
+        raise ReEncodeFailed(_explained(relayed, f"The video could not be opened: {exc.reason}")) from exc
+    if src_info["verdict"] == vid.VERDICT_UNKNOWN:
+        raise ReEncodeFailed("The video could not be decoded: " + " ".join(src_info["reasons"]))
+    total = src_info["frame_count"]
+    m.ReEncodeVideo.objects.filter(pk=part.pk).update(frames_total=total, frames_done=0)
+    rate = vid.output_frame_rate(src_info)
+    key = output_key_for(row)
+    with tempfile.TemporaryDirectory(prefix="reencode-", dir=_work_dir()) as tmp:
+        out = Path(tmp) / "out.mp4"
+        last = [0.0]
+
+        def progress(frames: int) -> None:
+            now = time.monotonic()
+            if now - last[0] >= PROGRESS_INTERVAL_SECONDS:
+                last[0] = now
+                m.ReEncodeVideo.objects.filter(pk=part.pk).update(frames_done=min(frames, total))
+
+        cmd = vid.reencode_command(
+            source, str(out), rate=rate, preset=REENCODE_PRESET, crf=REENCODE_CRF,
+            with_audio=bool(src_info.get("has_audio")),
+        )
+        try:
+            vid.run_ffmpeg(cmd, on_progress=progress)
+        except subprocess.CalledProcessError as exc:
+            raise ReEncodeFailed(_explained(relayed, _ffmpeg_reason(exc))) from exc
+        new_info = vid.probe_video(out)
+        # The contract: one output frame per source frame, and a clean verdict.
+        if new_info["frame_count"] != total:
+            raise ReEncodeFailed(
+                f"The re-encode produced {new_info['frame_count']} frames from {total}; not stored."
+            )
+        if new_info["verdict"] != vid.VERDICT_OK:
+            raise ReEncodeFailed("The re-encoded file is still at risk: " + " ".join(new_info["reasons"]))
+        size = out.stat().st_size
+        _store_overwrite(key, out)
+    return size, key, new_info, src_info
+
+
 def reencode_part(part: m.ReEncodeVideo) -> None:
     """Re-encodes one video of a task and records the result (DONE or ERROR with the reason)."""
     row = (
@@ -157,45 +223,8 @@ def reencode_part(part: m.ReEncodeVideo) -> None:
         _fail(part, "The data row was deleted before it was re-encoded.")
         return
     try:
-        source = original_source(row)
-        try:
-            src_info = vid.probe_video(source)
-        except vid.VideoProbeError as exc:
-            raise ReEncodeFailed(f"The video could not be opened: {exc.reason}") from exc
-        if src_info["verdict"] == vid.VERDICT_UNKNOWN:
-            raise ReEncodeFailed("The video could not be decoded: " + " ".join(src_info["reasons"]))
-        total = src_info["frame_count"]
-        m.ReEncodeVideo.objects.filter(pk=part.pk).update(frames_total=total, frames_done=0)
-        rate = vid.output_frame_rate(src_info)
-        key = output_key_for(row)
-        with tempfile.TemporaryDirectory(prefix="reencode-", dir=_work_dir()) as tmp:
-            out = Path(tmp) / "out.mp4"
-            last = [0.0]
-
-            def progress(frames: int) -> None:
-                now = time.monotonic()
-                if now - last[0] >= PROGRESS_INTERVAL_SECONDS:
-                    last[0] = now
-                    m.ReEncodeVideo.objects.filter(pk=part.pk).update(frames_done=min(frames, total))
-
-            cmd = vid.reencode_command(
-                source, str(out), rate=rate, preset=REENCODE_PRESET, crf=REENCODE_CRF,
-                with_audio=bool(src_info.get("has_audio")),
-            )
-            try:
-                vid.run_ffmpeg(cmd, on_progress=progress)
-            except subprocess.CalledProcessError as exc:
-                raise ReEncodeFailed(_ffmpeg_reason(exc)) from exc
-            new_info = vid.probe_video(out)
-            # The contract: one output frame per source frame, and a clean verdict.
-            if new_info["frame_count"] != total:
-                raise ReEncodeFailed(
-                    f"The re-encode produced {new_info['frame_count']} frames from {total}; not stored."
-                )
-            if new_info["verdict"] != vid.VERDICT_OK:
-                raise ReEncodeFailed("The re-encoded file is still at risk: " + " ".join(new_info["reasons"]))
-            size = out.stat().st_size
-            _store_overwrite(key, out)
+        with opened_source(row, original=True) as (source, relayed):
+            size, key, new_info, src_info = _encode(part, row, source, relayed)
         _record(part, row, key=key, size=size, new_info=new_info, src_info=src_info)
     except ReEncodeFailed as exc:
         _fail(part, str(exc))

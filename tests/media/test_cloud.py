@@ -10,11 +10,12 @@ import json
 import socket
 import sys
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 
-from datasets_app.media import cloud, netguard
+from datasets_app.media import cloud, netguard, relay, video
 
 from ..cloud_servers import AZURITE_KEY, make_jpeg, make_mp4
 
@@ -126,6 +127,69 @@ def test_https_adapter_refuses_private_urls_before_connecting(url, connections):
     adapter = cloud.HTTPSAdapter(config={}, credentials={}, allow_private_network=False)
     with pytest.raises(cloud.AddressRefused):
         adapter.head(adapter.parse(url))
+    assert connections == []
+
+
+def answer_in_turn(monkeypatch, host: str, answers: list[list[str]]) -> list[str]:
+    """Makes netguard.resolve answer `host` with each of `answers` in turn (the last one stays): a
+    DNS server rebinding the name between one lookup and the next. Returns the lookups seen."""
+    real = netguard.resolve
+    lookups: list[str] = []
+
+    def resolve(name, port=None):
+        if name.strip("[]").rstrip(".").lower() != host:
+            return real(name, port)
+        lookups.append(name)
+        return list(answers[min(len(lookups), len(answers)) - 1])
+
+    monkeypatch.setattr(netguard, "resolve", resolve)
+    return lookups
+
+
+def test_relay_passes_ranges_through_and_ends_with_its_block(http_media, connections):
+    body = bytes(range(256)) * 40
+    (http_media.root / "relay.bin").write_bytes(body)
+    with relay.relayed(http_media.base_url + "/relay.bin", allow_private_network=True) as source:
+        assert source.url.startswith("http://127.0.0.1:") and "relay.bin" in source.url
+        part = requests.get(source.url, headers={"Range": "bytes=10-19"}, timeout=5)
+        assert part.status_code == 206 and part.content == body[10:20]
+        assert part.headers["Content-Range"] == "bytes 10-19/10240"
+        assert requests.get(source.url, timeout=5).content == body
+        assert source.refusal is None
+    assert requests.get(source.url, timeout=5).status_code == 404
+    assert_only_loopback(connections)
+
+
+def test_relay_refuses_a_dns_answer_that_changed_after_the_check(http_media, tmp_path, monkeypatch, connections):
+    from tests.media.test_video import make_video
+
+    make_video(http_media.root / "rebind.mp4", frames=10)
+    port = urlsplit(http_media.base_url).port
+    url = f"http://rebind.example:{port}/rebind.mp4"
+    lookups = answer_in_turn(monkeypatch, "rebind.example", [["93.184.216.34"], ["127.0.0.1"]])
+    netguard.check_url(url)  # the check before handing the URL over sees a public address
+    with relay.relayed(url, allow_private_network=False) as source:
+        with pytest.raises(video.VideoProbeError):
+            video.probe_video(source.url)  # PyAV connects to the relay; the relay's connect is refused
+        assert "rebind.example (127.0.0.1) is a loopback address" in source.refusal
+    assert len(lookups) >= 2
+    assert not [a for a in connections if isinstance(a, tuple) and a[1] == port], "reached the origin"
+    assert_only_loopback(connections)
+
+
+def test_s3_client_connections_are_checked_when_they_open(moto_s3, monkeypatch, connections):
+    # boto3 connects by itself: the endpoint's check when the client is made is not enough.
+    port = urlsplit(moto_s3.endpoint_url).port
+    answer_in_turn(monkeypatch, "rebind-s3.example", [["93.184.216.34"], ["127.0.0.1"]])
+    adapter = cloud.S3Adapter(
+        config={"endpoint_url": f"http://rebind-s3.example:{port}"},
+        credentials={"access_key_id": "testing", "secret_access_key": "testing"},
+        allow_private_network=False,
+    )
+    ref = adapter.parse("s3://bucket/k.jpg")
+    for call in (lambda: adapter.head(ref), lambda: list(adapter.iter_chunks(ref))):
+        with pytest.raises(cloud.AddressRefused, match=r"rebind-s3.example \(127.0.0.1\) is a loopback"):
+            call()
     assert connections == []
 
 

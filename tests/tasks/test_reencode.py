@@ -342,6 +342,25 @@ def test_private_cloud_video_is_read_by_signed_url_and_stored_hosted(
     assert_frame_accurate(default_storage.path(row.storage_key), src)
 
 
+def test_probe_of_a_url_whose_dns_answer_turns_private_is_refused(tmp_path, dataset, http_media, monkeypatch):
+    # ffmpeg/PyAV resolve names by themselves: checked first, then handed the URL, they would follow
+    # a DNS answer that changed to a loopback address. They read through the relay instead.
+    from urllib.parse import urlsplit
+
+    from tests.media.test_cloud import answer_in_turn
+
+    make_video(http_media.root / "turns.mp4", frames=10)
+    url = f"http://turns.example:{urlsplit(http_media.base_url).port}/turns.mp4"
+    answer_in_turn(monkeypatch, "turns.example", [["93.184.216.34"], ["127.0.0.1"]])
+    row = DataRowFactory(dataset=dataset, title="turns.mp4", storage_key="", url=url, integration=None)
+    info = reencode_jobs.probe_row(row)
+    assert info["verdict"] == "unknown"
+    assert info["reasons"] == [
+        f"Cannot read {url}: The host turns.example (127.0.0.1) is a loopback address; "
+        "this integration does not allow private networks."
+    ]
+
+
 def test_reencode_task_goes_to_media_queue_and_survives_worker_loss():
     from dashboard.celery import app
 
