@@ -86,8 +86,21 @@ def log_unhandled(request: HttpRequest, trace_id: str) -> None:
     )
 
 
-def v1_unknown(request: HttpRequest, trace_id: str) -> JsonResponse:
-    """Call from an `except Exception` block: logs the traceback, answers UNKNOWN_ERROR (HTTP 200)."""
+def v1_unknown(request: HttpRequest, trace_id: str, exception: BaseException | None = None) -> JsonResponse:
+    """Call from an `except Exception` block: logs the traceback, answers UNKNOWN_ERROR (HTTP 200).
+
+    A lost database or a refusing storage (observability.unavailable_message) is answered with
+    HTTP 503 and Retry-After instead, in the same envelope: the encord SDK's session retries a
+    503 for its retryable calls (getters), so a moment of database fail-over costs the caller a
+    second, not an error; when its retries run out it raises UnknownException as before."""
+    from datasets_app.observability import unavailable_message
+
+    message = unavailable_message(exception) if exception is not None else None
+    if message is not None:
+        response = JsonResponse({"status": 503, "response": ["UNKNOWN_ERROR"], "payload": message}, status=503)
+        response["Retry-After"] = "1"
+        response["X-Cloud-Trace-Context"] = trace_id
+        return response
     log_unhandled(request, trace_id)
     response = JsonResponse(
         {

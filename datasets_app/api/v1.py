@@ -215,8 +215,8 @@ def dispatch(request: HttpRequest, endpoint: str) -> HttpResponse:
         if request.method != "POST":
             response.status_code = 405
         return response
-    except Exception:  # noqa: BLE001 - the protocol's UNKNOWN_ERROR, never a traceback page
-        return v1_unknown(request, trace_id)
+    except Exception as unexpected:  # noqa: BLE001 - the protocol's UNKNOWN_ERROR, never a traceback page
+        return v1_unknown(request, trace_id, unexpected)
     return _success(result, trace_id)
 
 

@@ -100,6 +100,36 @@ def test_unknown_operation_is_method_not_allowed(sdk_client, ds_admin, dataset):
         ds._client._querier.basic_getter(Nosuchoperation, uid=None)
 
 
+class Flakydatabasefortest:
+    def __init__(self, item):
+        self.item = item
+
+
+@LIVE
+def test_database_unavailable_is_a_503_the_sdk_retries(sdk_client, ds_admin, dataset, caplog):
+    # A database that drops out for a moment (fail-over, a killed connection) answers 503 with
+    # Retry-After, which the encord SDK retries for its getters: the caller sees no error.
+    from django.db import OperationalError
+
+    calls = []
+
+    @v1.v1_operation("flakydatabasefortest", "GET")
+    def flaky(call):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return {"answered": len(calls)}
+
+    try:
+        ds = sdk_client(ds_admin).get_dataset(str(dataset.dataset_hash))
+        with caplog.at_level(logging.WARNING, logger="datasets_app"):
+            result = ds._client._querier.basic_getter(Flakydatabasefortest, uid=None)
+    finally:
+        v1.OPERATIONS.pop(("public", "flakydatabasefortest", "GET"))
+    assert result.item == {"answered": 2} and len(calls) == 2
+    assert "database unavailable" in caplog.text
+
+
 @LIVE
 def test_unhandled_error_is_unknown_error_and_logged_with_trace(
     sdk_client, ds_admin, dataset, exploding_operation, caplog

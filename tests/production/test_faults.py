@@ -240,7 +240,8 @@ def test_database_connections_dropped_during_requests_recover_without_restart(to
     assert killed > 0 and statuses
     assert not transport_errors, transport_errors[:3]
     assert set(statuses) <= {200, 503}, sorted(set(statuses))
-    assert "ok" in sdk_outcomes
+    # the SDK's getters retry the 503s (Retry-After): its caller saw no error at all
+    assert set(sdk_outcomes) == {"ok"}, sdk_outcomes
     assert sdk.get_datasets() is not None  # the SDK works again, same server
     # and the same web tier (no restart) answers everything once the database is back
     for _ in range(3):
