@@ -4,6 +4,7 @@ duplicates, errors, and that running a job again changes nothing."""
 from __future__ import annotations
 
 import os
+import time
 import uuid
 
 import pytest
@@ -171,7 +172,13 @@ def test_ignore_errors_lands_good_units_else_nothing_lands(tmp_path, dataset, ds
     strict = start(False)
     assert strict.status == "ERROR" and strict.data_hashes_with_titles == []
     assert strict.units_error_count == 1 and strict.units_pending_count == 0
-    assert not m.DataRow.objects.filter(dataset=dataset).exists() and stored_files() == set()
+    assert not m.DataRow.objects.filter(dataset=dataset).exists()
+    # The rolled-back unit's files go by a deletion task queued when the ERROR commits (as for
+    # delete_data): a poll may see ERROR before the worker has taken that task.
+    deadline = time.monotonic() + 30
+    while stored_files() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert stored_files() == set()
 
     lenient = start(True)
     assert lenient.status == "DONE" and [r.title for r in lenient.data_hashes_with_titles] == ["good.jpg"]
