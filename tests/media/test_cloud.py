@@ -160,6 +160,17 @@ def test_relay_passes_ranges_through_and_ends_with_its_block(http_media, connect
     assert_only_loopback(connections)
 
 
+def test_relay_answers_502_with_the_reason_when_the_origin_is_unreachable(connections):
+    from tests.cloud_servers import free_port
+
+    closed = f"http://127.0.0.1:{free_port()}/gone.mp4"  # nothing listens there
+    with relay.relayed(closed, allow_private_network=True, label="https://bucket.example/gone.mp4") as source:
+        answer = requests.get(source.url, timeout=30)
+        assert answer.status_code == 502 and "could not be fetched" in answer.text
+        assert "could not be fetched (ConnectionError" in source.refusal and source.label.endswith("gone.mp4")
+    assert_only_loopback(connections)
+
+
 def test_relay_refuses_a_dns_answer_that_changed_after_the_check(http_media, tmp_path, monkeypatch, connections):
     from tests.media.test_video import make_video
 
