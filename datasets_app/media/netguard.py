@@ -135,20 +135,23 @@ class _GuardMixin:
         return super()._new_conn()
 
 
-class _GuardedHTTPConnection(_GuardMixin, HTTPConnection):
-    pass
-
-
-class _GuardedHTTPSConnection(_GuardMixin, HTTPSConnection):
-    pass
-
-
-class _PrivateHTTPConnection(_GuardedHTTPConnection):
-    allow_private_network = True
-
-
-class _PrivateHTTPSConnection(_GuardedHTTPSConnection):
-    allow_private_network = True
+def _guarded_pools(
+    allow_private_network: bool,
+    *,
+    connection: type = HTTPConnection,
+    secure_connection: type = HTTPSConnection,
+    pool: type = HTTPConnectionPool,
+    secure_pool: type = HTTPSConnectionPool,
+) -> dict[str, type]:
+    """urllib3 pool classes by scheme whose connections check the host as they open (_GuardMixin),
+    built on the given connection and pool classes (urllib3's, or botocore's own subclasses)."""
+    flag = {"allow_private_network": allow_private_network}
+    guarded = type("GuardedConnection", (_GuardMixin, connection), flag)
+    guarded_secure = type("GuardedSecureConnection", (_GuardMixin, secure_connection), flag)
+    return {
+        "http": type("GuardedPool", (pool,), {"ConnectionCls": guarded}),
+        "https": type("GuardedSecurePool", (secure_pool,), {"ConnectionCls": guarded_secure}),
+    }
 
 
 class GuardedAdapter(HTTPAdapter):
@@ -160,34 +163,14 @@ class GuardedAdapter(HTTPAdapter):
 
     def init_poolmanager(self, *args, **kwargs) -> None:
         super().init_poolmanager(*args, **kwargs)
-        private = self.allow_private_network
-        http_cls = _PrivateHTTPConnection if private else _GuardedHTTPConnection
-        https_cls = _PrivateHTTPSConnection if private else _GuardedHTTPSConnection
-
-        class HTTPPool(HTTPConnectionPool):
-            ConnectionCls = http_cls
-
-        class HTTPSPool(HTTPSConnectionPool):
-            ConnectionCls = https_cls
-
-        self.poolmanager.pool_classes_by_scheme = {"http": HTTPPool, "https": HTTPSPool}
+        self.poolmanager.pool_classes_by_scheme = _guarded_pools(self.allow_private_network)
         self.poolmanager.key_fn_by_scheme = dict(self.poolmanager.key_fn_by_scheme)
 
 
 def guarded_pool_manager(*, allow_private_network: bool = False, maxsize: int = 32) -> urllib3.PoolManager:
     """A urllib3 PoolManager with the same per-connection check (lighter than requests on a hot path)."""
-    private = allow_private_network
-    http_cls = _PrivateHTTPConnection if private else _GuardedHTTPConnection
-    https_cls = _PrivateHTTPSConnection if private else _GuardedHTTPSConnection
-
-    class HTTPPool(HTTPConnectionPool):
-        ConnectionCls = http_cls
-
-    class HTTPSPool(HTTPSConnectionPool):
-        ConnectionCls = https_cls
-
     manager = urllib3.PoolManager(num_pools=16, maxsize=maxsize, block=False)
-    manager.pool_classes_by_scheme = {"http": HTTPPool, "https": HTTPSPool}
+    manager.pool_classes_by_scheme = _guarded_pools(allow_private_network)
     return manager
 
 
@@ -196,29 +179,16 @@ def guard_botocore_client(client, *, allow_private_network: bool = False):
     connects only to an address it has just checked (a DNS answer changing after the endpoint's
     first check included). botocore has no public hook for its connection classes: this sets the
     pool classes of the client's URLLib3Session (tests/media/test_cloud.py proves it holds)."""
-    from botocore.awsrequest import (
-        AWSHTTPConnection,
-        AWSHTTPConnectionPool,
-        AWSHTTPSConnection,
-        AWSHTTPSConnectionPool,
-    )
-
-    class Connection(_GuardMixin, AWSHTTPConnection):
-        pass
-
-    class SecureConnection(_GuardMixin, AWSHTTPSConnection):
-        pass
-
-    Connection.allow_private_network = SecureConnection.allow_private_network = allow_private_network
-
-    class Pool(AWSHTTPConnectionPool):
-        ConnectionCls = Connection
-
-    class SecurePool(AWSHTTPSConnectionPool):
-        ConnectionCls = SecureConnection
+    from botocore import awsrequest
 
     http_session = client._endpoint.http_session
-    http_session._pool_classes_by_scheme = {"http": Pool, "https": SecurePool}
+    http_session._pool_classes_by_scheme = _guarded_pools(
+        allow_private_network,
+        connection=awsrequest.AWSHTTPConnection,
+        secure_connection=awsrequest.AWSHTTPSConnection,
+        pool=awsrequest.AWSHTTPConnectionPool,
+        secure_pool=awsrequest.AWSHTTPSConnectionPool,
+    )
     http_session._manager.pool_classes_by_scheme = http_session._pool_classes_by_scheme
     return client
 
