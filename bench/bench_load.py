@@ -31,6 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import peak_rss_mb_each, process_tree
+
 os.environ.setdefault("TQDM_DISABLE", "1")  # the SDK draws progress bars for uploads
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", 50))
 SECONDS = float(os.environ.get("BENCH_SECONDS", 60))
@@ -158,20 +160,7 @@ def stop_topology(procs: dict[str, subprocess.Popen]) -> None:
 
 def peak_rss_mb(pid: int) -> float:
     """Sum of VmHWM (peak RSS) of a process and its children, in MB."""
-    total = 0
-    pids = [pid]
-    try:
-        pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        pass
-    for p in pids:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return total / 1024
+    return sum(peak_rss_mb_each(process_tree(pid)))
 
 
 # ---- clients ------------------------------------------------------------------------------------

@@ -37,13 +37,8 @@ from django.core.management import call_command
 
 from datasets_app import models as m
 from datasets_app.sdk import UserClient, jobs, private_data
+from bench.common import cpu_seconds
 from tests.cloud_servers import make_jpeg, start_moto
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used so far (/proc/PID/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:

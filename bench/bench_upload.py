@@ -36,7 +36,7 @@ os.environ.setdefault(
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 PORT = int(os.environ.get("BENCH_PORT", "18101"))
 
-from bench.common import ensure_postgres_database, setup_django
+from bench.common import cpu_seconds, ensure_postgres_database, peak_rss_mb_each, process_tree, setup_django
 
 if os.environ["DATABASE_URL"].startswith("postgres"):
     ensure_postgres_database(os.environ["DATABASE_URL"])
@@ -76,37 +76,7 @@ def make_video(path: Path, mib: int) -> None:
 
 def peak_rss_mb(pid: int) -> float:
     """VmHWM (peak resident set) of a process and, separately, each of its children: the max."""
-    pids = [pid]
-    try:
-        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        pass
-    peak = 0
-    for p in pids:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peak = max(peak, int(line.split()[1]))
-        except OSError:
-            continue
-    return peak / 1024
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process and its children so far (/proc/PID/stat)."""
-    total = 0.0
-    pids = [pid]
-    try:
-        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        pass
-    for p in pids:
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+    return max(peak_rss_mb_each(process_tree(pid)), default=0.0)
 
 
 def evict(path: Path) -> None:
@@ -238,17 +208,17 @@ def main() -> None:
             openssh_private(key), domain=f"http://127.0.0.1:{PORT}"
         )
 
-        cpu_seconds: dict[str, list[float]] = {"client": [], "web": []}
+        cpu_used: dict[str, list[float]] = {"client": [], "web": []}
 
         def upload() -> float:
             dataset = DatasetFactory()
             sdk_ds = client.get_dataset(str(dataset.dataset_hash))
-            t, cpu, web_cpu = time.perf_counter(), time.process_time(), tree_cpu_seconds(server.pid)
+            t, cpu, web_cpu = time.perf_counter(), time.process_time(), cpu_seconds(*process_tree(server.pid))
             video = sdk_ds.upload_video(str(src))
             elapsed = time.perf_counter() - t
             returned = timezone.now()
-            cpu_seconds["client"].append(time.process_time() - cpu)
-            cpu_seconds["web"].append(tree_cpu_seconds(server.pid) - web_cpu)
+            cpu_used["client"].append(time.process_time() - cpu)
+            cpu_used["web"].append(cpu_seconds(*process_tree(server.pid)) - web_cpu)
             row = m.DataRow.objects.get(data_hash=video.data_hash)
             slot = m.UploadSlot.objects.get(object_key=row.storage_key)
             job = m.DataJob.objects.get(units__results__0__data_hash=str(row.data_hash))
@@ -303,8 +273,8 @@ def main() -> None:
                 f"{hash_rate / cp_rate:.2f}x; upload_video reaches {up_rate / sink_rate:.2f}x of the first"
             )
         print(
-            f"CPU per upload_video (median): the SDK client {statistics.median(cpu_seconds['client']):.2f} s, "
-            f"the web tier {statistics.median(cpu_seconds['web']):.2f} s (SHA-256 of the file alone: "
+            f"CPU per upload_video (median): the SDK client {statistics.median(cpu_used['client']):.2f} s, "
+            f"the web tier {statistics.median(cpu_used['web']):.2f} s (SHA-256 of the file alone: "
             f"{mb / hash_rate:.2f} s); the client in a PUT into the discarding server "
             f"{statistics.median(times['warm']['sink_client_cpu']):.2f} s of "
             f"{statistics.median(times['warm']['sink']):.2f} s (file page-cached)"

@@ -1,4 +1,5 @@
-"""Helpers shared by benchmarks: Django set-up on a chosen database, timing with medians."""
+"""Helpers shared by benchmarks: Django set-up on a chosen database, timing with medians, and the
+CPU time and peak memory of server processes (from /proc)."""
 
 from __future__ import annotations
 
@@ -50,3 +51,36 @@ def report(name: str, ours: float, baseline: float, target: float, unit: str = "
     ratio = ours / baseline if baseline else float("inf")
     verdict = "OK" if ratio <= target else "OVER TARGET"
     print(f"{name:<44} ours {ours * 1000:9.1f} ms   baseline {baseline * 1000:9.1f} ms   ratio {ratio:5.2f}x  (target <= {target}x) {verdict}")
+
+
+def process_tree(pid: int) -> list[int]:
+    """A process and its direct children (a gunicorn master and its workers)."""
+    try:
+        return [pid, *(int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+    except OSError:
+        return [pid]
+
+
+def cpu_seconds(*pids: int) -> float:
+    """User + system CPU seconds these processes have used so far (those that have exited: 0)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def peak_rss_mb_each(pids: list[int]) -> list[float]:
+    """VmHWM (peak resident set) of each process, in MB (processes that have exited are left out)."""
+    peaks = []
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks.append(int(line.split()[1]) / 1024)
+        except OSError:
+            continue
+    return peaks
