@@ -18,6 +18,7 @@ from datasets_app.sdk.uploads import issue_upload_urls
 from tests.api.conftest import fresh_rate_limits, raw_client, sdk_client  # noqa: F401
 from tests.media.mediagen import make_dicom, make_image, make_video
 from tests.tasks.test_data_jobs import snapshot, stored_files
+from tests.waits import sequence_videos_settled
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -63,6 +64,7 @@ def test_sdk_upload_video_image_group_dicom(tmp_path, dataset, sdk_dataset, data
     # the SDK sees the rows, with signed URLs that serve the files
     listed = {r.uid for r in sdk_dataset.list_data_rows()}
     assert listed == {video.data_hash, image.data_hash, str(drow.data_hash), *(g.data_hash for g in groups)}
+    sequence_videos_settled(dataset)
     before = snapshot(dataset)
     rerun_jobs(dataset)  # every task delivered a second time
     assert snapshot(dataset) == before

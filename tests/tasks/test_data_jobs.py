@@ -17,6 +17,7 @@ from datasets_app.sdk.exceptions import InvalidArgumentError
 from datasets_app.sdk.policy import Principal
 from datasets_app.sdk.uploads import issue_upload_urls
 from tests.media.mediagen import make_dicom, make_image, make_png_bomb, make_video
+from tests.waits import sequence_videos_settled
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -86,6 +87,7 @@ def test_create_image_group_splits_by_resolution_keeping_order(tmp_path, dataset
     assert [mem.title for mem in second.members.order_by("data_sequence")] == ["f1.jpg", "f3.jpg"]
     assert first.is_optimised_image_group is True and first.data_type == "IMG_GROUP"
     assert all(default_storage.exists(mem.thumbnail_key) for mem in first.members.all())
+    sequence_videos_settled(dataset)
     before = snapshot(dataset)
     rerun_all_jobs(dataset)
     assert snapshot(dataset) == before

@@ -1,0 +1,17 @@
+"""Waits for work a finished data job hands on to the worker (tests that compare the state before
+and after something must let it finish first)."""
+
+from __future__ import annotations
+
+import time
+
+from datasets_app import models as m
+
+
+def sequence_videos_settled(dataset, timeout: float = 90) -> None:
+    """Until no image group of the dataset has its sequence video PENDING: a job asked for with
+    create_video queues that video when it ends, so the job's DONE comes before the video's file."""
+    deadline = time.monotonic() + timeout
+    while m.DataRow.objects.filter(dataset=dataset, sequence_video_status="PENDING").exists():
+        assert time.monotonic() < deadline, "a sequence video stayed PENDING"
+        time.sleep(0.1)
