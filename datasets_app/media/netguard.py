@@ -44,10 +44,61 @@ class HostUnresolvable(Exception):
     """The URL's host does not resolve."""
 
 
+NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: the IPv4 address is the last 32 bits
+NAT64_LOCAL_USE = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215: where the IPv4 sits is the operator's choice
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d (:: and ::1 excluded below)
+IPV4_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")  # SIIT ::ffff:0:a.b.c.d (RFC 2765)
+ISATAP_ID, ISATAP_MASK = 0x00005EFE, 0xFCFFFFFF  # interface id 0[0-3]00:5efe:a.b.c.d (RFC 5214)
+
+
+def _last32(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address:
+    return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+
+
+def embedded_ipv4(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list[tuple[str, ipaddress.IPv4Address]]:
+    """The IPv4 addresses an IPv6 address leads to, each with the form that embeds it: 6to4,
+    Teredo (server and client), NAT64 (well-known prefix), IPv4-compatible, IPv4-translated and
+    ISATAP. A relay or translator on the way delivers such an address to the IPv4 host, so that
+    host is what the guard must judge. (6rd and NAT64 with an operator's own prefix cannot be
+    recognised from the address alone.)"""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return []
+    found: list[tuple[str, ipaddress.IPv4Address]] = []
+    if address.sixtofour is not None:
+        found.append(("6to4 (2002::/16)", address.sixtofour))
+    if address.teredo is not None:
+        server, client = address.teredo
+        found += [("Teredo server", server), ("Teredo client", client)]
+    if address in NAT64_WELL_KNOWN:
+        found.append(("NAT64 (64:ff9b::/96)", _last32(address)))
+    if address in IPV4_COMPATIBLE and int(address) > 1:
+        found.append(("IPv4-compatible (::a.b.c.d)", _last32(address)))
+    if address in IPV4_TRANSLATED:
+        found.append(("IPv4-translated (::ffff:0:a.b.c.d)", _last32(address)))
+    if (int(address) >> 32) & ISATAP_MASK == ISATAP_ID:
+        found.append(("ISATAP (interface id 5efe:a.b.c.d)", _last32(address)))
+    return found
+
+
 def classify(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    """Why this address is refused ("a loopback", "a private", ...), or None when it is public."""
+    """Why this address is refused ("a loopback", "a private", ...), or None when it is public.
+
+    An IPv6 address that embeds an IPv4 address is refused when the IPv4 one would be (the
+    phrase then names the form: "a 6to4 (2002::/16) address embedding 10.0.0.5, a private")."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
+    if address in NAT64_LOCAL_USE:
+        return "a local-use NAT64 (64:ff9b:1::/48)"
+    for form, inner in embedded_ipv4(address):
+        why = _classify_plain(inner)
+        if why is not None:
+            return f"a {form} address embedding {inner}, {why}"
+    if address in NAT64_WELL_KNOWN:
+        return None  # a DNS64 answer for a public IPv4 host (IPv6-only networks)
+    return _classify_plain(address)
+
+
+def _classify_plain(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
     if address in METADATA_ADDRESSES:
         return "a cloud metadata service"
     if address.is_loopback:
