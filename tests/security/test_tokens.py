@@ -1,0 +1,123 @@
+"""Issue 11, item 5: bearer tokens. A stolen token must not renew itself, and its owner must be
+able to kill it (Account page, deleting the SSH key that minted it, deactivating the account).
+
+Every token here is obtained the way the encord SDK obtains one (`get_bearer_token()` over the
+wire, signed with the user's Ed25519 key) and used through the real SDK against the live server."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from encord.exceptions import AuthenticationError, AuthorisationError
+from encord.user_client import EncordUserClient
+
+from datasets_app import models as m
+from tests.api.conftest import fresh_rate_limits, sdk_client  # noqa: F401  (fixtures)
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def alice(db):
+    return UserFactory()
+
+
+def token_client(token: str, live_server) -> EncordUserClient:
+    return EncordUserClient.create_with_bearer_token(token, domain=live_server.url)
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_a_bearer_token_cannot_mint_another(sdk_client, alice, live_server):  # noqa: F811
+    stolen = sdk_client(alice).get_bearer_token()
+    thief = token_client(stolen, live_server)
+    thief.get_datasets()  # the token itself works
+    with pytest.raises(AuthorisationError, match="Ed25519"):
+        thief.get_bearer_token()
+    assert m.BearerToken.objects.filter(user=alice).count() == 1
+
+
+def test_signed_mint_still_works_and_stores_no_secret(sdk_client, alice, live_server):  # noqa: F811
+    token = sdk_client(alice).get_bearer_token()
+    token_client(token, live_server).get_datasets()
+    row = m.BearerToken.objects.get(user=alice)
+    stored = [str(getattr(row, f.attname)) for f in row._meta.concrete_fields]
+    assert not any(token in value for value in stored)
+    assert row.public_key is not None and row.public_key.user == alice  # minted by this key
+
+
+def test_account_page_lists_and_revokes_tokens(sdk_client, alice, live_server):  # noqa: F811
+    token = sdk_client(alice).get_bearer_token()
+    other = sdk_client(alice).get_bearer_token()
+    row = m.BearerToken.objects.order_by("id").first()
+    assert token.startswith(row.prefix) and len(row.prefix) < len(token) // 4
+    browser = signed_in(alice)
+    page = browser.get(reverse("dashboard:account")).content.decode()
+    assert "Bearer tokens" in page
+    assert token not in page and other not in page  # never the secret
+    assert row.prefix in page and page.count("Revoke") >= 2
+
+    response = browser.post(reverse("dashboard:bearer-token-revoke", args=[row.pk]))
+    assert response.status_code == 302
+    with pytest.raises(AuthenticationError):
+        token_client(token, live_server).get_datasets()
+    token_client(other, live_server).get_datasets()  # only that one
+    after = browser.get(reverse("dashboard:account")).content.decode()
+    assert row.prefix not in after
+
+
+def test_nobody_revokes_someone_elses_token(sdk_client, alice, live_server):  # noqa: F811
+    token = sdk_client(alice).get_bearer_token()
+    row = m.BearerToken.objects.get(user=alice)
+    mallory = UserFactory()
+    response = signed_in(mallory).post(reverse("dashboard:bearer-token-revoke", args=[row.pk]))
+    assert response.status_code == 404
+    token_client(token, live_server).get_datasets()
+
+
+def test_revoke_all_tokens(sdk_client, alice, live_server):  # noqa: F811
+    tokens = [sdk_client(alice).get_bearer_token() for _ in range(2)]
+    assert signed_in(alice).post(reverse("dashboard:bearer-tokens-revoke-all")).status_code == 302
+    for token in tokens:
+        with pytest.raises(AuthenticationError):
+            token_client(token, live_server).get_datasets()
+
+
+def test_deleting_the_ssh_key_revokes_the_tokens_it_minted(sdk_client, alice, live_server):  # noqa: F811
+    token = sdk_client(alice).get_bearer_token()
+    key = m.PublicKey.objects.get(user=alice)
+    response = signed_in(alice).post(reverse("dashboard:public-key-delete", args=[key.pk]))
+    assert response.status_code == 302
+    with pytest.raises(AuthenticationError):
+        token_client(token, live_server).get_datasets()
+
+
+def test_deactivating_a_user_kills_their_tokens_for_good(sdk_client, alice, live_server):  # noqa: F811
+    token = sdk_client(alice).get_bearer_token()
+    alice.is_active = False
+    alice.save()  # what the admin site and `manage.py shell` do
+    with pytest.raises(AuthenticationError):
+        token_client(token, live_server).get_datasets()
+    alice.is_active = True  # re-activated after the incident: the old token stays dead
+    alice.save()
+    with pytest.raises(AuthenticationError):
+        token_client(token, live_server).get_datasets()
+    token_client(sdk_client(alice).get_bearer_token(), live_server).get_datasets()  # a new one works
+
+
+def test_deactivate_user_command_revokes_tokens(sdk_client, alice, live_server):  # noqa: F811
+    from django.core.management import call_command
+
+    token = sdk_client(alice).get_bearer_token()
+    call_command("deactivate_user", alice.email)
+    alice.refresh_from_db()
+    assert not alice.is_active
+    assert not m.BearerToken.objects.filter(user=alice, revoked_at__isnull=True).exists()
+    with pytest.raises(AuthenticationError):
+        token_client(token, live_server).get_datasets()
