@@ -24,7 +24,10 @@ _default_data_dir = tempfile.mkdtemp(prefix="dd-test-") if "PYTEST_VERSION" in o
 DATA_DIR = Path(env.str("DATA_DIR", default=_default_data_dir)).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
-DEBUG = env.bool("DEBUG", default=True)
+# Off unless asked: `make run` (deploy/dev.py run) asks for it; `make serve` and deploy/ never do.
+# Test runs (pytest sets PYTEST_VERSION) keep the developer default so a fresh checkout's suite runs
+# without a SECRET_KEY.
+DEBUG = env.bool("DEBUG", default="PYTEST_VERSION" in os.environ)
 
 
 def _secret_key() -> str:
@@ -249,7 +252,8 @@ SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^livez$", r"^metrics$"]
 if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-# GET /metrics: open when empty (scraped from inside the network), else needs "Bearer <token>".
+# GET /metrics: with a token, needs "Authorization: Bearer <token>"; without one, answered only to
+# loopback clients (a scraper on the same host). The same token shows /healthz's reasons.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 from datasets_app.observability import logging_config  # noqa: E402

@@ -240,14 +240,42 @@ def metrics_registry() -> CollectorRegistry:
     return registry
 
 
+def has_metrics_token(request) -> bool:
+    """True when METRICS_TOKEN is set and the request carries it as `Authorization: Bearer`
+    (compared in constant time)."""
+    import hmac
+
+    from django.conf import settings
+
+    token = getattr(settings, "METRICS_TOKEN", "")
+    given = request.headers.get("Authorization", "")
+    return bool(token) and hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+
+
+def is_loopback_client(request) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
+    except ValueError:
+        return False
+
+
 def metrics_view(request):
-    """GET /metrics. With METRICS_TOKEN set, a matching `Authorization: Bearer` header is required."""
+    """GET /metrics. With METRICS_TOKEN set, a matching `Authorization: Bearer` header is required;
+    without one, only loopback clients (a scraper on this host) are answered."""
     from django.conf import settings
     from django.http import HttpResponse
 
-    token = getattr(settings, "METRICS_TOKEN", "")
-    if token and request.headers.get("Authorization", "") != f"Bearer {token}":
-        return HttpResponse("metrics need the bearer token\n", status=401, content_type="text/plain")
+    if getattr(settings, "METRICS_TOKEN", ""):
+        if not has_metrics_token(request):
+            return HttpResponse("metrics need the bearer token\n", status=401, content_type="text/plain")
+    elif not is_loopback_client(request):
+        return HttpResponse(
+            "metrics are served to other hosts only with METRICS_TOKEN set (then send Authorization: Bearer)\n",
+            status=403,
+            content_type="text/plain",
+        )
     return HttpResponse(generate_latest(metrics_registry()), content_type=CONTENT_TYPE_LATEST)
 
 

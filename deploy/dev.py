@@ -45,6 +45,9 @@ def manage(*args: str) -> None:
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "run"
     if command == "run":
+        # The developer's embedded default: DEBUG on (and a SECRET_KEY generated into DATA_DIR) unless
+        # the environment says otherwise. `serve` and every file in deploy/ run with DEBUG off.
+        os.environ.setdefault("DEBUG", "1")
         ensure_venv("")
         manage("migrate", "--no-input", "-v", "0")
         manage("create_first_admin")

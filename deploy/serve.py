@@ -45,6 +45,8 @@ def commands(*, beat: bool, data_dir: Path) -> dict[str, list[str]]:
 
 def prepare_env() -> tuple[dict[str, str], Path]:
     env = dict(os.environ)
+    # Production: DEBUG off unless the environment asks for it (then SECRET_KEY is required).
+    env.setdefault("DEBUG", "0")
     data_dir = Path(env.get("DATA_DIR", ROOT / "var")).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     env["DATA_DIR"] = str(data_dir)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from django.contrib import messages
+import base64
+
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
@@ -14,21 +16,23 @@ from dashboard.forms import KeyPairGenerateForm, PublicKeyAddForm
 from datasets_app.sdk import accounts
 from datasets_app.sdk.exceptions import DuplicateSshKeyError, InvalidArgumentError
 
-SESSION_PRIVATE_KEY = "generated_private_key"
 
 
-def _page(request, add_form, generate_form, status=200):
+def _page(request, add_form, generate_form, status=200, private_pem: str | None = None):
     base = request.build_absolute_uri("/").rstrip("/")
     context = {
         "keys": accounts.list_public_keys(request.user),
         "form": add_form,
         "generate_form": generate_form,
         "domain": base,
-        "pending_download": bool(request.session.get(SESSION_PRIVATE_KEY)),
         "nav": "account",
     }
     return render(request, "account.html", context, status=status)
 
+    if private_pem:
+        # Handed over in this response only (no-store); the server keeps no copy.
+        context["private_pem"] = private_pem
+        context["private_pem_b64"] = base64.b64encode(private_pem.encode()).decode()
 
 @login_required
 @never_cache
@@ -52,7 +56,9 @@ def account(request):
 @login_required
 @require_POST
 def key_pair_generate(request):
-    """Generates a pair; the private key waits in this session until downloaded once."""
+@never_cache
+    """Generates a pair and hands the private half over in this response (no-store), never kept on
+    the server: not in the session, not in the database. Reloading the page does not show it again."""
     form = KeyPairGenerateForm(request.POST)
     if not form.is_valid():
         return _page(request, PublicKeyAddForm(), form)
@@ -61,25 +67,11 @@ def key_pair_generate(request):
     except InvalidArgumentError as error:
         add_form_error(form, error, {"key title": "title"})
         return _page(request, PublicKeyAddForm(), form)
-    request.session[SESSION_PRIVATE_KEY] = private_pem
     messages.success(
         request,
-        f"Key pair generated ({key.fingerprint}). Download the private key now: it is shown only once.",
+        f"Key pair generated ({key.fingerprint}). Save the private key now: it is shown only on this page.",
     )
-    return redirect("dashboard:account")
-
-
-@login_required
-@never_cache
-@require_POST
-def private_key_download(request):
-    """The generated private key, once: it leaves the session as it is sent."""
-    private_pem = request.session.pop(SESSION_PRIVATE_KEY, None)
-    if not private_pem:
-        raise Http404("There is no private key waiting: generate a new key pair.")
-    response = HttpResponse(private_pem, content_type="application/x-pem-file")
-    response["Content-Disposition"] = 'attachment; filename="datasets_ed25519"'
-    return response
+    return _page(request, PublicKeyAddForm(), KeyPairGenerateForm(), private_pem=private_pem)
 
 
 @login_required

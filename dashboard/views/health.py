@@ -6,6 +6,9 @@ from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 
+from datasets_app.observability import has_metrics_token
+from datasets_app.sdk.policy import may_see_server_diagnostics
+
 
 def _check_database() -> str | None:
     try:
@@ -31,6 +34,9 @@ def _check_broker() -> str | None:
 @never_cache
 def healthz(request):
     problems = [p for p in (_check_database(), _check_broker()) if p]
+    if not (has_metrics_token(request) or may_see_server_diagnostics(request.user)):
+        # Exception text names hosts and drivers: only the operator (metrics token, org admin) sees it.
+        problems = [p.split(":", 1)[0] + ": unavailable" for p in problems]
     body = {"status": "ok" if not problems else "unavailable", "problems": problems}
     return JsonResponse(body, status=200 if not problems else 503)
 

@@ -74,7 +74,12 @@ def member_list(request, dataset_hash: str):
                     f"{member.user_email} was already a member ({member.user_role.name.title()}); role unchanged.",
                 )
             else:
-                messages.success(request, f"Added {member.user_email} as {member.user_role.name.title()}.")
+                # Outside organisation admins the SDK does not say whether the address has an account.
+                messages.success(
+                    request,
+                    f"Added {member.user_email} as {member.user_role.name.title()}, if an account has that "
+                    "address (organisation admins create accounts); the members are listed below.",
+                )
             return redirect("dashboard:members", dataset_hash=dataset.dataset_hash)
     return _page(request, dataset, form)
 

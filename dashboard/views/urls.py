@@ -24,7 +24,6 @@ urlpatterns = [
     path("logout", auth.sign_out, name="logout"),
     path("account", account.account, name="account"),
     path("account/keys/generate", account.key_pair_generate, name="key-pair-generate"),
-    path("account/keys/download", account.private_key_download, name="private-key-download"),
     path("account/keys/<int:key_id>/delete", account.public_key_delete, name="public-key-delete"),
     path("jobs", jobs.job_list, name="jobs"),
     path("integrations", integrations.integration_list, name="integrations"),

@@ -15,7 +15,7 @@ from datasets_app import models as m
 
 from . import convert, orm
 from .exceptions import AuthenticationError, InvalidArgumentError, ResourceNotFoundError
-from .policy import Op, Principal, allowed, parse_hash, require
+from .policy import Grant, Op, Principal, allowed, parse_hash, require, usable_integrations
 from .reencode import ReEncodeMixin
 from .uploads import UploadsMixin
 from .validation import clean_datetime, clean_like, clean_list, clean_optional_str, clean_title
@@ -445,8 +445,14 @@ class Dataset(UploadsMixin, ReEncodeMixin):
         return emails
 
     def add_users(self, user_emails: Iterable[str], user_role: orm.DatasetUserRole | int) -> list[orm.DatasetUser]:
-        """Adds members; existing members keep their role. An unknown address adds nobody."""
+        """Adds members; existing members keep their role.
+
+        Organisation admins hear which addresses have no account (and then nobody is added). Anyone
+        else gets the same answer whether an account exists or not: addresses without an account are
+        listed as if added, with the address as given, and nothing is stored for them."""
         ds = self._require(Op.MANAGE)
+        if Grant.ORG_ADMIN not in ds.my_grants:
+            return self._add_users_quietly(ds, user_role, user_emails)
         try:
             role = orm.DatasetUserRole.parse(user_role)
         except ValueError as exc:
@@ -473,6 +479,29 @@ class Dataset(UploadsMixin, ReEncodeMixin):
             )
             for e in emails
         ]
+
+    def _add_users_quietly(self, ds: m.Dataset, user_role: Any, user_emails: Iterable[str]) -> list[orm.DatasetUser]:
+        try:
+            role = orm.DatasetUserRole.parse(user_role)
+        except ValueError as exc:
+            raise InvalidArgumentError(str(exc), field="user_role") from None
+        emails = self._emails(user_emails)
+        q = Q(*[Q(email__iexact=e) for e in emails], _connector=Q.OR)
+        users = {u.email.lower(): u for u in m.User.objects.filter(q)}
+        with transaction.atomic():
+            # Members of this dataset are no secret to its ADMIN (list_users): they keep role and spelling.
+            members = {ms.user.email.lower(): ms for ms in ds.memberships.select_related("user").filter(
+                user__in=users.values())}
+            m.DatasetMembership.objects.bulk_create(
+                [m.DatasetMembership(dataset=ds, user=u, role=role) for e, u in users.items() if e not in members],
+                ignore_conflicts=True,
+            )
+        answer = []
+        for e in emails:
+            ms = members.get(e.lower())
+            email, member_role = (ms.user.email, orm.DatasetUserRole(ms.role)) if ms else (e, role)
+            answer.append(orm.DatasetUser(user_email=email, user_role=member_role, dataset_hash=str(ds.dataset_hash)))
+        return answer
 
     def list_users(self) -> list[orm.DatasetUser]:
         ds = self._require(Op.MANAGE if self.principal.is_key else Op.READ)

@@ -141,3 +141,8 @@ def require(principal: Principal, dataset_hash: object, op: Op) -> m.Dataset:
     dataset.my_role = role  # type: ignore[attr-defined]
     dataset.my_grants = grants  # type: ignore[attr-defined]
     return dataset
+
+
+def may_see_server_diagnostics(user) -> bool:
+    """/healthz's reasons (exception text naming hosts, drivers): organisation admins and staff."""
+    return bool(getattr(user, "is_authenticated", False) and user.is_active and (user.is_org_admin or user.is_staff))

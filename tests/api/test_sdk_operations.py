@@ -204,8 +204,13 @@ def test_add_list_remove_users(sdk_client, ds_admin, ds_user, dataset):
         ds_user.email: DatasetUserRole.USER,
         newcomer.email: DatasetUserRole.ADMIN,
     }
+    # ds_admin is no organisation admin: an unknown address is answered like a known one (issue 11).
+    quiet = ds.add_users(["nobody@example.com"], DatasetUserRole.USER)
+    assert [(u.user_email, u.user_role) for u in quiet] == [("nobody@example.com", DatasetUserRole.USER)]
+    assert dataset.memberships.count() == 3
+    org_ds = sdk_client(UserFactory(is_org_admin=True)).get_dataset(str(dataset.dataset_hash))
     with pytest.raises(ResourceNotFoundError, match="nobody@example.com"):
-        ds.add_users(["nobody@example.com", admin2.email], DatasetUserRole.USER)
+        org_ds.add_users(["nobody@example.com", admin2.email], DatasetUserRole.USER)
     assert not dataset.memberships.filter(user=admin2).exists()
     ds.remove_users([newcomer.email, "stranger@example.com"])
     ds.remove_users([newcomer.email])  # retries are harmless

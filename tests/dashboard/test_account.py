@@ -62,19 +62,18 @@ def test_register_duplicate_key_is_a_form_error(as_user, stranger):
     assert response.status_code == 200 and "already registered" in response.content.decode()
 
 
-def test_generate_pair_downloads_private_key_once(as_user, stranger):
+def test_generate_pair_hands_over_private_key_once(as_user, stranger):
     c = as_user(stranger)
-    assert c.post(reverse("dashboard:key-pair-generate"), {"title": "gen"}).status_code == 302
-    page = c.get(reverse("dashboard:account")).content.decode()
-    assert "Download private key" in page
-    download = c.post(reverse("dashboard:private-key-download"))
-    assert download.status_code == 200 and "attachment" in download["Content-Disposition"]
-    private = load_ssh_private_key(download.content, password=None)
+    response = c.post(reverse("dashboard:key-pair-generate"), {"title": "gen"})
+    assert response.status_code == 200 and "no-store" in response["Cache-Control"]
+    page = response.content.decode()
+    assert "Download private key" in page and 'download="datasets_ed25519"' in page
+    pem = page[page.index("-----BEGIN OPENSSH PRIVATE KEY-----"):page.index("-----END OPENSSH PRIVATE KEY-----")]
+    private = load_ssh_private_key((pem + "-----END OPENSSH PRIVATE KEY-----\n").encode(), password=None)
     public_hex = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
     registered = m.PublicKey.objects.get(user=stranger)
     assert registered.key_hex == public_hex and registered.title == "gen"
-    # once only: gone from the session and never stored
-    assert c.post(reverse("dashboard:private-key-download")).status_code == 404
+    # once only: the next page does not have it, and it was never stored
     assert "Download private key" not in c.get(reverse("dashboard:account")).content.decode()
     assert b"PRIVATE KEY" not in b"".join(
         str(v).encode() for v in m.PublicKey.objects.values_list("openssh", flat=True)

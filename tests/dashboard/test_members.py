@@ -37,13 +37,26 @@ def test_add_member_by_email_with_role(as_user, dataset, ds_admin):
     assert response.status_code == 302
     assert role_of(dataset, newcomer) == m.DatasetUserRole.ADMIN
     page = c.get(response["Location"]).content.decode()
-    assert "Added New.Person@example.com as Admin." in page and "New.Person@example.com" in page
+    assert "Added new.person@example.com as Admin, if an account has that address" in page
+    assert "New.Person@example.com" in page
+
+
+def test_add_member_does_not_reveal_unknown_addresses(as_user, dataset, ds_admin):
+    """Issue 11 item 12: a dataset ADMIN (not an org admin) hears the same for any address."""
+    response = as_user(ds_admin).post(u("members", dataset), {"email": "nobody@example.com", "role": "1"})
+    assert response.status_code == 302
+    assert not dataset.memberships.filter(user__email="nobody@example.com").exists()
+
+
+def test_org_admin_hears_of_unknown_addresses(as_user, dataset, org_admin):
+    response = as_user(org_admin).post(u("members", dataset), {"email": "nobody@example.com", "role": "1"})
+    assert response.status_code == 200
+    assert "No user with e-mail nobody@example.com" in response.content.decode()
 
 
 @pytest.mark.parametrize(
     "data,text",
     [
-        ({"email": "nobody@example.com", "role": "1"}, "No user with e-mail nobody@example.com"),
         ({"email": "not-an-email", "role": "1"}, "id_email_error"),
         ({"email": "", "role": "1"}, "id_email_error"),
         ({"email": "a@example.com", "role": "7"}, "id_role_error"),
