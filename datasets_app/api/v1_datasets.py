@@ -5,6 +5,7 @@ Each handler parses its payload, calls one SDK-layer method and shapes the answe
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from datasets_app.sdk.exceptions import InvalidArgumentError
@@ -95,10 +96,33 @@ def save_data_row(call: V1Call) -> Any:
         raise InvalidArgumentError("client_metadata must be a JSON object.", field="client_metadata")
     if "data_title" in p and title is None:
         raise InvalidArgumentError("data_title must be a string.", field="data_title")
-    updated, row = call.dataset().update_data_row(
-        s.uuid_str(call.uid, "data_hash"), title=title, client_metadata=metadata
-    )
+    data_hash = s.uuid_str(call.uid, "data_hash")
+    ds = call.dataset()
+    updated, row = ds.update_data_row(data_hash, title=title, client_metadata=metadata)
+    if row is None:  # the SDK layer withholds the row from a principal that may not read it
+        return {"updated_fields": updated, "data_row": _write_ack(ds, data_hash, p, updated)}
     return {"updated_fields": updated, "data_row": s.data_row_v1(row)}
+
+
+def _write_ack(ds: Any, data_hash: str, payload: dict, updated: list[str]) -> dict[str, Any]:
+    """The row answer for a principal without READ: the hash and the fields it just set, nothing
+    it could not read otherwise. SDK 0.1.145's DataRow.save() parses it (it needs both times and
+    a storage location: the time of this edit and the dataset's storage) and keeps its own
+    values for every null field."""
+    now = s.v1_datetime(dt.datetime.now(dt.timezone.utc))
+    row: dict[str, Any] = dict.fromkeys(
+        ["width", "height", "file_link", "file_size", "file_type", "frames_per_second", "duration",
+         "signed_url", "is_optimised_image_group", "backing_item_uuid", "images_data", "data_type"]
+    )
+    row.update(
+        data_hash=data_hash,
+        data_title=clean_title(payload["data_title"]) if "data_title" in updated else None,
+        client_metadata=payload["client_metadata"] if "client_metadata" in updated else None,
+        created_at=now,
+        last_edited_at=now,
+        storage_location=int(ds.storage_location),
+    )
+    return row
 
 
 @v1_operation("video", "DELETE")

@@ -368,8 +368,10 @@ class Dataset(UploadsMixin, ReEncodeMixin):
 
     def update_data_row(
         self, data_hash: str, *, title: str | None = None, client_metadata: dict | None = None
-    ) -> tuple[list[str], orm.DataRow]:
-        """Sets the given fields (metadata replaces, it does not merge); returns what changed."""
+    ) -> tuple[list[str], orm.DataRow | None]:
+        """Sets the given fields (metadata replaces, it does not merge); returns what changed and
+        the row as it now is, or None for a principal that may not read rows (a WRITE-only key):
+        writing a row must not be a way to read it."""
         row = self._get_row(data_hash, Op.WRITE_DATA)
         updated: list[str] = []
         if title is not None:
@@ -383,7 +385,7 @@ class Dataset(UploadsMixin, ReEncodeMixin):
         if updated:
             row.save(update_fields=["title", "client_metadata", "last_edited_at"])
             m.Dataset.objects.filter(pk=row.dataset_id).update(last_edited_at=timezone.now())
-        return updated, convert.data_row(row)
+        return updated, (convert.data_row(row) if self.can(Op.READ) else None)
 
     def update_data_item(self, data_hash: str, new_title: str) -> bool:
         """Renames one data item; False if the hash is not in this dataset."""

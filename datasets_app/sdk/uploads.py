@@ -712,7 +712,8 @@ class UploadsMixin:
     def get_data_job(self, process_hash: Any, *, legacy: bool = False) -> DatasetDataLongPolling:
         """The job's state in Encord's long-polling shape. Jobs are visible to whoever started
         them, in their dataset. `legacy` (0.1.145 callers) never reports CANCELLED. Three queries."""
-        return job_status(self._get_job(process_hash), legacy=legacy)
+        job = self._get_job(process_hash)
+        return job_status(job, legacy=legacy, reveal_duplicates=self.can(Op.READ))
 
     def wait_data_job(
         self, process_hash: Any, timeout_seconds: Any = 10, *, legacy: bool = False
@@ -737,7 +738,7 @@ class UploadsMixin:
             if status is None:
                 raise _job_not_found(process_hash)
         job.refresh_from_db()
-        return job_status(job, legacy=legacy)
+        return job_status(job, legacy=legacy, reveal_duplicates=self.can(Op.READ))
 
 
 def finished_data_jobs(process_hashes: Iterable[str]) -> set[str]:
@@ -769,9 +770,12 @@ def enqueue_data_job(job: m.DataJob, *, video: bool = False) -> None:
     transaction.on_commit(lambda: task.delay(job_id))
 
 
-def job_status(job: m.DataJob, *, legacy: bool = False) -> DatasetDataLongPolling:
+def job_status(job: m.DataJob, *, legacy: bool = False, reveal_duplicates: bool = True) -> DatasetDataLongPolling:
     """Encord's long-polling shape for a job: counts while pending; rows, errors and duplicates
-    once terminal (reading results only then keeps a poll cheap). Two queries."""
+    once terminal (reading results only then keeps a poll cheap). Two queries.
+
+    `reveal_duplicates=False` (a caller that may not read rows: a WRITE-only key) leaves out
+    which existing row an upload duplicated (`duplicate_of`): the job's own rows stay listed."""
     counts = {s: 0 for s in m.JobStatus.values}
     for status, n in (
         m.DataJobUnit.objects.filter(job=job).values_list("status").annotate(n=Count("id")).order_by()
@@ -801,13 +805,10 @@ def job_status(job: m.DataJob, *, legacy: bool = False) -> DatasetDataLongPollin
                             )
                         )
                     if "duplicate_of" in r:
-                        duplicates.append(
-                            {
-                                "title": r["title"],
-                                "duplicate_of": r["duplicate_of"],
-                                "skipped": bool(r.get("skipped")),
-                            }
-                        )
+                        duplicate = {"title": r["title"], "skipped": bool(r.get("skipped"))}
+                        if reveal_duplicates:
+                            duplicate = {"title": r["title"], "duplicate_of": r["duplicate_of"], **duplicate}
+                        duplicates.append(duplicate)
             elif unit_status == m.JobStatus.ERROR:
                 errors.append(error)
                 unit_errors.append(
