@@ -15,7 +15,7 @@ from datasets_app import models as m
 from . import convert, orm
 from .dataset import Dataset, api_key_to_orm
 from .exceptions import AuthenticationError, InvalidArgumentError, ResourceNotFoundError
-from .policy import Op, Principal, parse_hash, require, role_subquery
+from .policy import Op, Principal, parse_hash, require, role_subquery, usable_integrations
 from .validation import (
     clean_datetime,
     clean_description,
@@ -229,9 +229,8 @@ class UserClient:
             raise AuthorisationError("Only organisation admins manage cloud integrations.")
 
     def visible_integrations(self, *, include_org_access: bool = False) -> QuerySet[m.CloudIntegration]:
-        if include_org_access and self.user.is_org_admin:
-            return m.CloudIntegration.objects.all()
-        return m.CloudIntegration.objects.filter(owner=self.user)
+        """This user's integrations (all of them for an organisation admin with include_org_access)."""
+        return usable_integrations(self.principal, include_org_access=include_org_access)
 
     def get_cloud_integrations(
         self,

@@ -355,15 +355,13 @@ class Dataset(UploadsMixin, ReEncodeMixin):
         )
 
     def get_cloud_integrations(self) -> list[orm.CloudIntegration]:
-        """Integrations usable with this dataset (READ): a user's own ones, or for an API key those
-        of the user who created the key. One query after the check."""
-        self._require(Op.READ)
-        owner = self.principal.api_key.created_by if self.principal.is_key else self.principal.user
-        if owner is None:
-            return []
+        """Integrations usable with this dataset (USE_INTEGRATION: not for READ-only keys): a
+        user's own ones, or for an API key those of its creator while the creator may still
+        import here (policy.usable_integrations). Two queries at most after the check."""
+        self._require(Op.USE_INTEGRATION)
         return [
             orm.CloudIntegration(id=str(i.integration_uuid), title=i.title, provider=i.provider)
-            for i in m.CloudIntegration.objects.filter(owner=owner)
+            for i in usable_integrations(self.principal)
         ]
 
     def update_data_row(

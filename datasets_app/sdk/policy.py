@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from enum import Enum
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from datasets_app import models as m
 
@@ -31,6 +31,7 @@ class Op(str, Enum):
     WRITE_DATA = "add data, update data rows, request re-encode"
     DELETE_DATA = "delete data"
     MANAGE = "rename/delete dataset, manage keys and members"
+    USE_INTEGRATION = "list cloud integrations and import private data through them"
 
 
 POLICY: dict[Op, frozenset[Grant]] = {
@@ -38,6 +39,9 @@ POLICY: dict[Op, frozenset[Grant]] = {
     Op.WRITE_DATA: frozenset({Grant.ORG_ADMIN, Grant.DS_ADMIN, Grant.DS_USER, Grant.WRITE_KEY}),
     Op.DELETE_DATA: frozenset({Grant.ORG_ADMIN, Grant.DS_ADMIN, Grant.WRITE_KEY}),
     Op.MANAGE: frozenset({Grant.ORG_ADMIN, Grant.DS_ADMIN}),
+    # A READ key has no business with integrations: only the WRITE scope may list or use them.
+    # Which integrations: usable_integrations() below.
+    Op.USE_INTEGRATION: frozenset({Grant.ORG_ADMIN, Grant.DS_ADMIN, Grant.DS_USER, Grant.WRITE_KEY}),
 }
 
 
@@ -97,6 +101,38 @@ def grants_of(principal: Principal, dataset: m.Dataset, role: int | None) -> fro
     elif role == m.DatasetUserRole.USER:
         held.add(Grant.DS_USER)
     return frozenset(held)
+
+
+def usable_integrations(principal: Principal, *, include_org_access: bool = False) -> QuerySet[m.CloudIntegration]:
+    """The cloud integrations `principal` may list and import through (the one rule for them).
+
+    A user: those they own; with `include_org_access`, an organisation admin: all of them.
+    A dataset API key reaches no further than its dataset may: only the integrations owned by the
+    user who created the key (never widened by that user's organisation-admin flag), only with
+    USE_INTEGRATION on the key's dataset (the WRITE scope), and only while that user is active and
+    may still USE_INTEGRATION on that dataset themselves (member, or organisation admin). That is
+    re-checked here, at every use (one query); otherwise none, so a refused key is told exactly
+    what a missing integration gives."""
+    integrations = m.CloudIntegration.objects.all()
+    if principal.api_key is None:
+        user = principal.user
+        if include_org_access and user.is_org_admin:
+            return integrations
+        return integrations.filter(owner=user)
+    key = principal.api_key
+    if not allowed(Op.USE_INTEGRATION, grants_of(principal, key.dataset, None)):
+        return integrations.none()
+    memberships = m.DatasetMembership.objects.filter(dataset_id=key.dataset_id, user=OuterRef("pk"))
+    creator = (
+        m.User.objects.filter(pk=key.created_by_id, is_active=True)
+        .annotate(my_role=Subquery(memberships.values("role")[:1]))
+        .first()
+    )
+    if creator is None or not allowed(
+        Op.USE_INTEGRATION, grants_of(Principal(user=creator), key.dataset, creator.my_role)
+    ):
+        return integrations.none()
+    return integrations.filter(owner=creator)
 
 
 def allowed(op: Op, grants: frozenset[Grant]) -> bool:

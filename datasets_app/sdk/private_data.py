@@ -5,8 +5,9 @@ Entry points
   THE function the API calls for v1 `datasetdatalongpolling` POST with an `integrationId`: pass
   the payload's `files` (dict or JSON text, verbatim), `integrationId` and `ignoreErrors`; it
   returns the job's `process_hash` (str). `Dataset.add_private_data_to_dataset_start` delegates here.
-  Checks WRITE_DATA, validates the document strictly (InvalidArgumentError, nothing created),
-  resolves the integration (ResourceNotFoundError if the caller may not use it), creates one
+  Checks WRITE_DATA, resolves the integration (ResourceNotFoundError if the caller may not use
+  it), then validates the document strictly (InvalidArgumentError, nothing created; a string that
+  is not JSON is refused, never opened as a path), creates one
   DataJob (kind=private) with one DataJobUnit per video / image / image group / DICOM series in
   one bulk insert, and enqueues the job after commit. Entries that carry videoMetadata /
   imageMetadata need no reading at all: their rows are written in the same transaction (in bulk)
@@ -21,6 +22,8 @@ Entry points
   network waits.
 - `process_private_units(units)`: the batch form (probe in parallel, one bulk insert); returns
   `{unit.pk: rows or PrivateDataError}`. A runner that can hand over a batch should prefer it.
+- `read_private_files_from_local_file(path_or_file)`: trusted in-process callers only (the SDK
+  layer's Dataset given a `pathlib.Path` or an open file); nothing the API calls reaches it.
 - `private_signed_url(row_or_url, integration, ...)`: the provider's own time-limited GET URL for
   a browser or a re-encode.
 """
@@ -31,12 +34,12 @@ import io
 import json
 import math
 import os
+import stat
 import threading
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from django.conf import settings
 from django.db import transaction
@@ -47,7 +50,7 @@ from datasets_app import models as m
 from datasets_app.media import cloud, relay
 
 from .exceptions import AuthorisationError, DatasetsError, InvalidArgumentError, ResourceNotFoundError
-from .policy import Op, Principal, parse_hash
+from .policy import Op, Principal, parse_hash, usable_integrations
 from .validation import clean_flag
 
 # A document may name at most this many object URLs (all types together); 100,000 is refused.
@@ -147,16 +150,13 @@ def integration_create(
 
 
 def integration_for(principal: Principal, integration_id: Any) -> m.CloudIntegration:
-    """The integration if this principal may use it: its owner, or an organisation admin (a dataset
-    API key acts as the user who created it). Anything else: ResourceNotFoundError. One query."""
+    """The integration if this principal may use it (policy.usable_integrations: its owner, any for
+    an organisation admin; for a dataset API key only its creator's own, while the creator may
+    still import into the key's dataset). Anything else: ResourceNotFoundError, word for word what
+    a missing integration gives. One or two queries."""
     integration_uuid = parse_hash(integration_id, "integration id")
-    user = principal.user if principal.user is not None else principal.api_key.created_by
-    qs = m.CloudIntegration.objects.filter(integration_uuid=integration_uuid)
-    if user is None or not user.is_active:
-        qs = qs.none()
-    elif not user.is_org_admin:
-        qs = qs.filter(owner=user)
-    integration = qs.first()
+    usable = usable_integrations(principal, include_org_access=True)
+    integration = usable.filter(integration_uuid=integration_uuid).first()
     if integration is None:
         raise ResourceNotFoundError(
             f"Cloud integration {integration_uuid} not found.", integration_id=str(integration_uuid)
@@ -169,9 +169,9 @@ def integration_delete(principal: Principal, integration_id: Any) -> None:
     at it keep it alive: OperationNotAllowed-like InvalidArgumentError names how many."""
     from django.db.models import ProtectedError
 
-    integration = integration_for(principal, integration_id)
     if principal.user is None:
         raise AuthorisationError("Dataset API keys cannot delete integrations.")
+    integration = integration_for(principal, integration_id)
     try:
         integration.delete()
     except ProtectedError as exc:
@@ -209,44 +209,71 @@ class Entry:
         }
 
 
+NOT_A_DOCUMENT = (
+    "private_files (the request's `files`) must be a JSON object or JSON text; paths on the server "
+    "are not read over the API (send the file's contents: the encord SDK reads a local path for you)."
+)
+
+
 def load_private_files(private_files: Any) -> dict:
-    """The document as a dict from a dict, JSON text, a path (str or Path) or an open text file."""
+    """The document from what a request hands over: a dict, or JSON text (str or bytes) holding
+    one. It never reads a file: the API's handlers call it (through add_private_data_start) with
+    whatever `payload.files` holds, so a string that is not JSON is refused, never opened."""
     if isinstance(private_files, dict):
         return private_files
-    if hasattr(private_files, "read"):
-        text = private_files.read(MAX_DOCUMENT_BYTES + 1)
-        return _parse_json(text)
-    if isinstance(private_files, os.PathLike):
-        return _parse_json(_read_document(Path(private_files)))
-    if isinstance(private_files, bytes):
-        private_files = private_files.decode("utf-8", errors="replace")
+    if isinstance(private_files, (bytes, bytearray)):
+        private_files = bytes(private_files).decode("utf-8", errors="replace")
     if isinstance(private_files, str):
         text = private_files.strip()
-        if text.startswith(("{", "[")):
-            return _parse_json(text)
         if not text:
-            raise InvalidArgumentError(
-                "private_files is empty: give a JSON document, its text or a file path."
-            )
-        return _parse_json(_read_document(Path(text)))
-    raise InvalidArgumentError(
-        f"private_files must be a dict, JSON text or a JSON file path, not {type(private_files).__name__}.",
-        field="private_files",
-    )
+            raise InvalidArgumentError("private_files is empty: give a JSON document.", field="private_files")
+        if text.startswith(("{", "[", '"')):
+            return _parse_json(text)
+    raise InvalidArgumentError(NOT_A_DOCUMENT, field="private_files")
 
 
-def _read_document(path: Path) -> str:
-    try:
-        size = path.stat().st_size
-    except OSError:
+def read_private_files_from_local_file(source: os.PathLike | IO) -> dict:
+    """TRUSTED, IN-PROCESS CALLERS ONLY (CLI, `manage.py shell`, scripts using the SDK layer's
+    Dataset): the document from a file on this machine (a `pathlib.Path`) or an open file. Never
+    give it anything from a request: the API reaches only load_private_files, which reads no file.
+
+    Refuses what is not a regular file (a FIFO, a device such as /dev/zero, a directory) without
+    blocking on it, and reads at most MAX_DOCUMENT_BYTES + 1 bytes."""
+    if hasattr(source, "read"):
+        return _parse_json(source.read(MAX_DOCUMENT_BYTES + 1))
+    if not isinstance(source, os.PathLike):
         raise InvalidArgumentError(
-            f"private_files: no JSON file at {str(path)[:200]!r}.", field="private_files"
-        ) from None
-    if size > MAX_DOCUMENT_BYTES:
-        raise InvalidArgumentError(
-            f"private_files: the file is {size} bytes; the limit is {MAX_DOCUMENT_BYTES}."
+            f"A local private-files document is a pathlib.Path or an open file, not {type(source).__name__}.",
+            field="private_files",
         )
-    return path.read_text(encoding="utf-8", errors="replace")
+    shown = str(source)[:200]
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; the fd is checked before reading.
+        fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise InvalidArgumentError(
+            f"private_files: cannot open {shown!r}: {exc.strerror}.", field="private_files"
+        ) from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise InvalidArgumentError(f"private_files: {shown!r} is not a regular file.", field="private_files")
+    with os.fdopen(fd, "rb") as f:
+        if info.st_size > MAX_DOCUMENT_BYTES:
+            raise InvalidArgumentError(
+                f"private_files: the file is {info.st_size} bytes; the limit is {MAX_DOCUMENT_BYTES}.",
+                field="private_files",
+            )
+        return _parse_json(f.read(MAX_DOCUMENT_BYTES + 1).decode("utf-8", errors="replace"))
+
+
+def local_document(private_files: Any) -> Any:
+    """For the SDK layer's in-process Dataset methods: a `pathlib.Path` or an open file is read
+    (read_private_files_from_local_file); anything else passes unchanged to load_private_files.
+    No JSON payload can hold a Path or a file, so nothing from a request is ever read from disk."""
+    if isinstance(private_files, os.PathLike) or hasattr(private_files, "read"):
+        return read_private_files_from_local_file(private_files)
+    return private_files
 
 
 def _parse_json(text: str | bytes) -> dict:
@@ -533,8 +560,9 @@ def add_private_data_start(
     principal: Principal = dataset.principal
     if not isinstance(ignore_errors, bool):
         raise InvalidArgumentError("ignore_errors must be true or false.", field="ignore_errors")
-    doc = load_private_files(private_files)
+    # The integration first: a principal that may not use it learns nothing from the document.
     integration = integration_for(principal, integration_id)
+    doc = load_private_files(private_files)
     adapter = cloud.adapter_for(integration)
     entries, skip, upsert = parse_private_files(doc, adapter)
     skipped: list[Entry] = []
@@ -1136,6 +1164,8 @@ __all__ = [
     "integration_delete",
     "integration_for",
     "load_private_files",
+    "local_document",
+    "read_private_files_from_local_file",
     "parse_private_files",
     "private_signed_url",
     "process_private_unit",

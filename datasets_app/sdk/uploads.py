@@ -573,11 +573,15 @@ class UploadsMixin:
     def add_private_data_to_dataset_start(
         self, integration_id: Any, private_files: Any, ignore_errors: Any = False, **_: Any
     ) -> str:
-        """Starts an import of media that stays in the customer's bucket; returns its process_hash."""
-        from .private_data import add_private_data_start
+        """Starts an import of media that stays in the customer's bucket; returns its process_hash.
+        `private_files`: a dict, JSON text, or (in process only) a pathlib.Path or an open file."""
+        from .private_data import add_private_data_start, local_document
 
         return add_private_data_start(
-            self, integration_id=integration_id, private_files=private_files, ignore_errors=ignore_errors
+            self,
+            integration_id=integration_id,
+            private_files=local_document(private_files),
+            ignore_errors=ignore_errors,
         )
 
     def add_private_data_to_dataset_get_result(
@@ -588,9 +592,9 @@ class UploadsMixin:
     def add_private_data_to_dataset(
         self, integration_id: Any, private_files: Any, ignore_errors: Any = False
     ) -> list[DatasetDataInfo]:
-        from .private_data import add_private_data
+        from .private_data import add_private_data, local_document
 
-        return add_private_data(self, integration_id, private_files, ignore_errors)
+        return add_private_data(self, integration_id, local_document(private_files), ignore_errors)
 
     # -- data jobs --
 

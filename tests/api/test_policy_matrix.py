@@ -22,7 +22,7 @@ OPERATIONS = {
     "get_dataset": Op.READ,
     "list_data_rows": Op.READ,
     "refetch_row": Op.READ,
-    "cloud_integrations": Op.READ,
+    "cloud_integrations": Op.USE_INTEGRATION,
     "save_row": Op.WRITE_DATA,
     "update_data_item": Op.WRITE_DATA,
     "delete_data": Op.DELETE_DATA,

@@ -169,10 +169,11 @@ def test_dataset_cloud_integrations_for_keys_are_their_creators(
 ):
     m.CloudIntegration.objects.create(title="admin's", provider="s3", owner=ds_admin)
     m.CloudIntegration.objects.create(title="someone else's", provider="s3", owner=stranger)
-    ds = Dataset(dataset, Principal(api_key=read_key.model))
+    # Only a key that may import lists them (issue 11, item 3: READ keys used to).
+    ds = Dataset(dataset, Principal(api_key=write_key.model))
     assert [i.title for i in ds.get_cloud_integrations()] == ["admin's"]
     with pytest.raises(OperationNotAllowed):
-        Dataset(dataset, Principal(api_key=write_key.model)).get_cloud_integrations()
+        Dataset(dataset, Principal(api_key=read_key.model)).get_cloud_integrations()
 
 
 def test_dataset_rows_are_streamed_not_buffered(wire_client, ds_admin, dataset):

@@ -387,8 +387,8 @@ def test_unreachable_and_404_urls_over_https(ds, org_admin, http_media, django_c
         ({}, "lists nothing"),
         ("[1, 2]", "must be a JSON object"),
         ("{not json", "not valid JSON"),
-        ("/no/such/file.json", "no JSON file"),
-        (42, "must be a dict, JSON text or a JSON file path"),
+        ("/no/such/file.json", "paths on the server are not read over the API"),
+        (42, "must be a JSON object or JSON text"),
     ],
 )
 def test_bad_documents_are_refused_and_create_nothing(ds, integration, doc, message):
@@ -411,9 +411,11 @@ def test_document_from_a_file_path_and_a_text_stream(
     path = tmp_path / "manifest.json"
     path.write_text(json.dumps({"images": [{"objectUrl": "s3://b/a.png", "imageMetadata": md}]}))
     with django_capture_on_commit_callbacks():
-        ds.add_private_data_to_dataset_start(str(integration.integration_uuid), str(path))
+        # In process, a pathlib.Path or an open file is read; a str is JSON text, never a path.
         ds.add_private_data_to_dataset_start(str(integration.integration_uuid), path)
         ds.add_private_data_to_dataset_start(str(integration.integration_uuid), io.StringIO(path.read_text()))
+        with path.open("rb") as f:
+            ds.add_private_data_to_dataset_start(str(integration.integration_uuid), f)
     assert m.DataRow.objects.filter(dataset=ds.model).count() == 3
 
 

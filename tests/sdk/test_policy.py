@@ -56,6 +56,8 @@ def test_policy_table_matches_issue():
     assert POLICY[Op.WRITE_DATA] == {Grant.ORG_ADMIN, Grant.DS_ADMIN, Grant.DS_USER, Grant.WRITE_KEY}
     assert POLICY[Op.DELETE_DATA] == {Grant.ORG_ADMIN, Grant.DS_ADMIN, Grant.WRITE_KEY}
     assert POLICY[Op.MANAGE] == {Grant.ORG_ADMIN, Grant.DS_ADMIN}
+    # issue 11, item 3: READ keys neither list nor use cloud integrations
+    assert POLICY[Op.USE_INTEGRATION] == {Grant.ORG_ADMIN, Grant.DS_ADMIN, Grant.DS_USER, Grant.WRITE_KEY}
 
 
 def test_key_of_another_dataset_is_refused_without_lookup(dataset, read_key, db):
