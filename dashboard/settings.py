@@ -243,14 +243,20 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-# Production behind TLS (deploy/README): HSTS is opt-in because it can't be taken back quickly.
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+# Production refuses plain HTTP: a v1 signature covers the body only and never expires, so TLS is
+# what keeps a request from being captured and replayed (README "Security"). On by default when
+# DEBUG is off (not in test runs: their live servers speak plain HTTP on loopback). Behind a TLS
+# proxy that sets no X-Forwarded-Proto, set SECURE_SSL_REDIRECT=0 (else every request loops).
+_HTTPS_ONLY = not DEBUG and "PYTEST_VERSION" not in os.environ
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=_HTTPS_ONLY)
+# Browsers remember to use HTTPS; sent on HTTPS responses only. Sub-domains and preload stay opt-in.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if _HTTPS_ONLY else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 # Health checks and scrapes come over plain HTTP from inside the network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^livez$", r"^metrics$"]
-if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
+# The TLS proxy in front says the request came over HTTPS with X-Forwarded-Proto: https.
+if env.bool("SECURE_PROXY_SSL_HEADER", default=_HTTPS_ONLY):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # GET /metrics: with a token, needs "Authorization: Bearer <token>"; without one, answered only to
 # loopback clients (a scraper on the same host). The same token shows /healthz's reasons.

@@ -181,7 +181,13 @@ def dispatch(request: HttpRequest, endpoint: str) -> HttpResponse:
     trace_id = trace_id_of(request)
     try:
         if request.method != "POST":
-            raise MethodNotAllowedError("v1 calls are POST requests with a JSON envelope.")
+            hint = (
+                " A POST sent to an http:// address is redirected to https:// and arrives as a GET:"
+                " give the client an https:// domain."
+                if request.method == "GET" and request.is_secure()
+                else ""
+            )
+            raise MethodNotAllowedError("v1 calls are POST requests with a JSON envelope." + hint)
         body = read_body(request)
         principal = authenticate_v1(request, body, endpoint=endpoint)
         throttle(principal)
