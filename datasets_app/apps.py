@@ -7,4 +7,16 @@ class DatasetsAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.conf import settings
+        from django.db.models.signals import post_save
+
         from . import lookups  # noqa: F401  (registers the ilike lookup)
+        from .sdk import accounts
+
+        # Saving an inactive user (admin, `manage.py shell`, accounts.deactivate_user) revokes
+        # their bearer tokens for good: re-activating the account does not bring them back.
+        post_save.connect(
+            accounts.revoke_tokens_of_inactive_user,
+            sender=settings.AUTH_USER_MODEL,
+            dispatch_uid="datasets_app.revoke_tokens_of_inactive_user",
+        )

@@ -1,10 +1,11 @@
-"""The account page: Ed25519 public keys for the Python SDK (register, generate, delete)."""
+"""The account page: Ed25519 public keys for the Python SDK (register, generate, delete) and the
+bearer tokens minted with them (list, revoke)."""
 
 from __future__ import annotations
 
-from django.contrib import messages
 import base64
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -22,17 +23,18 @@ def _page(request, add_form, generate_form, status=200, private_pem: str | None 
     base = request.build_absolute_uri("/").rstrip("/")
     context = {
         "keys": accounts.list_public_keys(request.user),
+        "tokens": accounts.live_bearer_tokens(request.user),
         "form": add_form,
         "generate_form": generate_form,
         "domain": base,
         "nav": "account",
     }
-    return render(request, "account.html", context, status=status)
-
     if private_pem:
         # Handed over in this response only (no-store); the server keeps no copy.
         context["private_pem"] = private_pem
         context["private_pem_b64"] = base64.b64encode(private_pem.encode()).decode()
+    return render(request, "account.html", context, status=status)
+
 
 @login_required
 @never_cache
@@ -54,9 +56,9 @@ def account(request):
 
 
 @login_required
+@never_cache
 @require_POST
 def key_pair_generate(request):
-@never_cache
     """Generates a pair and hands the private half over in this response (no-store), never kept on
     the server: not in the session, not in the database. Reloading the page does not show it again."""
     form = KeyPairGenerateForm(request.POST)
@@ -87,3 +89,21 @@ def public_key_delete(request, key_id: int):
         messages.success(request, f"Public key {key.fingerprint} deleted.")
         return redirect("dashboard:account")
     return render(request, "public_key_delete.html", {"key": key, "nav": "account"})
+
+
+@login_required
+@require_POST
+def bearer_token_revoke(request, token_id: int):
+    """Revokes one of the signed-in user's live bearer tokens (404 for anyone else's)."""
+    with sdk_errors_as_http():
+        token = accounts.revoke_bearer_token(request.user, token_id)
+    messages.success(request, f"Bearer token {token.prefix}… revoked: clients using it are refused from now on.")
+    return redirect("dashboard:account")
+
+
+@login_required
+@require_POST
+def bearer_tokens_revoke_all(request):
+    count = accounts.revoke_bearer_tokens(request.user)
+    messages.success(request, f"{count} bearer token(s) revoked.")
+    return redirect("dashboard:account")

@@ -1,4 +1,5 @@
-"""A dataset's API keys (dataset ADMINs only): list, create (secret shown once), revoke."""
+"""A dataset's API keys (dataset ADMINs only): list (secrets masked), create (secret shown on the
+answer page), revoke, and the record of every time a secret was handed out in full."""
 
 from __future__ import annotations
 
@@ -15,19 +16,16 @@ from datasets_app.sdk.exceptions import InvalidArgumentError
 from .common import day_end, user_client
 
 
-def mask(secret: str) -> str:
-    return "••••••••" + secret[-4:] if secret else ""
-
-
 @login_required
 @never_cache
 @require_http_methods(["GET", "POST"])
 def api_key_list(request, dataset_hash: str):
-    """GET: the keys and a create form; POST: create, answered by the page showing the secret once."""
+    """GET: the keys (masked), who was handed their secrets, and a create form; POST: create,
+    answered by the page showing the secret (recorded as a reveal)."""
     client = user_client(request)
     with sdk_errors_as_404():
         dataset = client.get_dataset(dataset_hash)
-        keys = client.get_dataset_api_keys(dataset.dataset_hash)
+        keys, reveals = client.list_dataset_api_keys(dataset.dataset_hash)
     form = APIKeyCreateForm(request.POST or None)
     created = None
     if request.method == "POST" and form.is_valid():
@@ -38,6 +36,7 @@ def api_key_list(request, dataset_hash: str):
                     form.cleaned_data["title"],
                     form.cleaned_data["scopes"],
                     expires_at=day_end(form.cleaned_data["expires_on"]),
+                    via="dashboard (created)",
                 )
         except InvalidArgumentError as error:
             add_form_error(
@@ -51,10 +50,10 @@ def api_key_list(request, dataset_hash: str):
                 "api_key_created.html",
                 {"dataset": dataset, "key": created, "tab": "keys", "can_manage": True, "can_upload": True},
             )
-    rows = [{"key": k, "masked": mask(k.api_key)} for k in reversed(keys)]
     context = {
         "dataset": dataset,
-        "rows": rows,
+        "rows": [{"key": k, "masked": k.api_key} for k in reversed(keys)],
+        "reveals": reveals,
         "form": form,
         "tab": "keys",
         "can_manage": True,
@@ -69,7 +68,7 @@ def api_key_revoke(request, dataset_hash: str, key_hash: str):
     client = user_client(request)
     with sdk_errors_as_404():
         dataset = client.get_dataset(dataset_hash)
-        keys = {k.key_hash: k for k in client.get_dataset_api_keys(dataset.dataset_hash)}
+        keys = {k.key_hash: k for k in client.list_dataset_api_keys(dataset.dataset_hash)[0]}
     key = keys.get(str(key_hash))
     if key is None:
         from django.http import Http404
@@ -86,7 +85,7 @@ def api_key_revoke(request, dataset_hash: str, key_hash: str):
         {
             "dataset": dataset,
             "key": key,
-            "masked": mask(key.api_key),
+            "masked": key.api_key,
             "tab": "keys",
             "can_manage": True,
             "can_upload": True,

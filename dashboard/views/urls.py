@@ -25,6 +25,8 @@ urlpatterns = [
     path("account", account.account, name="account"),
     path("account/keys/generate", account.key_pair_generate, name="key-pair-generate"),
     path("account/keys/<int:key_id>/delete", account.public_key_delete, name="public-key-delete"),
+    path("account/tokens/<int:token_id>/revoke", account.bearer_token_revoke, name="bearer-token-revoke"),
+    path("account/tokens/revoke-all", account.bearer_tokens_revoke_all, name="bearer-tokens-revoke-all"),
     path("jobs", jobs.job_list, name="jobs"),
     path("integrations", integrations.integration_list, name="integrations"),
     path(

@@ -92,8 +92,8 @@ def verify_ed25519(key_hex: str, signature: bytes, message: bytes) -> bool:
 
 
 def _user_principal(key_hex: str) -> Principal:
-    user, _key = accounts.user_for_public_key(key_hex)
-    return Principal(user=user)
+    user, key = accounts.user_for_public_key(key_hex)
+    return Principal(user=user, signed_with=key)
 
 
 def _bearer_principal(token: str) -> Principal:

@@ -106,7 +106,7 @@ class V1Call:
             raise AuthenticationError(
                 "This call needs your SSH key signature; a dataset API key cannot make it."
             )
-        return UserClient(self.principal.user)
+        return UserClient.for_principal(self.principal)
 
     def dataset_uid(self) -> str:
         """`values.uid` when it names the dataset: it must agree with ResourceID (§3.7)."""

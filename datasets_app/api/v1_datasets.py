@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from datasets_app.sdk import key_secrets
 from datasets_app.sdk.exceptions import InvalidArgumentError
 from datasets_app.sdk.validation import clean_title
 
@@ -249,14 +250,20 @@ def create_dataset_api_key(call: V1Call) -> Any:
     """A.5.4 (K4): a new key object, secret included (dataset ADMINs only, SDK policy)."""
     p = s.obj(call.payload, allow_none=False)
     key = call.user_client().create_dataset_api_key(
-        s.uuid_str(p.get("dataset_hash"), "dataset_hash"), p.get("title"), _scopes(p.get("scopes"))
+        s.uuid_str(p.get("dataset_hash"), "dataset_hash"),
+        p.get("title"),
+        _scopes(p.get("scopes")),
+        via=key_secrets.via_api("v1", call.request.META.get("HTTP_USER_AGENT", "")) + " (created)",
     )
     return s.api_key_v145(key)
 
 
 @v1_operation("datasetapikey", "GET", endpoint="user")
 def get_dataset_api_keys(call: V1Call) -> Any:
-    """A.5.4 (K5): the dataset's live keys, oldest first, secrets included."""
+    """A.5.4 (K5): the dataset's live keys, oldest first, secrets included (each reveal recorded)."""
     p = s.obj(call.payload, allow_none=False)
-    keys = call.user_client().get_dataset_api_keys(s.uuid_str(p.get("dataset_hash"), "dataset_hash"))
+    keys = call.user_client().get_dataset_api_keys(
+        s.uuid_str(p.get("dataset_hash"), "dataset_hash"),
+        via=key_secrets.via_api("v1", call.request.META.get("HTTP_USER_AGENT", "")),
+    )
     return [s.api_key_v145(k) for k in keys]

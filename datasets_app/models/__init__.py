@@ -1,12 +1,21 @@
 """The domain model; modules by concern, re-exported here."""
 
-from .access import BearerToken, DatasetAPIKey, DatasetMembership, DatasetUserRole, PublicKey, User
+from .access import (
+    APIKeySecretReveal,
+    BearerToken,
+    DatasetAPIKey,
+    DatasetMembership,
+    DatasetUserRole,
+    PublicKey,
+    User,
+)
 from .datasets import Dataset, StorageLocation
 from .data import DataRow, DataRowMember, DataType
 from .integrations import CloudIntegration, IntegrationProvider
 from .jobs import DataJob, DataJobUnit, JobStatus, ReEncodeTask, ReEncodeVideo, UploadSlot
 
 __all__ = [
+    "APIKeySecretReveal",
     "BearerToken",
     "CloudIntegration",
     "DataJob",

@@ -101,13 +101,38 @@ class DatasetAPIKey(models.Model):
 
 
 class BearerToken(models.Model):
-    """A bearer token for SDK clients without a key pair; only its keyed digest is stored."""
+    """A bearer token for SDK clients without a key pair; only its keyed digest is stored.
+
+    Minted only by a request signed with one of the user's Ed25519 keys (`public_key`): deleting
+    that key deletes the tokens it minted. `prefix` (the first characters of the token) lets its
+    owner tell tokens apart on the Account page; it is far too short to use."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="bearer_tokens")
+    public_key = models.ForeignKey(
+        PublicKey, on_delete=models.CASCADE, null=True, blank=True, related_name="bearer_tokens"
+    )
     token_digest = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=8, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(db_index=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
+
+
+class APIKeySecretReveal(models.Model):
+    """One time a dataset API key's secret was handed out in full (at creation or fetched again),
+    kept so the dataset's ADMINs see who has had it. `user_email` outlives the user's row."""
+
+    api_key = models.ForeignKey(DatasetAPIKey, on_delete=models.CASCADE, related_name="reveals")
+    dataset = models.ForeignKey("datasets_app.Dataset", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    user_email = models.CharField(max_length=254)
+    via = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["dataset", "-created_at"])]

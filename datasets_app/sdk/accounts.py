@@ -13,7 +13,14 @@ from django.utils import timezone
 
 from datasets_app import models as m
 
-from .exceptions import AuthenticationError, DuplicateSshKeyError, InvalidArgumentError, ResourceNotFoundError
+from .exceptions import (
+    AuthenticationError,
+    AuthorisationError,
+    DuplicateSshKeyError,
+    InvalidArgumentError,
+    ResourceNotFoundError,
+)
+from .policy import Principal
 from .validation import clean_title
 
 
@@ -102,10 +109,20 @@ def create_user(email: str, password: str | None = None, *, org_admin: bool = Fa
 
 
 BEARER_TOKEN_LIFETIME = dt.timedelta(hours=24)
+TOKEN_PREFIX_CHARS = 6  # shown on the Account page to tell tokens apart; ~36 of the token's 256 bits
+MINT_NEEDS_SIGNATURE = (
+    "A bearer token can only be minted by a request signed with your Ed25519 key "
+    "(EncordUserClient.create_with_ssh_private_key(...).get_bearer_token()); a bearer token "
+    "cannot mint another one. Register or generate a key on the dashboard's Account page."
+)
 
 
-def issue_bearer_token(user: m.User) -> str:
-    """A new bearer token for `user`, valid 24 h; only its keyed digest is stored. One insert."""
+def issue_bearer_token(user: m.User, public_key: m.PublicKey | None = None) -> str:
+    """A new bearer token for `user`, valid 24 h; only its keyed digest is stored. One insert.
+
+    For trusted in-process callers (tests, `manage.py shell`); requests reach only
+    `mint_bearer_token`, which insists on an Ed25519 signature. Tokens minted by `public_key`
+    are deleted with it."""
     import secrets
 
     from datasets_app import crypto
@@ -114,9 +131,23 @@ def issue_bearer_token(user: m.User) -> str:
         raise AuthenticationError("This account is not active.")
     token = secrets.token_urlsafe(32)
     m.BearerToken.objects.create(
-        user=user, token_digest=crypto.secret_digest(token), expires_at=timezone.now() + BEARER_TOKEN_LIFETIME
+        user=user,
+        public_key=public_key,
+        token_digest=crypto.secret_digest(token),
+        prefix=token[:TOKEN_PREFIX_CHARS],
+        expires_at=timezone.now() + BEARER_TOKEN_LIFETIME,
     )
     return token
+
+
+def mint_bearer_token(principal: Principal) -> str:
+    """A new bearer token for a request signed with one of the user's Ed25519 keys; a request
+    that authenticated with a bearer token (or anything else) gets AuthorisationError, so a
+    stolen token cannot renew itself. One insert."""
+    key = principal.signed_with
+    if principal.user is None or key is None or key.user_id != principal.user.pk:
+        raise AuthorisationError(MINT_NEEDS_SIGNATURE)
+    return issue_bearer_token(principal.user, key)
 
 
 def user_for_bearer_token(token: str) -> m.User:
@@ -127,8 +158,58 @@ def user_for_bearer_token(token: str) -> m.User:
         raise AuthenticationError("Missing or malformed bearer token.")
     row = m.BearerToken.objects.select_related("user").filter(token_digest=crypto.secret_digest(token)).first()
     now = timezone.now()
+    if row is not None and row.revoked_at is not None:
+        raise AuthenticationError(
+            "This bearer token was revoked; sign get_bearer_token() with your Ed25519 key for a new one."
+        )
     if row is None or row.expires_at <= now or not row.user.is_active:
         raise AuthenticationError("Unknown or expired bearer token: get a new one with get_bearer_token().")
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
         m.BearerToken.objects.filter(pk=row.pk).update(last_used_at=now)
     return row.user
+
+
+def live_bearer_tokens(user: m.User) -> list[m.BearerToken]:
+    """`user`'s tokens that still work (neither revoked nor expired), newest first, each with the
+    key that minted it. One query; never the secret (only its digest and prefix are stored)."""
+    return list(
+        m.BearerToken.objects.filter(user=user, revoked_at__isnull=True, expires_at__gt=timezone.now())
+        .select_related("public_key")
+        .order_by("-created_at", "-id")
+    )
+
+
+def revoke_bearer_token(user: m.User, token_id: int) -> m.BearerToken:
+    """Revokes one of `user`'s live tokens (ResourceNotFoundError for anyone else's or a dead one)."""
+    row = next((t for t in live_bearer_tokens(user) if t.pk == token_id), None)
+    if row is None:
+        raise ResourceNotFoundError("No such bearer token, or it has already expired or been revoked.")
+    m.BearerToken.objects.filter(pk=row.pk).update(revoked_at=timezone.now())
+    return row
+
+
+def revoke_bearer_tokens(user: m.User) -> int:
+    """Revokes every token of `user`; how many were live. One update."""
+    return m.BearerToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def user_by_email(email: str) -> m.User:
+    """The user with this e-mail (any case), else ResourceNotFoundError naming it."""
+    user = m.User.objects.filter(email__iexact=(email or "").strip()).first()
+    if user is None:
+        raise ResourceNotFoundError(f"No user has the e-mail {email!r}.", field="email")
+    return user
+
+
+def deactivate_user(user: m.User) -> None:
+    """The account stops working everywhere: sign-in, signatures, and its bearer tokens, which
+    stay revoked if the account is activated again (`revoke_tokens_of_inactive_user` does that
+    for any save of an inactive user, e.g. from `manage.py shell`)."""
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+
+
+def revoke_tokens_of_inactive_user(sender, instance: m.User, **kwargs) -> None:
+    """post_save receiver for the user model (connected in apps.py)."""
+    if not instance.is_active:
+        revoke_bearer_tokens(instance)

@@ -12,7 +12,7 @@ from django.db.models import F, OuterRef, Q, QuerySet
 from datasets_app import crypto
 from datasets_app import models as m
 
-from . import convert, orm
+from . import convert, key_secrets, orm
 from .dataset import Dataset, api_key_to_orm
 from .exceptions import AuthenticationError, InvalidArgumentError, ResourceNotFoundError
 from .policy import Op, Principal, parse_hash, require, role_subquery, usable_integrations
@@ -38,6 +38,18 @@ class UserClient:
     @classmethod
     def for_user(cls, user: m.User) -> UserClient:
         return cls(user)
+
+    @classmethod
+    def for_principal(cls, principal: Principal) -> UserClient:
+        """The client of an authenticated request's user, keeping how it authenticated (a bearer
+        token may do what its user may, except mint another token)."""
+        if principal.is_key:
+            raise AuthenticationError(
+                "This call needs your SSH key signature; a dataset API key cannot make it."
+            )
+        client = cls(principal.user)
+        client.principal = principal
+        return client
 
     # ---- datasets ---------------------------------------------------------------------------
 
@@ -145,10 +157,11 @@ class UserClient:
         return Dataset(require(self.principal, dataset_hash, Op.READ), self.principal)
 
     def get_bearer_token(self) -> str:
-        """A new bearer token for this user (24 h); only its digest is stored. One insert."""
-        from .accounts import issue_bearer_token
+        """A new bearer token for this user (24 h), only for a request signed with the user's
+        Ed25519 key (AuthorisationError otherwise); only its digest is stored. One insert."""
+        from .accounts import mint_bearer_token
 
-        return issue_bearer_token(self.user)
+        return mint_bearer_token(self.principal)
 
     # ---- jobs -------------------------------------------------------------------------------
 
@@ -283,8 +296,11 @@ class UserClient:
         api_key_title: str,
         dataset_scopes: Iterable[orm.DatasetScope | str],
         expires_at: dt.datetime | None = None,
+        *,
+        via: str = key_secrets.IN_PROCESS,
     ) -> orm.DatasetAPIKey:
-        """A new key; its secret is returned here and stays retrievable by the dataset's ADMINs."""
+        """A new key; its secret is returned here and stays retrievable by the dataset's ADMINs
+        (each time recorded, this one too: `via` says through what). Three queries."""
         ds = require(self.principal, dataset_hash, Op.MANAGE)
         title = clean_title(api_key_title, "API key title")
         scopes = set()
@@ -300,37 +316,65 @@ class UserClient:
         expires = clean_datetime(expires_at, "expires_at")
         # URL-safe base64 has no ':' and never starts with "Bearer ", so the API can tell it apart.
         secret = secrets.token_urlsafe(32)
-        key = m.DatasetAPIKey.objects.create(
-            dataset=ds,
-            title=title,
-            can_read=orm.DatasetScope.READ in scopes,
-            can_write=orm.DatasetScope.WRITE in scopes,
-            secret_encrypted=crypto.encrypt(secret),
-            secret_digest=crypto.secret_digest(secret),
-            created_by=self.user,
-            expires_at=expires,
-        )
+        with transaction.atomic():
+            key = m.DatasetAPIKey.objects.create(
+                dataset=ds,
+                title=title,
+                can_read=orm.DatasetScope.READ in scopes,
+                can_write=orm.DatasetScope.WRITE in scopes,
+                secret_encrypted=crypto.encrypt(secret),
+                secret_digest=crypto.secret_digest(secret),
+                created_by=self.user,
+                expires_at=expires,
+            )
+            key_secrets.record_reveals(self.user, [key], via)
         key.dataset = ds
         return api_key_to_orm(key, secret=secret)
 
-    def get_dataset_api_keys(self, dataset_hash: str, *, include_revoked: bool = False) -> list[orm.DatasetAPIKey]:
-        """The dataset's keys, oldest first, secrets included. Two queries."""
+    def _api_key_rows(self, dataset_hash: str, include_revoked: bool) -> tuple[m.Dataset, list[m.DatasetAPIKey]]:
+        """(the dataset, its keys oldest first) if this user may manage it. Two queries."""
         ds = require(self.principal, dataset_hash, Op.MANAGE)
         qs = ds.api_keys.all()
         if not include_revoked:
             qs = qs.filter(revoked_at__isnull=True)
-        keys = []
-        for key in qs:
+        keys = list(qs)
+        for key in keys:
             key.dataset = ds
-            keys.append(api_key_to_orm(key))
-        return keys
+        return ds, keys
 
-    def get_or_create_dataset_api_key(self, dataset_hash: str) -> orm.DatasetAPIKey:
+    def get_dataset_api_keys(
+        self, dataset_hash: str, *, include_revoked: bool = False, via: str = key_secrets.IN_PROCESS
+    ) -> list[orm.DatasetAPIKey]:
+        """The dataset's keys, oldest first, secrets included (Encord's SDK expects them): each
+        secret handed out is recorded as a reveal, `via` saying through what. Three queries."""
+        _ds, keys = self._api_key_rows(dataset_hash, include_revoked)
+        key_secrets.record_reveals(self.user, keys, via)
+        return [api_key_to_orm(key) for key in keys]
+
+    def list_dataset_api_keys(
+        self, dataset_hash: str, *, include_revoked: bool = False
+    ) -> tuple[list[orm.DatasetAPIKey], list[m.APIKeySecretReveal]]:
+        """(the dataset's keys oldest first, its latest 50 secret reveals newest first) for its
+        ADMINs. Keys come WITHOUT their secrets: `api_key` holds a mask and the last four
+        characters, enough to tell keys apart; so this is not a reveal. Three queries."""
+        ds, keys = self._api_key_rows(dataset_hash, include_revoked)
+        masked = [
+            api_key_to_orm(key, secret="••••••••" + crypto.decrypt(key.secret_encrypted)[-4:]) for key in keys
+        ]
+        return masked, key_secrets.recent_reveals(ds)
+
+    def get_or_create_dataset_api_key(
+        self, dataset_hash: str, *, via: str = key_secrets.IN_PROCESS
+    ) -> orm.DatasetAPIKey:
+        """The oldest live key with both scopes (its secret revealed, and recorded), or a new one."""
         full = {orm.DatasetScope.READ, orm.DatasetScope.WRITE}
-        for key in self.get_dataset_api_keys(dataset_hash):
-            if set(key.scopes) == full and not key.revoked:
-                return key
-        return self.create_dataset_api_key(dataset_hash, f"{parse_hash(dataset_hash)} - admin key", list(full))
+        for key in self._api_key_rows(dataset_hash, False)[1]:
+            if key.can_read and key.can_write:
+                key_secrets.record_reveals(self.user, [key], via)
+                return api_key_to_orm(key)
+        return self.create_dataset_api_key(
+            dataset_hash, f"{parse_hash(dataset_hash)} - admin key", list(full), via=via
+        )
 
     def revoke_dataset_api_key(self, dataset_hash: str, key_hash: str) -> None:
         ds = require(self.principal, dataset_hash, Op.MANAGE)

@@ -45,7 +45,7 @@ class V2Call:
     def user_client(self) -> UserClient:
         if self.principal is None or self.principal.is_key:
             raise AuthenticationError("Sign this request with your SSH key or send a bearer token.")
-        return UserClient(self.principal.user)
+        return UserClient.for_principal(self.principal)
 
 
 def v2_endpoint(methods: list[str], *, authenticate: bool = True) -> Callable:
