@@ -185,7 +185,7 @@ def test_in_process_str_is_json_text_only(dataset, ds_admin, integration, secret
     assert not m.DataJob.objects.exists()
 
 
-def test_trusted_local_reader_is_bounded(tmp_path):
+def test_trusted_local_reader_is_bounded(db, tmp_path):
     """`read_private_files_from_local_file` (CLI / manage.py shell only) refuses what is not a
     regular file, and does not open a FIFO."""
     fifo = tmp_path / "pipe.json"
