@@ -80,31 +80,77 @@ async def _lifespan(receive, send) -> None:
             return
 
 
-async def _send_json(send, status: int, payload: dict) -> None:
+async def _send_json(send, status: int, payload: dict, headers: list | None = None) -> None:
     body = json.dumps(payload).encode()
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+            + (headers or []),
         }
     )
     await send({"type": "http.response.body", "body": body})
 
 
+# Bodies being read before authentication, in this process: in all and per client address.
+_body_reads = {"all": 0}
+_body_reads_by_client: dict[str, int] = {}
+
+
 async def _read_capped_body(scope, receive, send) -> SpooledTemporaryFile | None:
     """The request body (in memory up to 1 MiB, then a temp file), or None when the request was
-    answered (413) or the client went away."""
+    answered (413 too large, 503 too many bodies being read, 408 too slow) or the client went away.
+
+    At most WEB_MAX_BODY_READS bodies are read at once per process, WEB_MAX_BODY_READS_PER_CLIENT
+    of them from one client address, and each must arrive within REQUEST_BODY_TIMEOUT_SECONDS plus
+    its Content-Length at REQUEST_BODY_MIN_RATE: slow bodies cannot hold the process."""
     limit = settings.REQUEST_MAX_BODY_BYTES
+    headers = dict(scope.get("headers", []))
+    declared = headers.get(b"content-length", b"")
+    if declared.isdigit() and int(declared) > limit:
+        await _send_json(send, 413, {"message": f"The request body is larger than the limit of {limit} bytes."})
+        return None
+    if not (declared.isdigit() and int(declared) > 0) and b"transfer-encoding" not in headers:
+        return await _read_body(receive, send, limit)  # no body to wait for
+    client = (scope.get("client") or ("",))[0]
+    if (
+        _body_reads["all"] >= settings.WEB_MAX_BODY_READS
+        or _body_reads_by_client.get(client, 0) >= settings.WEB_MAX_BODY_READS_PER_CLIENT
+    ):
+        await _send_json(
+            send,
+            503,
+            {"message": "The server is reading too many request bodies at once; retry in a few seconds."},
+            headers=[(b"retry-after", b"5")],
+        )
+        return None
+    _body_reads["all"] += 1
+    _body_reads_by_client[client] = _body_reads_by_client.get(client, 0) + 1
+    seconds = settings.REQUEST_BODY_TIMEOUT_SECONDS + (int(declared or 0) / max(1, settings.REQUEST_BODY_MIN_RATE))
+    try:
+        return await asyncio.wait_for(_read_body(receive, send, limit), seconds)
+    except asyncio.TimeoutError:
+        message = f"The request body did not arrive within {seconds:.0f} s; send it faster or in smaller requests."
+        await _send_json(send, 408, {"message": message})
+        return None
+    finally:
+        _body_reads["all"] -= 1
+        left = _body_reads_by_client.pop(client, 1) - 1
+        if left:
+            _body_reads_by_client[client] = left
+
+
+async def _read_body(receive, send, limit: int) -> SpooledTemporaryFile | None:
     too_large = {"message": f"The request body is larger than the limit of {limit} bytes."}
-    for name, value in scope.get("headers", []):
-        if name == b"content-length" and value.isdigit() and int(value) > limit:
-            await _send_json(send, 413, too_large)
-            return None
     body = SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
     size = 0
     while True:
-        message = await receive()
+        try:
+            message = await receive()
+        except asyncio.CancelledError:
+            body.close()
+            raise
         if message["type"] == "http.disconnect":
             body.close()
             return None

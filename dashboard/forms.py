@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
@@ -62,46 +64,88 @@ class DataRowFilterForm(forms.Form):
 
 # ---- sign-in ---------------------------------------------------------------------------------
 
-LOGIN_FAILURE_LIMIT = 5
+# Failures are counted per account (any address: behind a proxy every client shares one) and, for a
+# browser that signed in to that account before, per device. The first LOGIN_FREE_FAILURES cost
+# nothing; after that each attempt waits 1, 2, 4, 8 ... up to LOGIN_MAX_WAIT_SECONDS after the last
+# failure. A wait is never a lock-out, and an attacker's failures do not slow the owner's browser.
+LOGIN_FREE_FAILURES = 5
+LOGIN_MAX_WAIT_SECONDS = 60
 LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
+DEVICE_COOKIE = "dd_signin_device"
+DEVICE_COOKIE_MAX_AGE = 180 * 24 * 3600
+_DEVICE_SALT = "dashboard.signin.device"
 
 
-def login_throttle_key(email: str, ip: str) -> str:
+def login_throttle_key(email: str, device: str = "") -> str:
     import hashlib
 
-    digest = hashlib.sha256(f"{email.strip().lower()}|{ip}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{email.strip().lower()}|{device}".encode()).hexdigest()
     return f"login-failures:{digest}"
 
 
+def device_cookie_value(email: str) -> str:
+    """A signed token naming this account and a new device id, set after a successful sign-in."""
+    import secrets
+
+    from django.core import signing
+
+    return signing.dumps({"e": email.strip().lower(), "d": secrets.token_urlsafe(16)}, salt=_DEVICE_SALT)
+
+
+def device_of(request, email: str) -> str:
+    """The device id of a valid device cookie for this account, else ""."""
+    from django.core import signing
+
+    raw = request.COOKIES.get(DEVICE_COOKIE, "") if request else ""
+    try:
+        data = signing.loads(raw, salt=_DEVICE_SALT, max_age=DEVICE_COOKIE_MAX_AGE)
+    except signing.BadSignature:
+        return ""
+    if not isinstance(data, dict) or data.get("e") != email.strip().lower():
+        return ""
+    return str(data.get("d", ""))
+
+
+def wait_seconds(failures: int) -> int:
+    if failures < LOGIN_FREE_FAILURES:
+        return 0
+    return min(LOGIN_MAX_WAIT_SECONDS, 2 ** (failures - LOGIN_FREE_FAILURES))
+
+
 class ThrottledAuthenticationForm(AuthenticationForm):
-    """Django's sign-in form, refusing after LOGIN_FAILURE_LIMIT failures per account and IP address
-    within the window (counted in the cache, so every web process shares the count)."""
+    """Django's sign-in form; after LOGIN_FREE_FAILURES failures for an account each further attempt
+    must wait (see above) and is refused unchecked before then. Counted in the cache (the database
+    cache by default, so every web process and machine shares the count)."""
 
     throttled = False
+    signed_in_device = ""
     error_messages = {
         **AuthenticationForm.error_messages,
         "invalid_login": "That e-mail and password do not match an account.",
-        "throttled": "Too many failed sign-ins for this account from your address. Try again in 15 minutes.",
+        "throttled": "Too many failed sign-ins for this account. Wait %(seconds)s seconds and try again.",
     }
 
     def clean(self):
         email = self.cleaned_data.get("username") or ""
-        ip = self.request.META.get("REMOTE_ADDR", "") if self.request else ""
-        key = login_throttle_key(email, ip)
-        if email and (cache.get(key) or 0) >= LOGIN_FAILURE_LIMIT:
+        if not email:
+            return super().clean()
+        device = device_of(self.request, email)
+        key = login_throttle_key(email, device)
+        now = time.time()
+        record = cache.get(key) or {"n": 0, "t": 0.0}
+        remaining = int(record["t"] + wait_seconds(record["n"]) - now + 0.999)
+        if remaining > 0:
             self.throttled = True
-            raise ValidationError(self.error_messages["throttled"], code="throttled")
+            raise ValidationError(self.error_messages["throttled"], code="throttled", params={"seconds": remaining})
         try:
             cleaned = super().clean()
         except ValidationError:
-            if email:
-                cache.add(key, 0, LOGIN_FAILURE_WINDOW_SECONDS)
-                try:
-                    cache.incr(key)
-                except ValueError:  # expired between add and incr
-                    cache.set(key, 1, LOGIN_FAILURE_WINDOW_SECONDS)
+            cache.set(key, {"n": record["n"] + 1, "t": now}, LOGIN_FAILURE_WINDOW_SECONDS)
             raise
         cache.delete(key)
+        if device:
+            cache.delete(login_throttle_key(email))
+        self.signed_in_device = device
         return cleaned
 
 

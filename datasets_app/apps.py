@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class DatasetsAppConfig(AppConfig):
@@ -20,3 +21,13 @@ class DatasetsAppConfig(AppConfig):
             sender=settings.AUTH_USER_MODEL,
             dispatch_uid="datasets_app.revoke_tokens_of_inactive_user",
         )
+
+        # The rate limiter and the sign-in throttle count in Django's database cache by default
+        # (settings.CACHES): `migrate` makes its table, so no deployment needs an extra step.
+        post_migrate.connect(create_cache_tables, sender=self, dispatch_uid="datasets_app.create_cache_tables")
+
+
+def create_cache_tables(using: str = "default", **_) -> None:
+    from django.core.management import call_command
+
+    call_command("createcachetable", database=using, verbosity=0)

@@ -156,7 +156,7 @@ def start_upload(dataset, *, file_name: Any, size: Any, mode: Any) -> ChunkedUpl
         raise InvalidArgumentError(f"Unknown upload kind {mode!r}.", field="mode")
     total = _clean_size(size)
     name = _clean_name(file_name)
-    (slot,) = _create_slots(dataset.principal, MODES[mode], [name], dataset=ds)
+    (slot,) = _create_slots(dataset.principal, MODES[mode], [name], dataset=ds, staging_bytes=total)
     m.UploadSlot.objects.filter(pk=slot.pk).update(size=total)
     slot.size = total
     return _state(slot)

@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from datasets_app import models as m
@@ -156,13 +156,38 @@ def _upload_url(slot: m.UploadSlot, *, base_url: str | None) -> str:
     return f"{base}/upload/{slot.item_uuid}?{urlencode({'expires': expires, 'signature': signature})}"
 
 
+def _check_open_slots(principal: Principal, adding: int, *, staging_bytes: int = 0) -> None:
+    """Refuses more than UPLOAD_MAX_OPEN_SLOTS uploads in progress (issued, not yet in a job, not
+    expired) per caller, and more than UPLOAD_MAX_STAGING_BYTES declared by its unfinished browser
+    uploads. One aggregate query."""
+    limit, byte_limit = settings.UPLOAD_MAX_OPEN_SLOTS, settings.UPLOAD_MAX_STAGING_BYTES
+    open_slots = m.UploadSlot.objects.filter(
+        consumed_at__isnull=True, expires_at__gt=timezone.now(), **_owner_filter(principal)
+    )
+    have = open_slots.aggregate(n=Count("id"), staged=Sum("size", filter=Q(uploaded_at__isnull=True)))
+    if limit and have["n"] + adding > limit:
+        raise InvalidArgumentError(
+            f"You have {have['n']} uploads in progress; the limit is {limit}. Finish them (start their "
+            f"jobs) or wait until their URLs expire, then ask for {adding} more.",
+            field="count",
+        )
+    staged = have["staged"] or 0
+    if staging_bytes and byte_limit and staged + staging_bytes > byte_limit:
+        raise InvalidArgumentError(
+            f"Your unfinished uploads hold {staged} bytes; with this file ({staging_bytes} bytes) that would "
+            f"pass the limit of {byte_limit} bytes. Finish or abandon some uploads first.",
+            field="size",
+        )
+
+
 def _create_slots(
-    principal: Principal, item_type: str, names: list[str], *, dataset: m.Dataset | None
+    principal: Principal, item_type: str, names: list[str], *, dataset: m.Dataset | None, staging_bytes: int = 0
 ) -> list[m.UploadSlot]:
     if item_type not in ITEM_TYPES:
         raise InvalidArgumentError(
             f"uploadItemType {item_type!r} is not one of {', '.join(ITEM_TYPES)}.", field="uploadItemType"
         )
+    _check_open_slots(principal, len(names), staging_bytes=staging_bytes)
     expires_at = timezone.now() + dt.timedelta(seconds=settings.UPLOAD_URL_LIFETIME_SECONDS)
     slots = []
     for name in names:
