@@ -227,6 +227,15 @@ UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=20 * 1024**3)
 REQUEST_MAX_BODY_BYTES = env.int("REQUEST_MAX_BODY_BYTES", default=65 * 1024 * 1024)
 # Frame rate of the videos made of image groups created with create_video / createVideo.
 IMAGE_SEQUENCE_FPS = env.float("IMAGE_SEQUENCE_FPS", default=10.0)
+# Media bombs (datasets_app/media/bounded.py): every probe and thumbnail runs in a short-lived child
+# process with this much address space and time; pixels are capped from headers before decoding.
+MEDIA_PROBE_MEMORY_BYTES = env.int("MEDIA_PROBE_MEMORY_BYTES", default=1024**3)
+MEDIA_PROBE_SECONDS = env.int("MEDIA_PROBE_SECONDS", default=900)
+MEDIA_MAX_IMAGE_PIXELS = env.int("MEDIA_MAX_IMAGE_PIXELS", default=100_000_000)
+MEDIA_MAX_UNIT_PIXELS = env.int("MEDIA_MAX_UNIT_PIXELS", default=2_000_000_000)
+MEDIA_MAX_DICOM_INFLATED_BYTES = env.int("MEDIA_MAX_DICOM_INFLATED_BYTES", default=256 * 1024**2)
+MEDIA_MAX_VIDEO_FRAMES = env.int("MEDIA_MAX_VIDEO_FRAMES", default=5_000_000)
+MEDIA_FRAME_TABLE_MAX_BYTES = env.int("MEDIA_FRAME_TABLE_MAX_BYTES", default=64 * 1024)
 UPLOAD_URL_LIFETIME_SECONDS = env.int("UPLOAD_URL_LIFETIME_SECONDS", default=24 * 3600)
 SIGNED_URL_LIFETIME_SECONDS = env.int("SIGNED_URL_LIFETIME_SECONDS", default=3600)
 API_SIGNATURE_MAX_AGE_SECONDS = env.int("API_SIGNATURE_MAX_AGE_SECONDS", default=600)

@@ -3,11 +3,20 @@ thumbnail of one frame."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import struct
+import tempfile
+import zlib
 from dataclasses import dataclass
 
 import pydicom
 from pydicom.errors import InvalidDicomError
+
+from .bounded import mib, over_unit_budget, too_many_pixels
+
+# Elements larger than this stay on disk while the header is read (a private blob of gigabytes).
+DEFER_SIZE = "1 MB"
 
 
 class DicomProbeError(Exception):
@@ -24,6 +33,7 @@ class DicomInfo:
     series_instance_uid: str
     sop_instance_uid: str
     modality: str
+    pixels: int = 0
 
 
 def _int(value) -> int | None:
@@ -33,21 +43,89 @@ def _int(value) -> int | None:
         return None
 
 
-def probe_dicom(path: str | os.PathLike) -> DicomInfo:
-    """The header facts of one DICOM file, read with stop_before_pixels (no pixel data in memory).
+def meta_end(fh) -> int:
+    """Offset where the dataset starts after the preamble and the file meta group (0002)."""
+    head = fh.read(144)
+    if len(head) < 144 or head[128:132] != b"DICM":
+        raise DicomProbeError("The deflated DICOM file has no DICM preamble.")
+    group, elem, vr, _length, value = struct.unpack("<HH2sHI", head[132:144])
+    if (group, elem, vr) != (2, 0, b"UL"):
+        raise DicomProbeError("The deflated DICOM file has no file meta group length.")
+    return 144 + value
 
-    Raises DicomProbeError for an empty file or one that is not DICOM (no DICM preamble and no
-    parseable header)."""
+
+@contextlib.contextmanager
+def readable(path: str | os.PathLike, *, max_inflated: int):
+    """A path pydicom can read without holding the file in memory: the file itself, or for the
+    Deflated Explicit VR Little Endian transfer syntax (which pydicom inflates whole, in memory) a
+    temporary copy inflated on disk, refused once it passes `max_inflated` bytes."""
     if os.path.getsize(path) == 0:
         raise DicomProbeError("The file is empty (0 bytes).")
     try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True)
-    except InvalidDicomError:
-        raise DicomProbeError("The file is not DICOM (no DICM header).") from None
-    except Exception as exc:  # noqa: BLE001 - pydicom raises many types for garbage input
-        raise DicomProbeError(f"The DICOM header could not be read: {exc}") from None
+        meta = pydicom.filereader.read_file_meta_info(path)
+    except Exception:  # noqa: BLE001 - no meta: let dcmread say what it is
+        meta = None
+    if meta is None or meta.get("TransferSyntaxUID") != pydicom.uid.DeflatedExplicitVRLittleEndian:
+        yield path
+        return
+    from pydicom.filewriter import write_file_meta_info
+
+    meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    with open(path, "rb") as src, tempfile.NamedTemporaryFile(suffix=".dcm") as out:
+        src.seek(meta_end(src))
+        out.write(b"\0" * 128 + b"DICM")
+        write_file_meta_info(out, meta, enforce_standard=True)
+        inflater, written = zlib.decompressobj(-zlib.MAX_WBITS), 0
+        try:
+            while chunk := src.read(1 << 20) or inflater.unconsumed_tail:
+                while chunk:
+                    data = inflater.decompress(chunk, 1 << 22)
+                    chunk = inflater.unconsumed_tail
+                    written += len(data)
+                    if written > max_inflated:
+                        raise DicomProbeError(
+                            f"The DICOM file's deflated data inflates to more than {mib(max_inflated)}; the "
+                            f"limit is {mib(max_inflated)} (MEDIA_MAX_DICOM_INFLATED_BYTES)."
+                        )
+                    out.write(data)
+                if inflater.eof:
+                    break
+        except zlib.error as exc:
+            raise DicomProbeError(f"The DICOM file's deflated data is corrupt: {exc}") from None
+        out.flush()
+        yield out.name
+
+
+def check_pixels(ds, *, max_pixels: int, unit_used: int = 0, unit_limit: int) -> int:
+    """Rows x Columns x NumberOfFrames x SamplesPerPixel from the header, refused over the limits
+    before any pixel is decoded; returns the file's pixel count."""
+    rows, columns = _int(ds.get("Rows")) or 0, _int(ds.get("Columns")) or 0
+    frames = max(1, _int(ds.get("NumberOfFrames")) or 1)
+    samples = max(1, _int(ds.get("SamplesPerPixel")) or 1)
+    if rows * columns > max_pixels:
+        raise DicomProbeError(too_many_pixels("The DICOM image", columns, rows, max_pixels) + ".")
+    total = rows * columns * frames * samples
+    if total > unit_limit or unit_used + total > unit_limit:
+        what = f"The DICOM file ({columns}x{rows} x {frames} frames x {samples} samples)"
+        if unit_used:
+            what = f"With this file ({columns}x{rows} x {frames} frames x {samples} samples) the series"
+        raise DicomProbeError(over_unit_budget(what, unit_used + total, unit_limit))
+    return total
+
+
+def probe_dicom(path: str | os.PathLike, **limits) -> DicomInfo:
+    """The header facts of one DICOM file, read with stop_before_pixels (no pixel data in memory;
+    large elements deferred). Deflated files are read through `readable`.
+
+    `limits` (max_pixels, unit_used, unit_limit, max_inflated) refuse a bomb from its header.
+    Raises DicomProbeError for an empty file or one that is not DICOM (no DICM preamble and no
+    parseable header)."""
+    max_inflated = limits.pop("max_inflated", 1 << 62)
+    with readable(path, max_inflated=max_inflated) as plain:
+        ds = _header(plain)
     if "SOPInstanceUID" not in ds and "Rows" not in ds:
         raise DicomProbeError("The file has no DICOM image attributes (SOPInstanceUID, Rows).")
+    pixels = check_pixels(ds, **limits) if limits else 0
     return DicomInfo(
         instance_number=_int(ds.get("InstanceNumber")),
         rows=_int(ds.get("Rows")),
@@ -55,7 +133,17 @@ def probe_dicom(path: str | os.PathLike) -> DicomInfo:
         series_instance_uid=str(ds.get("SeriesInstanceUID", "")),
         sop_instance_uid=str(ds.get("SOPInstanceUID", "")),
         modality=str(ds.get("Modality", "")),
+        pixels=pixels,
     )
+
+
+def _header(path):
+    try:
+        return pydicom.dcmread(path, stop_before_pixels=True, defer_size=DEFER_SIZE)
+    except InvalidDicomError:
+        raise DicomProbeError("The file is not DICOM (no DICM header).") from None
+    except Exception as exc:  # noqa: BLE001 - pydicom raises many types for garbage input
+        raise DicomProbeError(f"The DICOM header could not be read: {exc}") from None
 
 
 def series_order(infos: list[DicomInfo]) -> list[int]:
@@ -69,7 +157,7 @@ def series_order(infos: list[DicomInfo]) -> list[int]:
 THUMBNAIL_SIZE = 256
 
 
-def thumbnail(path: str | os.PathLike, size: int = THUMBNAIL_SIZE) -> bytes | None:
+def thumbnail(path: str | os.PathLike, size: int = THUMBNAIL_SIZE, *, max_inflated: int = 1 << 62) -> bytes | None:
     """A JPEG of the file's first frame for a page to show, windowed as a viewer would (the
     modality LUT or rescale, then the file's VOI LUT or window, else its own range); MONOCHROME1
     is inverted. Only that frame is decoded. None when this machine cannot decode the pixels (a
@@ -83,11 +171,19 @@ def thumbnail(path: str | os.PathLike, size: int = THUMBNAIL_SIZE) -> bytes | No
     from pydicom.pixels import apply_modality_lut, apply_voi_lut, pixel_array
 
     try:
-        header = pydicom.dcmread(path, stop_before_pixels=True)
-        frame = pixel_array(path, index=0)
+        with readable(path, max_inflated=max_inflated) as plain:
+            header = pydicom.dcmread(plain, stop_before_pixels=True, defer_size=DEFER_SIZE)
+            frame = pixel_array(plain, index=0)
+    except MemoryError:
+        raise  # the bounded child reports it with the limit
+    except DicomProbeError:
+        raise
     except Exception as exc:  # noqa: BLE001 - every decoder failure means "no thumbnail"
         logging.getLogger(__name__).info("no DICOM thumbnail for %s: %s", path, exc)
         return None
+    # Every other row and column past what the thumbnail shows: the float copy stays small.
+    step = max(1, max(frame.shape[:2]) // (2 * size))
+    frame = frame[::step, ::step]
     if frame.ndim == 3 and frame.shape[-1] == 3:  # colour (YBR is converted to RGB on decoding)
         image = Image.fromarray(frame.astype(np.uint8) if frame.dtype != np.uint8 else frame, "RGB")
     else:

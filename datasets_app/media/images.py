@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
+from .bounded import over_unit_budget, too_many_pixels
+
 THUMBNAIL_SIZE = 256
 
 MIME_TYPES = {
@@ -59,33 +61,45 @@ def _open(path: str | os.PathLike) -> Image.Image:
             raise ImageProbeError(f"The image could not be read: {exc}") from None
 
 
-def probe_image(path: str | os.PathLike) -> ImageInfo:
-    """Width, height and format from the header only. Raises ImageProbeError for non-images,
-    empty files, unsupported formats and decompression bombs."""
-    if os.path.getsize(path) == 0:
-        raise ImageProbeError("The file is empty (0 bytes).")
-    with _open(path) as im:
-        fmt = im.format or ""
-        if fmt not in MIME_TYPES:
-            raise ImageProbeError(f"Image format {fmt or 'unknown'} is not supported.")
-        width, height = im.size
+def check_pixels(width: int, height: int, *, max_pixels: int | None = None, unit_used: int = 0, unit_limit: int | None = None) -> None:
+    """Refuses, from the header and before any decoding, an image over the per-image limit or
+    one that takes its data unit over the unit's limit (pixels x images)."""
+    if max_pixels is not None and width * height > max_pixels:
+        raise ImageProbeError(
+            too_many_pixels("The image", width, height, max_pixels)
+            + ", so it is refused as a possible decompression bomb."
+        )
+    if unit_limit is not None and unit_used + width * height > unit_limit:
+        raise ImageProbeError(over_unit_budget("With this image the data unit", unit_used + width * height, unit_limit))
+
+
+def _header(im: Image.Image, limits: dict) -> ImageInfo:
+    fmt = im.format or ""
+    if fmt not in MIME_TYPES:
+        raise ImageProbeError(f"Image format {fmt or 'unknown'} is not supported.")
+    width, height = im.size
     if width <= 0 or height <= 0:
         raise ImageProbeError("The image has no pixels.")
+    check_pixels(width, height, **limits)
     return ImageInfo(width=width, height=height, format=fmt, mime_type=MIME_TYPES[fmt])
 
 
-def probe_and_thumbnail(path: str | os.PathLike, size: int = THUMBNAIL_SIZE) -> tuple[ImageInfo, bytes]:
-    """probe_image and image_thumbnail with one open of the file."""
+def probe_image(path: str | os.PathLike, **limits) -> ImageInfo:
+    """Width, height and format from the header only. Raises ImageProbeError for non-images,
+    empty files, unsupported formats and decompression bombs (`limits`: see check_pixels)."""
     if os.path.getsize(path) == 0:
         raise ImageProbeError("The file is empty (0 bytes).")
     with _open(path) as im:
-        fmt = im.format or ""
-        if fmt not in MIME_TYPES:
-            raise ImageProbeError(f"Image format {fmt or 'unknown'} is not supported.")
-        width, height = im.size
-        if width <= 0 or height <= 0:
-            raise ImageProbeError("The image has no pixels.")
-        info = ImageInfo(width=width, height=height, format=fmt, mime_type=MIME_TYPES[fmt])
+        return _header(im, limits)
+
+
+def probe_and_thumbnail(path: str | os.PathLike, size: int = THUMBNAIL_SIZE, **limits) -> tuple[ImageInfo, bytes]:
+    """probe_image and image_thumbnail with one open of the file; the pixel limits are checked
+    on the header before anything is decoded."""
+    if os.path.getsize(path) == 0:
+        raise ImageProbeError("The file is empty (0 bytes).")
+    with _open(path) as im:
+        info = _header(im, limits)
         return info, _thumbnail_of(im, size)
 
 

@@ -8,8 +8,10 @@ frame Python decodes. `frame_times(table)` expands the compact frame table it re
 
 from __future__ import annotations
 
+import base64
 import math
 import os
+import zlib
 import subprocess
 import tempfile
 from fractions import Fraction
@@ -17,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import av
+import numpy as np
+
+from .bounded import megapixels, too_many_pixels
 
 VERDICT_OK = "ok"
 VERDICT_AT_RISK = "at risk"
@@ -35,6 +40,10 @@ STANDARD_RATES = [
 ]
 
 
+# Frame tables with at most this many runs keep the plain run-length form; longer ones are packed.
+PLAIN_TABLE_MAX_RUNS = 1000
+
+
 class VideoProbeError(Exception):
     """The source is not a video we can open: unreadable, not a media container, or no video
     stream. `reason` says which, in words. (A video that opens but cannot be decoded does NOT
@@ -44,6 +53,10 @@ class VideoProbeError(Exception):
         self.reason = reason
         self.source = source
         super().__init__(reason)
+
+
+class VideoTooLarge(VideoProbeError):
+    """Over a limit (pixels per frame, frames): refused before decoding."""
 
 
 def _source_str(source: str | os.PathLike) -> str:
@@ -92,30 +105,52 @@ def _fraction_str(value: Fraction | None) -> str | None:
     return f"{value.numerator}/{value.denominator}" if value else None
 
 
-def _rle(values: list[int]) -> list[list[int]]:
-    runs: list[list[int]] = []
-    for v in values:
-        if runs and runs[-1][0] == v:
-            runs[-1][1] += 1
-        else:
-            runs.append([v, 1])
-    return runs
+def _rle(values) -> list[list[int]]:
+    """[[value, repeat], ...] of a sequence of ints (a list or a numpy array)."""
+    arr = np.asarray(values, dtype=np.int64)
+    if not len(arr):
+        return []
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(arr)) + 1))
+    lengths = np.diff(np.concatenate((starts, [len(arr)])))
+    return [[int(v), int(n)] for v, n in zip(arr[starts], lengths)]
 
 
 def frame_times(table: dict) -> list[float]:
     """Presentation time in seconds of every frame, in presentation order, from a frame table.
 
-    Costs O(frames) in time and memory; the table itself stays run-length encoded."""
+    Costs O(frames) in time and memory; the table itself stays run-length encoded (or packed)."""
     if not table or not table.get("count"):
         return []
     tb = Fraction(table["time_base"])
     pts = int(table["start_pts"])
+    if "deltas_zlib" in table:
+        count = int(table["count"])
+        raw = zlib.decompressobj().decompress(base64.b64decode(table["deltas_zlib"]), 8 * (count - 1))
+        ticks = np.concatenate(([pts], pts + np.cumsum(np.frombuffer(raw, dtype="<i8"))))
+        return ((ticks * tb.numerator).astype(np.float64) / tb.denominator).tolist()
     times = [float(pts * tb)]
     for delta, repeat in table["runs"]:
         for _ in range(repeat):
             pts += delta
             times.append(float(pts * tb))
     return times
+
+
+def frame_table_of(pts_sorted, tb: Fraction, *, max_bytes: int) -> dict | None:
+    """The frame table of these sorted presentation times (ticks of `tb`): run-length encoded
+    frame durations when that is short, else the durations packed (zlib, base64): 29.97 fps in a
+    millisecond time base repeats 33, 33, 34 and packs to a few KB an hour. None when even the
+    packed form is over `max_bytes` (durations with no pattern), so no row grows without bound."""
+    pts = np.asarray(pts_sorted, dtype=np.int64)
+    deltas = np.diff(pts)
+    table: dict[str, Any] = {"time_base": _fraction_str(tb), "start_pts": int(pts[0]), "count": int(len(pts))}
+    runs = _rle(deltas)
+    if len(runs) <= PLAIN_TABLE_MAX_RUNS:
+        return {**table, "runs": runs}
+    packed = base64.b64encode(zlib.compress(deltas.astype("<i8").tobytes(), 9)).decode()
+    if len(packed) > max_bytes:
+        return None
+    return {**table, "deltas_zlib": packed}
 
 
 def _gcd_delta(deltas: list[int]) -> int:
@@ -125,7 +160,10 @@ def _gcd_delta(deltas: list[int]) -> int:
     return g
 
 
-def probe_video(source: str | os.PathLike) -> dict:
+def probe_video(
+    source: str | os.PathLike, *, max_pixels: int | None = None, max_frames: int | None = None,
+    table_max_bytes: int = 1 << 62,
+) -> dict:
     """Facts about a video and its frame-sync verdict, as a JSON-ready dict for DataRow.media_info.
 
     `source` is a local path or an http(s) URL; only packet headers are demuxed (plus one decoded
@@ -147,7 +185,10 @@ def probe_video(source: str | os.PathLike) -> dict:
       encoded by frame duration; expand with `frame_times(table)`. None when verdict is unknown.
 
     Raises VideoProbeError (with `.reason`) when the source cannot be opened, is not a media
-    container, or has no video stream. Never raises for a video that opens but fails to decode.
+    container, or has no video stream; VideoTooLarge, before decoding anything, when a frame is
+    over `max_pixels` or there are more than `max_frames` frames. A frame table over
+    `table_max_bytes` (see frame_table_of) is not kept: frame_table None and a reason. Never
+    raises for a video that opens but fails to decode.
     """
     src = _source_str(source)
     container = open_video(src)
@@ -157,6 +198,7 @@ def probe_video(source: str | os.PathLike) -> dict:
         stream = container.streams.video[0]
         ctx = stream.codec_context
         tb = stream.time_base or Fraction(1, 90000)
+        _check_size(int(ctx.width or 0), int(ctx.height or 0), max_pixels)
         info: dict[str, Any] = {
             "codec": ctx.name if ctx else None,
             "width": int(ctx.width or 0),
@@ -169,29 +211,29 @@ def probe_video(source: str | os.PathLike) -> dict:
         }
         reasons: list[str] = []
         try:
-            facts = _demux_facts(container, stream, tb)
+            facts = _demux_facts(container, stream, tb, max_frames)
         except (av.error.FFmpegError, ValueError) as exc:
             return {**info, **_unknown(f"Could not read the video packets: {exc}.")}
         if facts["count"] == 0:
             return {**info, **_unknown("The video stream has no frames.")}
-        decode_error = _decode_first_frame(src)
+        decode_error = _decode_first_frame(src, max_pixels)
         if decode_error:
             return {**info, **_unknown(decode_error)}
 
         pts_sorted = facts["pts_sorted"]
         count = facts["count"]
-        deltas = [b - a for a, b in zip(pts_sorted, pts_sorted[1:])]
-        start_pts = pts_sorted[0]
-        last_duration = facts["last_duration"] or (deltas[-1] if deltas else 0)
-        duration_ticks = (pts_sorted[-1] - start_pts) + last_duration
+        deltas = np.diff(pts_sorted)
+        start_pts = int(pts_sorted[0])
+        last_duration = facts["last_duration"] or (int(deltas[-1]) if len(deltas) else 0)
+        duration_ticks = (int(pts_sorted[-1]) - start_pts) + last_duration
         duration = float(duration_ticks * tb) if duration_ticks > 0 else float((stream.duration or 0) * tb)
         avg = Fraction(count, 1) / Fraction(duration).limit_denominator(10**6) if duration > 0 else None
         fps = float(stream.average_rate) if stream.average_rate else (float(avg) if avg else 0.0)
 
         # Variable frame rate: frame durations vary beyond timestamp rounding (one tick).
         vfr = False
-        if deltas:
-            lo, hi = min(deltas), max(deltas)
+        if len(deltas):
+            lo, hi = int(deltas.min()), int(deltas.max())
             if lo <= 0:
                 reasons.append("Two frames share a presentation time (duplicate or zero-length frames).")
             if hi - lo > 1:
@@ -246,6 +288,13 @@ def probe_video(source: str | os.PathLike) -> dict:
                 f"Very sparse keyframes: up to {max_gap_s:.1f} s between keyframes, so seeking "
                 f"is slow and some players land on the wrong frame."
             )
+        table = frame_table_of(pts_sorted, tb, max_bytes=table_max_bytes)
+        if table is None:
+            reasons.append(
+                f"The frame table is not stored: the durations of its {count} frames follow no pattern "
+                f"that fits in {table_max_bytes // 1024} KiB (MEDIA_FRAME_TABLE_MAX_BYTES); re-encode the "
+                f"video for a constant frame rate."
+            )
         info.update(
             fps=round(fps, 6),
             duration=round(duration, 6),
@@ -257,12 +306,7 @@ def probe_video(source: str | os.PathLike) -> dict:
             max_keyframe_interval=round(max_gap_s, 3),
             verdict=VERDICT_AT_RISK if reasons else VERDICT_OK,
             reasons=reasons,
-            frame_table={
-                "time_base": _fraction_str(tb),
-                "start_pts": start_pts,
-                "count": count,
-                "runs": _rle(deltas),
-            },
+            frame_table=table,
         )
         return info
     finally:
@@ -283,12 +327,21 @@ def _nominal_step(stream, tb: Fraction) -> int:
     return max(1, round(1 / (Fraction(rate) * tb)))
 
 
-def _demux_facts(container, stream, tb: Fraction) -> dict:
-    """Walks the video packets once (headers only, O(frames) ints kept).
+def _check_size(width: int, height: int, max_pixels: int | None) -> None:
+    if max_pixels is not None and width * height > max_pixels:
+        raise VideoTooLarge(too_many_pixels("Each frame of the video", width, height, max_pixels) + ".")
+
+
+def _demux_facts(container, stream, tb: Fraction, max_frames: int | None = None) -> dict:
+    """Walks the video packets once (headers only, 8 bytes kept per frame; more than
+    `max_frames` frames raise VideoTooLarge).
 
     A frame without a timestamp (raw streams, some AVIs) is counted and given the previous
     frame's time plus one frame at the declared rate, so the table still has one entry per frame."""
-    pts_list: list[int] = []
+    from array import array
+
+    pts_list = array("q")
+    limit = max_frames if max_frames is not None else -1
     missing = out_of_order = discarded = keyframes = 0
     first_is_key: bool | None = None
     last_key_pts: int | None = None
@@ -319,14 +372,18 @@ def _demux_facts(container, stream, tb: Fraction) -> dict:
                 max_key_gap = gap if max_key_gap is None else max(max_key_gap, gap)
             last_key_pts = pts
         pts_list.append(pts)
+        if len(pts_list) == limit + 1:
+            raise VideoTooLarge(
+                f"The video has more than {max_frames} frames; the limit is {max_frames} (MEDIA_MAX_VIDEO_FRAMES)."
+            )
         last_duration = packet.duration or last_duration
-    pts_list.sort()
-    if pts_list and last_key_pts is not None:
-        tail = pts_list[-1] - last_key_pts
+    pts_sorted = np.sort(np.frombuffer(pts_list, dtype=np.int64)) if pts_list else np.zeros(0, np.int64)
+    if len(pts_sorted) and last_key_pts is not None:
+        tail = int(pts_sorted[-1]) - last_key_pts
         max_key_gap = tail if max_key_gap is None else max(max_key_gap, tail)
     return {
-        "pts_sorted": pts_list,
-        "count": len(pts_list),
+        "pts_sorted": pts_sorted,
+        "count": int(len(pts_sorted)),
         "missing_pts": missing,
         "out_of_order": out_of_order,
         "discarded": discarded,
@@ -337,36 +394,59 @@ def _demux_facts(container, stream, tb: Fraction) -> dict:
     }
 
 
-def _decode_first_frame(src: str) -> str | None:
+def _bounded_stream(container, max_pixels: int | None):
+    """The first video stream, its size checked from the header and its decoder told the same
+    limit (a frame bigger than the header said fails to decode) and to use one thread."""
+    stream = container.streams.video[0]
+    ctx = stream.codec_context
+    _check_size(int(ctx.width or 0), int(ctx.height or 0), max_pixels)
+    options = {"threads": "1"}
+    if max_pixels is not None:
+        options["max_pixels"] = str(max_pixels)
+    ctx.options = {**(ctx.options or {}), **options}
+    return stream
+
+
+def _decode_first_frame(src: str, max_pixels: int | None = None) -> str | None:
     """None when the first video frame decodes, else the reason in words."""
     try:
         container = open_video(src)
     except VideoProbeError as exc:
         return exc.reason
     try:
-        for _frame in container.decode(video=0):
+        for _frame in container.decode(_bounded_stream(container, max_pixels)):
             return None
         return "No frame of the video could be decoded."
+    except MemoryError:
+        raise
     except (av.error.FFmpegError, ValueError) as exc:
         return f"The video could not be decoded: {exc}."
     finally:
         container.close()
 
 
-def video_thumbnail(source: str | os.PathLike, out_file, size: int = 256) -> tuple[int, int]:
+def video_thumbnail(
+    source: str | os.PathLike, out_file, size: int = 256, *, max_pixels: int | None = None
+) -> tuple[int, int]:
     """Writes a JPEG of the first decodable frame, fitted within size x size, to `out_file` (a path
-    or binary file object); returns its (width, height). One frame is decoded.
+    or binary file object); returns its (width, height). One frame is decoded, scaled to the
+    thumbnail's size by the decoder's scaler (no full-size RGB copy).
 
-    Raises VideoProbeError when no frame decodes."""
+    Raises VideoProbeError when no frame decodes, VideoTooLarge over `max_pixels`."""
     container = open_video(source)
     try:
         try:
-            frame = next(container.decode(video=0), None)
+            frame = next(container.decode(_bounded_stream(container, max_pixels)), None)
+        except MemoryError:
+            raise
         except (av.error.FFmpegError, ValueError) as exc:
             raise VideoProbeError(f"The video could not be decoded: {exc}.", source=_source_str(source)) from exc
         if frame is None:
             raise VideoProbeError("No frame of the video could be decoded.", source=_source_str(source))
-        image = frame.to_image()
+        scale = min(1.0, size / max(frame.width, frame.height, 1))
+        image = frame.reformat(
+            width=max(1, round(frame.width * scale)), height=max(1, round(frame.height * scale)), format="rgb24"
+        ).to_image()
     finally:
         container.close()
     image.thumbnail((size, size))

@@ -101,16 +101,17 @@ def _commit_unit(
 # ---- processing upload units ---------------------------------------------------------------------
 
 
-def _probe_file(key: str, sha: str, kind: str):
-    """(facts, sha256) of one hosted upload; MediaError when missing or not the right media."""
+def _probe_file(key: str, sha: str, kind: str, unit_used: int = 0):
+    """(facts, sha256) of one hosted upload; MediaError when missing, not the right media or
+    over a media limit (`unit_used`: pixels of the unit's earlier files, see media/probe.py)."""
     try:
         with storage.local_copy(key, want_sha256=not sha) as (path, digest):
             if kind == up.UNIT_VIDEO:
                 facts = probe.video(path)
             elif kind == up.UNIT_DICOM:
-                facts = probe.dicom(path)
+                facts = probe.dicom(path, unit_used=unit_used)
             else:
-                facts = probe.image(path)
+                facts = probe.image(path, unit_used=unit_used)
     except FileNotFoundError:
         raise MediaError("The uploaded file is missing from storage.") from None
     return facts, sha or digest
@@ -194,12 +195,13 @@ def _process_image_group(job: m.DataJob, unit: m.DataJobUnit) -> None:
     """Images of one resolution form one group; several resolutions make several groups, each
     keeping the caller's order as data_sequence. Any bad image fails the whole unit."""
     spec = unit.spec
-    probed = []
+    probed, used = [], 0
     for f in spec["files"]:
         try:
-            facts, sha = _probe_file(f["key"], f.get("sha256", ""), up.UNIT_IMAGE)
+            facts, sha = _probe_file(f["key"], f.get("sha256", ""), up.UNIT_IMAGE, used)
         except MediaError as exc:
             raise MediaError(f"{f['title']}: {exc.reason}") from None
+        used += facts.width * facts.height
         probed.append((f, facts, sha))
     groups: OrderedDict[tuple[int, int], list] = OrderedDict()
     for item in probed:
@@ -260,12 +262,13 @@ def _process_dicom(job: m.DataJob, unit: m.DataJobUnit) -> None:
     from datasets_app.media.dicom import series_order
 
     spec = unit.spec
-    probed = []
+    probed, used = [], 0
     for f in spec["files"]:
         try:
-            info, sha = _probe_file(f["key"], f.get("sha256", ""), up.UNIT_DICOM)
+            info, sha = _probe_file(f["key"], f.get("sha256", ""), up.UNIT_DICOM, used)
         except MediaError as exc:
             raise MediaError(f"{f['title']}: {exc.reason}") from None
+        used += info.pixels
         probed.append((f, info, sha))
     order = series_order([info for _, info, _ in probed])
     ordered = [probed[i] for i in order]
@@ -312,10 +315,8 @@ def _process_dicom(job: m.DataJob, unit: m.DataJobUnit) -> None:
 
 def _dicom_thumbnail(key: str) -> str:
     """The thumbnail key of a series' first slice ("" when its pixels cannot be decoded here)."""
-    from datasets_app.media.dicom import thumbnail
-
     with storage.local_copy(key) as (path, _):
-        data = thumbnail(path)
+        data = probe.dicom_thumbnail(path)
     if data is None:
         return ""
     thumb = storage.thumbnail_key(key)

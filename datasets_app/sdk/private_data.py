@@ -48,6 +48,7 @@ from django.utils import timezone
 from datasets_app import crypto
 from datasets_app import models as m
 from datasets_app.media import cloud, relay
+from datasets_app.media import probe as media_probe
 
 from .exceptions import AuthorisationError, DatasetsError, InvalidArgumentError, ResourceNotFoundError
 from .policy import Op, Principal, parse_hash, usable_integrations
@@ -697,6 +698,9 @@ def _probe_image(adapter: cloud.CloudAdapter, ref: cloud.ObjectRef) -> Probed:
         with Image.open(f) as img:
             width, height = img.size
             mime = Image.MIME.get(img.format or "", "") or (f.info.content_type if f.info else "")
+        media_probe.check_image_pixels(width, height)
+    except media_probe.MediaError as exc:
+        raise PrivateDataError(f"{ref.url}: {exc.reason}") from None
     except Image.DecompressionBombError as exc:
         raise PrivateDataError(f"{ref.url} is refused as a decompression bomb: {exc}") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
@@ -707,8 +711,6 @@ def _probe_image(adapter: cloud.CloudAdapter, ref: cloud.ObjectRef) -> Probed:
 
 
 def _probe_video(adapter: cloud.CloudAdapter, ref: cloud.ObjectRef) -> Probed:
-    from datasets_app.media import video
-
     info = adapter.head(ref)
     if info.size == 0:
         raise PrivateDataError(f"{ref.url} is empty (0 bytes).")
@@ -718,9 +720,9 @@ def _probe_video(adapter: cloud.CloudAdapter, ref: cloud.ObjectRef) -> Probed:
     source = info.final_url or adapter.signed_url(ref, 900)
     adapter.guard_url(source)
     with relay.relayed(source, allow_private_network=adapter.allow_private_network, label=ref.url) as relayed:
-        try:
-            facts = video.probe_video(relayed.url)
-        except video.VideoProbeError as exc:
+        try:  # in a bounded child process, the size and frame limits checked before decoding
+            facts = media_probe.video_source(relayed.url)
+        except media_probe.MediaError as exc:
             if relayed.refusal:
                 raise PrivateDataError(f"{ref.url} could not be read: {relayed.refusal}") from None
             raise PrivateDataError(f"{ref.url} is not a readable video: {exc.reason}") from None
@@ -745,7 +747,12 @@ def _probe_dicom(adapter: cloud.CloudAdapter, ref: cloud.ObjectRef) -> Probed:
     if f.size == 0:
         raise PrivateDataError(f"{ref.url} is empty (0 bytes).")
     try:
-        header = pydicom.dcmread(f, stop_before_pixels=True)
+        # pydicom inflates a deflated dataset whole in memory: that kind is read from a bounded
+        # copy on disk (media_probe.dicom_stream); large elements stay unread (defer_size).
+        header = media_probe.dicom_stream(f) or pydicom.dcmread(f, stop_before_pixels=True, defer_size="1 MB")
+        media_probe.check_dicom_pixels(header)
+    except media_probe.MediaError as exc:
+        raise PrivateDataError(f"{ref.url}: {exc.reason}") from None
     except (InvalidDicomError, EOFError, ValueError, OSError, KeyError) as exc:
         if isinstance(exc, cloud.CloudError):
             raise

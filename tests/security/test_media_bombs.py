@@ -188,7 +188,7 @@ def test_deflated_dicom_that_inflates_huge_fails_its_unit_in_bounded_memory(tmp_
     result = ds.wait_data_job(ds.create_dicom_series_start([bomb]), 120)
     assert result.status == "ERROR", result
     assert "bomb.dcm" in result.errors[0]
-    assert "inflates to more than 256 MiB; the limit is 256 MiB" in result.errors[0], result.errors[0]
+    assert "inflates to more than 256 MiB; the limit is 256 MiB (MEDIA_MAX_DICOM_INFLATED_BYTES)" in result.errors[0]
     assert not m.DataRow.objects.filter(dataset=dataset).exists()
     assert _peak_rss() - before < 150 * MiB
     peaks = _child_peaks(caplog)
@@ -207,7 +207,7 @@ def test_dicom_header_claiming_65535_squared_fails_with_the_limit(tmp_path, data
     path = make_dicom_claiming(tmp_path / "huge.dcm", 65535, 65535)
     result = ds.wait_data_job(ds.create_dicom_series_start([path]), 60)
     assert result.status == "ERROR", result
-    assert "huge.dcm is 65535x65535 pixels (4295 megapixels); the limit is 100 megapixels" in result.errors[0]
+    assert result.errors[0].startswith("huge.dcm: The DICOM image is 65535x65535 pixels (4295 megapixels); the limit is 100 megapixels per image (MEDIA_MAX_IMAGE_PIXELS)"), result.errors[0]
     assert not m.DataRow.objects.filter(dataset=dataset).exists()
 
 
@@ -215,8 +215,10 @@ def test_dicom_frames_times_pixels_over_the_unit_limit_fails(tmp_path, dataset, 
     path = make_dicom_claiming(tmp_path / "cine.dcm", 4096, 4096, frames=200)
     result = ds.wait_data_job(ds.create_dicom_series_start([path]), 60)
     assert result.status == "ERROR", result
-    assert "cine.dcm holds 3355 megapixels (4096x4096 x 200 frames x 1 samples)" in result.errors[0]
-    assert "the limit is 2000 megapixels" in result.errors[0]
+    assert result.errors[0].startswith(
+        "cine.dcm: The DICOM file (4096x4096 x 200 frames x 1 samples) holds 3355 megapixels; the limit is 2000 "
+        "megapixels per data unit (MEDIA_MAX_UNIT_PIXELS)."
+    ), result.errors[0]
 
 
 def test_image_header_claiming_huge_size_fails_and_other_units_land(tmp_path, dataset, ds, data_worker):
@@ -227,7 +229,7 @@ def test_image_header_claiming_huge_size_fails_and_other_units_land(tmp_path, da
     result = ds.wait_data_job(ds.start_data_job(items, ignore_errors=True), 60)
     assert result.units_done_count == 1 and result.units_error_count == 1, result
     (error,) = result.errors
-    assert "is 70000x70000 pixels (4900 megapixels); the limit is 100 megapixels" in error, error
+    assert "The image is 70000x70000 pixels (4900 megapixels); the limit is 100 megapixels per image" in error, error
     assert [r.title for r in result.data_hashes_with_titles] == ["good.jpg"]
 
 
@@ -237,7 +239,9 @@ def test_image_group_over_the_unit_pixel_limit_fails(tmp_path, dataset, ds, data
     files = [make_image(tmp_path / f"{n}.png", 1000, 1000) for n in range(4)]
     result = ds.wait_data_job(ds.create_image_group_start(files, title="big group"), 60)
     assert result.status == "ERROR", result
-    assert "holds 4 megapixels; the limit is 3 megapixels per data unit" in result.errors[0], result.errors[0]
+    assert result.errors[0].startswith(
+        "3.png: With this image the data unit holds 4 megapixels; the limit is 3 megapixels per data unit"
+    ), result.errors[0]
 
 
 def test_video_with_huge_frames_fails_before_decoding_and_worker_lives_on(
@@ -249,7 +253,9 @@ def test_video_with_huge_frames_fails_before_decoding_and_worker_lives_on(
     before = _peak_rss()
     result = ds.wait_data_job(ds.upload_video_start(big), 120)
     assert result.status == "ERROR", result
-    assert "is 12000x12000 pixels (144 megapixels); the limit is 100 megapixels" in result.errors[0], result.errors[0]
+    assert "Each frame of the video is 12000x12000 pixels (144 megapixels); the limit is 100 megapixels" in result.errors[0], (
+        result.errors[0]
+    )
     assert _peak_rss() - before < 150 * MiB
     # the worker takes the next job
     ok = ds.upload_video(make_video(tmp_path / "ok.mp4", frames=5), timeout_seconds=60)
