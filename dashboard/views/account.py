@@ -97,7 +97,7 @@ def bearer_token_revoke(request, token_id: int):
     """Revokes one of the signed-in user's live bearer tokens (404 for anyone else's)."""
     with sdk_errors_as_http():
         token = accounts.revoke_bearer_token(request.user, token_id)
-    messages.success(request, f"Bearer token {token.prefix}… revoked: clients using it are refused from now on.")
+    messages.success(request, f"Bearer token {token.prefix}… revoked: clients using it are now refused.")
     return redirect("dashboard:account")
 
 

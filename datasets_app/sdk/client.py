@@ -331,7 +331,9 @@ class UserClient:
         key.dataset = ds
         return api_key_to_orm(key, secret=secret)
 
-    def _api_key_rows(self, dataset_hash: str, include_revoked: bool) -> tuple[m.Dataset, list[m.DatasetAPIKey]]:
+    def _api_key_rows(
+        self, dataset_hash: str, include_revoked: bool
+    ) -> tuple[m.Dataset, list[m.DatasetAPIKey]]:
         """(the dataset, its keys oldest first) if this user may manage it. Two queries."""
         ds = require(self.principal, dataset_hash, Op.MANAGE)
         qs = ds.api_keys.all()

@@ -29,7 +29,11 @@ def record_reveals(user: m.User, keys: Iterable[m.DatasetAPIKey], via: str) -> N
     m.APIKeySecretReveal.objects.bulk_create(
         [
             m.APIKeySecretReveal(
-                api_key=key, dataset_id=key.dataset_id, user=user, user_email=user.email, via=via[:VIA_MAX_CHARS]
+                api_key=key,
+                dataset_id=key.dataset_id,
+                user=user,
+                user_email=user.email,
+                via=via[:VIA_MAX_CHARS],
             )
             for key in keys
         ]
@@ -39,8 +43,5 @@ def record_reveals(user: m.User, keys: Iterable[m.DatasetAPIKey], via: str) -> N
 def recent_reveals(dataset: m.Dataset, *, limit: int = 50) -> list[m.APIKeySecretReveal]:
     """The dataset's latest reveals, newest first, each with its key. One query. Callers check
     that the reader may manage the dataset (UserClient.list_dataset_api_keys does)."""
-    return list(
-        m.APIKeySecretReveal.objects.filter(dataset=dataset).select_related("api_key").order_by("-created_at", "-id")[
-            :limit
-        ]
-    )
+    rows = m.APIKeySecretReveal.objects.filter(dataset=dataset).select_related("api_key")
+    return list(rows.order_by("-created_at", "-id")[:limit])

@@ -122,3 +122,38 @@ def test_deactivate_user_command_revokes_tokens(sdk_client, alice, live_server):
     assert not m.BearerToken.objects.filter(user=alice, revoked_at__isnull=True).exists()
     with pytest.raises(AuthenticationError):
         token_client(token, live_server).get_datasets()
+
+
+def test_migration_0005_keeps_existing_tokens_and_ids(transactional_db):
+    """0005 adds columns to BearerToken: a populated table migrates with ids, digests and users
+    intact, and a token issued before it still authenticates (it expires within 24 h)."""
+    import datetime as dt
+
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    from datasets_app import crypto
+    from datasets_app.sdk import accounts
+
+    before = [("datasets_app", "0004_sequence_videos")]
+    after = [("datasets_app", "0005_token_revocation_key_reveals")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    user = old.get_model("datasets_app", "User").objects.create(
+        email="old@example.com", username="old@example.com"
+    )
+    token = "legacy-token-issued-before-0005"
+    row = old.get_model("datasets_app", "BearerToken").objects.create(
+        user=user,
+        token_digest=crypto.secret_digest(token),
+        expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1),
+    )
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(after)
+    migrated = m.BearerToken.objects.get(pk=row.pk)
+    assert migrated.user_id == user.pk and migrated.prefix == "" and migrated.public_key is None
+    assert migrated.revoked_at is None
+    assert accounts.user_for_bearer_token(token).pk == user.pk
+    MigrationExecutor(connection).migrate(executor.loader.graph.leaf_nodes())

@@ -293,10 +293,14 @@ PATHS: dict[str, Any] = {
         "get": {
             "operationId": "getBearerToken",
             "summary": "A new 24-hour bearer token for the caller (SDK get_bearer_token).",
+            "description": "Only for a request signed with the caller's Ed25519 key: a bearer token "
+            "cannot mint another (403). Tokens are listed and revoked on the dashboard's Account page.",
+            "security": [{"encordSig": []}],
             "responses": {
                 "200": _json(
                     {"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}}}
                 ),
+                "403": _error("Sent with a bearer token: only an Ed25519-signed request mints one"),
                 **COMMON_ERRORS,
             },
         }

@@ -9,7 +9,8 @@ from .base import V2Call, v2_endpoint
 
 @v2_endpoint(methods=["GET"])
 def bearer_token(call: V2Call) -> dict[str, str]:
-    """GET /v2/public/user/bearer-token -> {"token"} (24 h; only its digest is stored)."""
+    """GET /v2/public/user/bearer-token -> {"token"} (24 h; only its digest is stored); only for
+    a request signed with the user's Ed25519 key (the SDK layer refuses a bearer token: 403)."""
     return {"token": call.user_client().get_bearer_token()}
 
 
