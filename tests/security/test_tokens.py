@@ -13,7 +13,7 @@ from encord.exceptions import AuthenticationError, AuthorisationError
 from encord.user_client import EncordUserClient
 
 from datasets_app import models as m
-from tests.api.conftest import fresh_rate_limits, sdk_client  # noqa: F401  (fixtures)
+from tests.api.conftest import fresh_rate_limits, register_key, sdk_client  # noqa: F401  (fixtures)
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -41,6 +41,27 @@ def test_a_bearer_token_cannot_mint_another(sdk_client, alice, live_server):  # 
     with pytest.raises(AuthorisationError, match="Ed25519"):
         thief.get_bearer_token()
     assert m.BearerToken.objects.filter(user=alice).count() == 1
+
+
+def test_a_stolen_token_cannot_turn_into_lasting_credentials(
+    sdk_client, ds_admin, dataset, rw_key, live_server  # noqa: F811
+):
+    """A dataset ADMIN's token must not create a dataset API key (no expiry) nor fetch existing
+    key secrets: either would outlive the token's 24 hours and its revocation."""
+    from tests.api.conftest import RawClient, error_code
+
+    thief = RawClient(live_server.url, bearer=sdk_client(ds_admin).get_bearer_token())
+    keys_before, reveals_before = m.DatasetAPIKey.objects.count(), m.APIKeySecretReveal.objects.count()
+    payload = {"dataset_hash": str(dataset.dataset_hash), "title": "persist", "scopes": ["dataset.read"]}
+    for method in ("POST", "GET"):
+        envelope = thief.v1("datasetapikey", method, payload=payload, endpoint="user")
+        assert error_code(envelope) == "AUTHORISATION_ERROR" and "Ed25519" in envelope["payload"]
+        assert rw_key.secret not in str(envelope)
+    assert m.DatasetAPIKey.objects.count() == keys_before
+    assert m.APIKeySecretReveal.objects.count() == reveals_before
+    # the same requests signed with the admin's key still work
+    signer = RawClient(live_server.url, key=register_key(ds_admin))
+    assert error_code(signer.v1("datasetapikey", "GET", payload=payload, endpoint="user")) is None
 
 
 def test_signed_mint_still_works_and_stores_no_secret(sdk_client, alice, live_server):  # noqa: F811
