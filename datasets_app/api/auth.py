@@ -97,7 +97,7 @@ def _user_principal(key_hex: str) -> Principal:
 
 
 def _bearer_principal(token: str) -> Principal:
-    return Principal(user=accounts.user_for_bearer_token(token))
+    return Principal(user=accounts.user_for_bearer_token(token), by_bearer_token=True)
 
 
 def authenticate_v1(request: HttpRequest, body: bytes, *, endpoint: str) -> Principal:

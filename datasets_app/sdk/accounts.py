@@ -150,6 +150,17 @@ def mint_bearer_token(principal: Principal) -> str:
     return issue_bearer_token(principal.user, key)
 
 
+def refuse_bearer_token(principal: Principal, action: str) -> None:
+    """AuthorisationError when a bearer token authenticated `principal`: what outlives the token
+    (dataset API keys, their secrets, new tokens) needs a signature or a dashboard session, so
+    revoking a stolen token, or its expiry, ends the theft."""
+    if principal.by_bearer_token:
+        raise AuthorisationError(
+            f"{action} needs a request signed with your Ed25519 key (or the dashboard): a bearer "
+            "token cannot create or read credentials that would outlive it."
+        )
+
+
 def user_for_bearer_token(token: str) -> m.User:
     """The active user a live bearer token belongs to, else AuthenticationError. One query."""
     from datasets_app import crypto

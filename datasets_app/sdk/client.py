@@ -13,6 +13,7 @@ from datasets_app import crypto
 from datasets_app import models as m
 
 from . import convert, key_secrets, orm
+from .accounts import refuse_bearer_token
 from .dataset import Dataset, api_key_to_orm
 from .exceptions import AuthenticationError, InvalidArgumentError, ResourceNotFoundError
 from .policy import Op, Principal, parse_hash, require, role_subquery, usable_integrations
@@ -301,6 +302,7 @@ class UserClient:
     ) -> orm.DatasetAPIKey:
         """A new key; its secret is returned here and stays retrievable by the dataset's ADMINs
         (each time recorded, this one too: `via` says through what). Three queries."""
+        refuse_bearer_token(self.principal, "Creating a dataset API key")
         ds = require(self.principal, dataset_hash, Op.MANAGE)
         title = clean_title(api_key_title, "API key title")
         scopes = set()
@@ -349,6 +351,7 @@ class UserClient:
     ) -> list[orm.DatasetAPIKey]:
         """The dataset's keys, oldest first, secrets included (Encord's SDK expects them): each
         secret handed out is recorded as a reveal, `via` saying through what. Three queries."""
+        refuse_bearer_token(self.principal, "Fetching API key secrets")
         _ds, keys = self._api_key_rows(dataset_hash, include_revoked)
         key_secrets.record_reveals(self.user, keys, via)
         return [api_key_to_orm(key) for key in keys]
@@ -369,6 +372,7 @@ class UserClient:
         self, dataset_hash: str, *, via: str = key_secrets.IN_PROCESS
     ) -> orm.DatasetAPIKey:
         """The oldest live key with both scopes (its secret revealed, and recorded), or a new one."""
+        refuse_bearer_token(self.principal, "Fetching API key secrets")
         full = {orm.DatasetScope.READ, orm.DatasetScope.WRITE}
         for key in self._api_key_rows(dataset_hash, False)[1]:
             if key.can_read and key.can_write:

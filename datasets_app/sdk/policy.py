@@ -48,11 +48,13 @@ POLICY: dict[Op, frozenset[Grant]] = {
 @dataclass(frozen=True)
 class Principal:
     """Who is asking: a user, or a dataset API key (never both). `signed_with` is the user's
-    Ed25519 key when this request was signed with it (None for bearer tokens and sessions)."""
+    Ed25519 key when this request was signed with it (None for bearer tokens and sessions);
+    `by_bearer_token` is true when a bearer token authenticated it."""
 
     user: m.User | None = None
     api_key: m.DatasetAPIKey | None = None
     signed_with: m.PublicKey | None = None
+    by_bearer_token: bool = False
 
     def __post_init__(self) -> None:
         if (self.user is None) == (self.api_key is None):
