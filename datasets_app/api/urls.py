@@ -26,6 +26,7 @@ urlpatterns = [
     path("public", v1.public, name="api-v1-public"),
     path("public/user", v1.public_user, name="api-v1-public-user"),
     path("media/signed/<path:key>", media_views.signed_media, name="media-signed"),
+    path("media/private/<str:integration_uuid>", media_views.private_media, name="media-private"),
     path("upload/<str:item_uuid>", upload_views.signed_upload, name="upload-signed"),
     *_v2_patterns(),
     # Keep last: any other /v2/public path is a JSON 404.

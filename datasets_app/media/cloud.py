@@ -28,10 +28,12 @@ from urllib.parse import quote, unquote, urlsplit
 
 import requests
 
-from . import netguard
+from . import netguard, redact
 
 # azure-core logs every request and response at INFO; keep job logs readable.
 logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
+# urllib3 and requests echo request URLs, SAS tokens and signatures included: scrub them.
+redact.install_log_filters()
 
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 30.0
@@ -89,6 +91,13 @@ class ObjectInfo:
     etag: str = ""
     # HTTPS: where redirects ended (each hop checked by the guard); a video probe opens this one.
     final_url: str = ""
+
+
+def attachment(filename: str) -> str:
+    """A Content-Disposition value that makes a browser download `filename` (RFC 6266)."""
+    from django.utils.http import content_disposition_header
+
+    return content_disposition_header(True, filename or "download") or "attachment"
 
 
 def _strip_type(value: str | None) -> str:
@@ -161,7 +170,16 @@ class CloudAdapter(ABC):
 
     @abstractmethod
     def signed_url(self, ref: ObjectRef, expires_seconds: int = 3600) -> str:
-        """A time-limited GET URL made by the provider, for browsers and re-encodes."""
+        """A time-limited GET URL for this server's own reads (probes, re-encodes through the
+        relay). It may carry the integration's stored secret (an Azure SAS token): never hand it
+        out; `shareable_url` is the one for clients."""
+
+    def shareable_url(self, ref: ObjectRef, expires_seconds: int = 3600, filename: str = "") -> str | None:
+        """A GET URL that may leave the server: scoped to this one object, read-only, expiring,
+        and holding no stored credential; a download (Content-Disposition: attachment) where the
+        provider lets the signature fix the response's headers. None when the provider cannot make
+        one from this integration's credentials: then the bytes go through our own signed route."""
+        return self.signed_url(ref, expires_seconds)
 
     @abstractmethod
     def list_objects(self, bucket: str, prefix: str = "", limit: int = 1000) -> list[tuple[str, int]]:
@@ -364,7 +382,7 @@ class S3Adapter(CloudAdapter):
                 or status == 403
             ):
                 return AccessDenied(f"Access to {what} was denied ({code}): check the integration's keys.")
-            return CloudError(f"S3 refused {what}: {code} {exc}")
+            return CloudError(f"S3 refused {what}: {code} {redact.scrub(exc)}")
         # botocore wraps what a connection raised; the guard's refusal keeps its own meaning.
         inner = (getattr(exc, "kwargs", None) or {}).get("error")
         if isinstance(inner, netguard.AddressRefused):
@@ -372,10 +390,10 @@ class S3Adapter(CloudAdapter):
         if isinstance(inner, netguard.HostUnresolvable):
             return Unreachable(str(inner))
         if isinstance(exc, EndpointConnectionError):
-            return Unreachable(f"The S3 endpoint is unreachable: {exc}")
+            return Unreachable(f"The S3 endpoint is unreachable: {redact.scrub(exc)}")
         if isinstance(exc, BotoCoreError):
-            return Unreachable(f"S3 request for {what} failed: {exc}")
-        return CloudError(str(exc))
+            return Unreachable(f"S3 request for {what} failed: {redact.scrub(exc)}")
+        return CloudError(redact.scrub(exc))
 
     def head(self, ref: ObjectRef) -> ObjectInfo:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -492,6 +510,15 @@ class S3Adapter(CloudAdapter):
             "get_object", Params={"Bucket": ref.bucket, "Key": ref.key}, ExpiresIn=int(expires_seconds)
         )
 
+    def shareable_url(self, ref: ObjectRef, expires_seconds: int = 3600, filename: str = "") -> str | None:
+        # SigV4 query signing: the URL names the access key ID, never the secret key.
+        params = {
+            "Bucket": ref.bucket,
+            "Key": ref.key,
+            "ResponseContentDisposition": attachment(filename or ref.name),
+        }
+        return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=int(expires_seconds))
+
     def list_objects(self, bucket: str, prefix: str = "", limit: int = 1000) -> list[tuple[str, int]]:
         from botocore.exceptions import BotoCoreError, ClientError
 
@@ -606,14 +633,14 @@ class GCSAdapter(CloudAdapter):
         if isinstance(exc, gexc.NotFound):
             return ObjectNotFound(f"{what} does not exist (404).")
         if isinstance(exc, (gexc.Forbidden, gexc.Unauthorized, aexc.RefreshError)):
-            return AccessDenied(f"Access to {what} was denied: check the service account. ({exc})")
+            return AccessDenied(f"Access to {what} was denied: check the service account. ({redact.scrub(exc)})")
         if isinstance(exc, netguard.AddressRefused):
             return AddressRefused(str(exc))
         if isinstance(exc, (requests.ConnectionError, requests.Timeout, aexc.TransportError)):
-            return Unreachable(f"Google Cloud Storage is unreachable for {what}: {exc}")
+            return Unreachable(f"Google Cloud Storage is unreachable for {what}: {redact.scrub(exc)}")
         if isinstance(exc, gexc.GoogleAPIError):
-            return CloudError(f"Google Cloud Storage refused {what}: {exc}")
-        return CloudError(str(exc))
+            return CloudError(f"Google Cloud Storage refused {what}: {redact.scrub(exc)}")
+        return CloudError(redact.scrub(exc))
 
     def _blob(self, ref: ObjectRef):
         return self.client.bucket(ref.bucket).blob(ref.key)
@@ -693,6 +720,20 @@ class GCSAdapter(CloudAdapter):
             method="GET",
             credentials=creds,
             api_access_endpoint=self.public_base,
+        )
+
+    def shareable_url(self, ref: ObjectRef, expires_seconds: int = 3600, filename: str = "") -> str | None:
+        creds = self._credentials()
+        if creds is None:  # a public bucket: the object's own URL
+            return f"{self.public_base}/{quote(ref.bucket)}/{quote(ref.key)}"
+        # V4 signing with the service account's key: the URL names the account, never the key.
+        return self._blob(ref).generate_signed_url(
+            version="v4",
+            expiration=timedelta(seconds=int(expires_seconds)),
+            method="GET",
+            credentials=creds,
+            api_access_endpoint=self.public_base,
+            response_disposition=attachment(filename or ref.name),
         )
 
     def list_objects(self, bucket: str, prefix: str = "", limit: int = 1000) -> list[tuple[str, int]]:
@@ -790,10 +831,10 @@ class AzureAdapter(CloudAdapter):
         if isinstance(exc, (aexc.ServiceRequestError, aexc.ServiceResponseError)):
             if isinstance(getattr(exc, "inner_exception", None), netguard.AddressRefused):
                 return AddressRefused(str(exc.inner_exception))
-            return Unreachable(f"Azure Blob Storage is unreachable for {what}: {exc}")
+            return Unreachable(f"Azure Blob Storage is unreachable for {what}: {redact.scrub(exc)}")
         if isinstance(exc, aexc.HttpResponseError):
             return CloudError(f"Azure refused {what}: {exc.status_code} {exc.reason}")
-        return CloudError(str(exc))
+        return CloudError(redact.scrub(exc))
 
     def _call(self, ref, fn, *args, **kwargs):
         from azure.core import exceptions as aexc
@@ -850,8 +891,32 @@ class AzureAdapter(CloudAdapter):
             )
             return f"{blob_url}?{sas}"
         if self.credentials.get("sas_token"):
+            # The stored SAS itself: for this server's own reads only (see shareable_url).
             return f"{blob_url}?{self.credentials['sas_token'].lstrip('?')}"
         return blob_url
+
+    def shareable_url(self, ref: ObjectRef, expires_seconds: int = 3600, filename: str = "") -> str | None:
+        from azure.storage.blob import BlobSasPermissions, generate_blob_sas
+
+        blob_url = f"{self.endpoint_url}/{quote(ref.bucket)}/{quote(ref.key)}"
+        if self.credentials.get("account_key"):
+            # A service SAS for this one blob: read only, expiring, and a download.
+            now = datetime.now(UTC)
+            sas = generate_blob_sas(
+                account_name=self.account,
+                container_name=ref.bucket,
+                blob_name=ref.key,
+                account_key=self.credentials["account_key"],
+                permission=BlobSasPermissions(read=True),
+                expiry=now + timedelta(seconds=int(expires_seconds)),
+                start=now - timedelta(minutes=5),
+                content_disposition=attachment(filename or ref.name),
+            )
+            return f"{blob_url}?{sas}"
+        if self.credentials.get("sas_token"):
+            # A SAS cannot sign a narrower one, and the stored one may reach the whole account.
+            return None
+        return blob_url  # anonymous access: a public container
 
     def list_objects(self, bucket: str, prefix: str = "", limit: int = 1000) -> list[tuple[str, int]]:
         container = self.service.get_container_client(bucket)
@@ -991,6 +1056,12 @@ class HTTPSAdapter(CloudAdapter):
             yield from response.iter_content(chunk_size)
 
     def signed_url(self, ref: ObjectRef, expires_seconds: int = 3600) -> str:
+        return ref.url
+
+    def shareable_url(self, ref: ObjectRef, expires_seconds: int = 3600, filename: str = "") -> str | None:
+        # An object our credentials unlock is served through our route (a browser has no token).
+        if self._headers(ref.url) or self._auth(ref.url):
+            return None
         return ref.url
 
     def list_objects(self, bucket: str, prefix: str = "", limit: int = 1000) -> list[tuple[str, int]]:

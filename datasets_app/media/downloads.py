@@ -26,13 +26,21 @@ def _is_s3() -> bool:
     return bool(getattr(settings, "AWS_STORAGE_BUCKET_NAME", ""))
 
 
-def signed_download_url(key: str, *, base_url: str | None = None, lifetime_seconds: int | None = None) -> str:
+def signed_download_url(
+    key: str, *, base_url: str | None = None, lifetime_seconds: int | None = None, filename: str = ""
+) -> str:
     """A URL that serves hosted file `key` until it expires (SIGNED_URL_LIFETIME_SECONDS by default).
 
-    Absolute when `base_url` or settings.PUBLIC_BASE_URL is known, else a path on this host."""
+    Absolute when `base_url` or settings.PUBLIC_BASE_URL is known, else a path on this host. On S3
+    the signature also fixes the response's Content-Disposition to a download of `filename` (the
+    key's last part by default): whatever type an uploader gave the object, it never renders as a
+    page on the bucket's origin."""
     lifetime = int(lifetime_seconds or settings.SIGNED_URL_LIFETIME_SECONDS)
     if _is_s3():
-        return default_storage.url(key, expire=lifetime)
+        from django.utils.http import content_disposition_header
+
+        disposition = content_disposition_header(True, filename or key.rsplit("/", 1)[-1])
+        return default_storage.url(key, parameters={"ResponseContentDisposition": disposition}, expire=lifetime)
     expires = signed.expiry(lifetime)
     query = urlencode({"expires": expires, "signature": signed.sign(PURPOSE, key, expires=expires)})
     try:

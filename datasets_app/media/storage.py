@@ -199,7 +199,9 @@ def local_copy(key: str, *, want_sha256: bool = False) -> Iterator[tuple[str, st
     """(a local path to hosted file `key`, its SHA-256 or "") for probing.
 
     Local storage: the file itself, no copy (and no hashing unless asked). S3: streamed once to a
-    temporary file, hashed on the way, removed afterwards."""
+    temporary file, hashed on the way, removed afterwards; TooLarge past settings.UPLOAD_MAX_BYTES
+    (an upload's pre-signed PUT URL stays valid after registration, so the object may have been
+    replaced by a bigger one since its size was checked)."""
     path = _local_path(key)
     if path is not None:
         digest = ""
@@ -213,8 +215,12 @@ def local_copy(key: str, *, want_sha256: bool = False) -> Iterator[tuple[str, st
     fd, tmp = tempfile.mkstemp(prefix="dd-media-")
     try:
         h = hashlib.sha256()
+        limit, copied = settings.UPLOAD_MAX_BYTES, 0
         with os.fdopen(fd, "wb") as out, default_storage.open(key, "rb") as src:
             while chunk := src.read(CHUNK_SIZE):
+                copied += len(chunk)
+                if copied > limit:
+                    raise TooLarge(limit)
                 h.update(chunk)
                 out.write(chunk)
         yield tmp, h.hexdigest()
@@ -229,7 +235,11 @@ def save_small(key: str, data: bytes, content_type: str = "image/jpeg") -> None:
 
 
 def presigned_put_url(key: str, *, content_type: str | None = None, lifetime_seconds: int) -> str:
-    """The object store's own pre-signed PUT URL for `key` (S3 hosted storage only)."""
+    """The object store's own pre-signed PUT URL for `key` (S3 hosted storage only).
+
+    It fixes neither size nor type: the encord SDK PUTs to it before telling us either (no
+    presigned POST with a content-length-range is possible). The size is enforced where the
+    object is first read: `head` at registration, `local_copy` while the job streams it."""
     client = default_storage.connection.meta.client
     params = {"Bucket": default_storage.bucket_name, "Key": default_storage._normalize_name(key)}
     return client.generate_presigned_url("put_object", Params=params, ExpiresIn=int(lifetime_seconds))
@@ -249,11 +259,11 @@ def head(key: str) -> tuple[int, str] | None:
     return int(resp["ContentLength"]), ""
 
 
-def signed_download_url(key: str, *, base_url: str | None = None) -> str:
+def signed_download_url(key: str, *, base_url: str | None = None, filename: str = "") -> str:
     """A time-limited URL serving hosted file `key`: S3's presigned GET, or our signed media endpoint."""
     from .downloads import signed_download_url as _signed
 
-    return _signed(key, base_url=base_url)
+    return _signed(key, base_url=base_url, filename=filename)
 
 
 def walk_keys(prefix: str = "") -> Iterator[str]:
@@ -268,19 +278,20 @@ def walk_keys(prefix: str = "") -> Iterator[str]:
 
 
 def signed_file_url(
-    storage_key: str, url: str, integration=None, *, base_url: str | None = None
+    storage_key: str, url: str, integration=None, *, base_url: str | None = None, filename: str = ""
 ) -> str | None:
     """A time-limited download URL for a row's or member's file: hosted -> signed_download_url;
-    external with an integration -> the provider's own signed URL; else the URL itself."""
+    external with an integration -> a link that holds none of its secrets (private_links.link_for:
+    the provider's own scoped URL, or our signed route); else the URL itself."""
     if url:
         if integration is None:
             return url
-        from datasets_app.sdk.private_data import private_signed_url
+        from .private_links import link_for
 
-        return private_signed_url(url, integration)
+        return link_for(url, integration, base_url=base_url, filename=filename)
     if not storage_key:
         return None
-    return signed_download_url(storage_key, base_url=base_url)
+    return signed_download_url(storage_key, base_url=base_url, filename=filename)
 
 
 def missing_files(*, batch: int = 1000) -> Iterator[tuple[str, str, str]]:
