@@ -719,6 +719,15 @@ class UploadsMixin:
         found = storage.head(slot.object_key)
         if found is None:
             return False
+        limit = settings.UPLOAD_MAX_BYTES
+        if found[0] > limit:
+            # The pre-signed PUT cannot fix a size (the SDK names none): this is where it is enforced.
+            storage.delete_files([slot.object_key])
+            raise InvalidArgumentError(
+                f"Upload {slot.object_key!r} is {found[0]} bytes; the limit is {limit} bytes. "
+                "Upload a smaller file with a new URL.",
+                object_url=slot.object_key,
+            )
         slot.size = found[0]
         slot.uploaded_at = timezone.now()
         m.UploadSlot.objects.filter(pk=slot.pk).update(size=slot.size, uploaded_at=slot.uploaded_at)
