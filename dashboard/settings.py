@@ -195,6 +195,12 @@ CELERY_TASK_ROUTES = {
     "datasets_app.tasks.reencode_videos_task": {"queue": "media"},
     "datasets_app.tasks.make_sequence_video_task": {"queue": "media"},
 }
+# Every queue declared: a worker started without -Q (`celery -A dashboard worker`, as Celery's
+# documentation shows) consumes all of them; `-Q media` still makes a dedicated worker.
+# Each its own direct exchange, as Celery created them before they were declared (same wire names).
+from kombu import Exchange, Queue  # noqa: E402
+
+CELERY_TASK_QUEUES = tuple(Queue(name, Exchange(name), routing_key=name) for name in ("default", "media"))
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=6 * 3600)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=6 * 3600 - 60)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

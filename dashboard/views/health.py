@@ -8,6 +8,7 @@ from django.views.decorators.cache import never_cache
 
 from datasets_app.observability import has_metrics_token
 from datasets_app.sdk.policy import may_see_server_diagnostics
+from datasets_app.sdk.workers import waiting_warnings
 
 
 def _check_database() -> str | None:
@@ -38,6 +39,11 @@ def healthz(request):
         # Exception text names hosts and drivers: only the operator (metrics token, org admin) sees it.
         problems = [p.split(":", 1)[0] + ": unavailable" for p in problems]
     body = {"status": "ok" if not problems else "unavailable", "problems": problems}
+    if not problems:
+        # Jobs waiting on a queue no running worker consumes: the web tier is fine (still 200), say so.
+        warnings = waiting_warnings()
+        if warnings:
+            body["warnings"] = warnings
     return JsonResponse(body, status=200 if not problems else 503)
 
 

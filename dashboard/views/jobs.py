@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard.errors import sdk_errors_as_http
+from datasets_app.sdk import workers
 from datasets_app.sdk.policy import Op
 
 from .common import is_partial, user_client
@@ -18,8 +19,16 @@ from .common import is_partial, user_client
 def job_list(request):
     jobs = user_client(request).get_jobs(limit=200)
     running = any(not j.is_terminal for j in jobs)
+    waiting = workers.jobs_waiting(jobs)  # per job: "no running worker takes its queue", or None
+    context = {
+        "jobs": jobs,
+        "rows": list(zip(jobs, waiting)),
+        "waiting": sorted({w for w in waiting if w}),
+        "running": running,
+        "nav": "jobs",
+    }
     template = "partials/job_list_rows.html" if is_partial(request) else "jobs.html"
-    return render(request, template, {"jobs": jobs, "running": running, "nav": "jobs"})
+    return render(request, template, context)
 
 
 @login_required
@@ -37,6 +46,7 @@ def data_job_detail(request, dataset_hash: str, process_hash: str):
         "tab": "data",
         "can_manage": dataset.can(Op.MANAGE),
         "can_upload": dataset.can(Op.WRITE_DATA),
+        "waiting": None if job.is_terminal else workers.data_job_waiting(job.process_hash),
     }
     template = "partials/data_job_status.html" if is_partial(request) else "data_job.html"
     return render(request, template, context)

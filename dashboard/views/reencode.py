@@ -12,6 +12,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from dashboard.errors import sdk_errors_as_404, sdk_errors_as_http
 from dashboard.forms import DataRowSelectionForm
+from datasets_app.sdk import workers
 from datasets_app.sdk.policy import Op
 
 from .common import is_partial, user_client
@@ -79,6 +80,7 @@ def reencode_task(request, dataset_hash: str, task_id: int):
         "tab": "data",
         "can_manage": dataset.can(Op.MANAGE),
         "can_upload": dataset.can(Op.WRITE_DATA),
+        "waiting": workers.reencode_waiting(task.status),
     }
     template = "partials/reencode_task_status.html" if is_partial(request) else "reencode_task.html"
     return render(request, template, context)

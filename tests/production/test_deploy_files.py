@@ -80,7 +80,9 @@ def check_command(argv: list[str], *, consumed: set[str]) -> str:
         sub = next(a for a in args if not a.startswith("-") and a != app_name)
         assert sub in {"worker", "beat"}, f"unexpected celery sub-command {sub!r}"
         if sub == "worker":
-            queues = set((_option(args, "-Q", "--queues") or settings.CELERY_TASK_DEFAULT_QUEUE).split(","))
+            # no -Q: every declared queue (CELERY_TASK_QUEUES), as `celery -A dashboard worker` does
+            declared = ",".join(q.name for q in settings.CELERY_TASK_QUEUES)
+            queues = set((_option(args, "-Q", "--queues") or declared).split(","))
             # systemd's %i instance name stands for each queue the units are enabled for
             if queues == {"%i"}:
                 queues = known_queues()
@@ -216,5 +218,8 @@ def test_the_checker_rejects_what_does_not_exist():
         check_command(["python", "manage.py", "no_such_command"], consumed=set())
     with pytest.raises(AssertionError):
         check_command(["celery", "-A", "dashboard", "worker", "-Q", "nosuchqueue"], consumed=set())
+    plain: set[str] = set()
+    check_command(["celery", "-A", "dashboard", "worker"], consumed=plain)
+    assert plain == known_queues()  # a worker without -Q takes every queue our tasks use
     with pytest.raises((AssertionError, ModuleNotFoundError)):
         check_command(["gunicorn", "-c", "deploy/gunicorn.conf.py", "dashboard.nowsgi:application"], consumed=set())

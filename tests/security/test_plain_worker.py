@@ -10,6 +10,7 @@ and the dashboard pages in this process.
 
 from __future__ import annotations
 
+import html
 import os
 import signal
 import subprocess
@@ -51,8 +52,6 @@ def _database_url() -> str:
 def celery_worker(tmp_path: Path, *extra: str):
     """A real `celery -A dashboard worker` process on this suite's broker, database and media
     folder, `extra` arguments appended (none: exactly what Celery's documentation shows)."""
-    # Messages other test modules queued (their rows are gone) must not reach this worker.
-    celery_app.control.purge()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DJANGO_SETTINGS"))},
         "DJANGO_SETTINGS_MODULE": "dashboard.settings",
@@ -96,7 +95,9 @@ def _wait(predicate, what: str, log: Path, timeout: float = 90) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_worker_answers():
-    """What workers answered is cached for a few seconds: each test asks afresh."""
+    """What workers answered is cached for a few seconds: each test asks afresh. Messages other
+    test modules queued (their rows are gone) must not reach this test's workers."""
+    celery_app.control.purge()
     cache.clear()
     yield
     cache.clear()
@@ -120,9 +121,10 @@ def test_a_plain_worker_runs_video_uploads_and_reencodes(tmp_path, dataset, ds):
 
 
 def _page(client: Client, url: str, **headers) -> str:
+    """The page as a person reads it (entities unescaped)."""
     response = client.get(url, **headers)
     assert response.status_code == 200, response.content[:500]
-    return response.content.decode()
+    return html.unescape(response.content.decode())
 
 
 def test_a_job_waiting_on_a_queue_no_worker_consumes_says_so(tmp_path, dataset, ds, ds_user):
