@@ -302,3 +302,22 @@ def test_frame_table_of_a_long_jittery_video_is_kept_compactly(tmp_path):
     table = frame_table_of(pts, Fraction(1, 1000), max_bytes=64 * 1024)
     assert table is not None and len(json.dumps(table)) < 8_000
     assert frame_times(table) == [p / 1000 for p in pts]
+
+
+
+def test_reused_children_keep_a_limit_per_run():
+    """Children are reused between runs (a fork per probe cost ~18 ms), but each run gets its own
+    budget: a run over it is refused, the next one in budget works, and a spinning decoder is
+    stopped by its CPU limit."""
+    from datasets_app.media import bounded
+
+    from .bounded_workloads import allocate_and_report_pid, spin_forever
+
+    first = bounded.run(allocate_and_report_pid, 8 * MiB, label="a", memory_bytes=256 * MiB, seconds=30)
+    again = bounded.run(allocate_and_report_pid, 8 * MiB, label="b", memory_bytes=256 * MiB, seconds=30)
+    assert first == again  # the same child served both
+    with pytest.raises(bounded.Refused, match=r"more than 64 MiB of memory"):
+        bounded.run(allocate_and_report_pid, 512 * MiB, label="c", memory_bytes=64 * MiB, seconds=30)
+    assert bounded.run(allocate_and_report_pid, 8 * MiB, label="d", memory_bytes=64 * MiB, seconds=30) > 0
+    with pytest.raises(bounded.Refused, match=r"longer than 1 s"):
+        bounded.run(spin_forever, label="e", memory_bytes=64 * MiB, seconds=1)
