@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import requests
 import urllib3
 
-from . import netguard
+from . import netguard, redact
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +152,8 @@ class _RelayHandler(BaseHTTPRequestHandler):
             self._refuse(403, source.refusal)
             return
         except (netguard.HostUnresolvable, requests.RequestException) as exc:
-            source.refusal = f"The media could not be fetched ({exc.__class__.__name__}: {exc})."
+            # The exception's text holds the origin URL, a stored SAS token included: scrub it.
+            source.refusal = f"The media could not be fetched ({exc.__class__.__name__}: {redact.scrub(exc)})."
             self._refuse(502, source.refusal)
             return
         with upstream:

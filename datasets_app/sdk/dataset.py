@@ -285,7 +285,9 @@ class Dataset(UploadsMixin, ReEncodeMixin):
                     last_edited_at=member.last_edited_at,
                     width=member.width,
                     height=member.height,
-                    signed_url=signed_file_url(member.storage_key, member.url, row.integration, base_url=base_url)
+                    signed_url=signed_file_url(
+                        member.storage_key, member.url, row.integration, base_url=base_url, filename=member.title
+                    )
                     if image_signed_urls
                     else None,
                 )
@@ -293,7 +295,7 @@ class Dataset(UploadsMixin, ReEncodeMixin):
             ]
         url = None
         if signed_url and row.data_type != m.DataType.DICOM:
-            url = signed_file_url(row.storage_key, row.url, row.integration, base_url=base_url)
+            url = signed_file_url(row.storage_key, row.url, row.integration, base_url=base_url, filename=row.title)
         return convert.data_row(row, with_metadata=client_metadata, images_data=images, signed_url=url)
 
     def preview_urls(self, rows: Iterable[m.DataRow], *, base_url: str | None = None) -> dict[str, str]:

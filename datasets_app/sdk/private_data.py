@@ -24,8 +24,8 @@ Entry points
   `{unit.pk: rows or PrivateDataError}`. A runner that can hand over a batch should prefer it.
 - `read_private_files_from_local_file(path_or_file)`: trusted in-process callers only (the SDK
   layer's Dataset given a `pathlib.Path` or an open file); nothing the API calls reaches it.
-- `private_signed_url(row_or_url, integration, ...)`: the provider's own time-limited GET URL for
-  a browser or a re-encode.
+- `private_signed_url(url, integration, ...)`: a time-limited download URL for a client that holds
+  none of the integration's secrets (the provider's scoped URL, or our signed media route).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from django.utils import timezone
 
 from datasets_app import crypto
 from datasets_app import models as m
-from datasets_app.media import cloud, relay
+from datasets_app.media import cloud, private_links, relay
 from datasets_app.media import probe as media_probe
 
 from .exceptions import AuthorisationError, DatasetsError, InvalidArgumentError, ResourceNotFoundError
@@ -1143,16 +1143,23 @@ def add_private_data(
 
 
 def private_signed_url(
-    url: str, integration: m.CloudIntegration, *, lifetime_seconds: int | None = None
+    url: str,
+    integration: m.CloudIntegration,
+    *,
+    lifetime_seconds: int | None = None,
+    base_url: str | None = None,
+    filename: str = "",
 ) -> str:
-    """The provider's own time-limited GET URL for an object of this integration (for a browser or
-    a re-encode). No request is sent for S3, GCS with a service account, or Azure with a key."""
-    adapter = cloud.adapter_for(integration)
+    """A time-limited download URL for an object of this integration that holds none of its
+    stored secrets (media/private_links.py): the provider's own one-object, read-only URL where it
+    can sign one, else our signed /media/private route. No request is sent to the provider."""
     try:
-        ref = adapter.parse(url)
-        return adapter.signed_url(ref, int(lifetime_seconds or settings.SIGNED_URL_LIFETIME_SECONDS))
+        cloud.adapter_for(integration).parse(url)
     except cloud.CloudError as exc:
         raise PrivateDataError(str(exc)) from None
+    return private_links.link_for(
+        url, integration, base_url=base_url, lifetime_seconds=lifetime_seconds, filename=filename
+    )
 
 
 def read_private_object(url: str, integration: m.CloudIntegration) -> io.RawIOBase:
