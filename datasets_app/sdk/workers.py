@@ -123,7 +123,8 @@ def data_job_queues(process_hashes: Iterable[str]) -> dict[str, str]:
     jobs = m.DataJob.objects.filter(process_hash__in=hashes, status=m.JobStatus.PENDING)
     with_video = {str(h) for h in jobs.filter(video_unit).values_list("process_hash", flat=True).distinct()}
     light, video = queue_of(DATA_JOB_TASK), queue_of(VIDEO_DATA_JOB_TASK)
-    return {h: (video if h in with_video else light) for h in map(str, jobs.values_list("process_hash", flat=True))}
+    pending = map(str, jobs.values_list("process_hash", flat=True))
+    return {h: (video if h in with_video else light) for h in pending}
 
 
 def data_job_waiting(process_hash: str) -> str | None:
