@@ -73,7 +73,7 @@ def _provider(request, org_admin, name: str):
         secret = AZURITE_KEY
         config = {"endpoint_url": az.endpoint_url, "account": az.account}
         creds, url = {"account_key": secret}, f"{az.endpoint_url}/{container}/dir/a.jpg"
-    elif name == "s3":
+    elif name in ("s3", "s3-session"):
         s3 = request.getfixturevalue("moto_s3")
         bucket = f"b-{uuid.uuid4().hex[:8]}"
         s3.client().create_bucket(Bucket=bucket)
@@ -81,6 +81,9 @@ def _provider(request, org_admin, name: str):
         secret = f"s3-secret-{uuid.uuid4().hex}"  # moto takes any key pair
         config = {"endpoint_url": s3.endpoint_url}
         creds, url = {"access_key_id": "AKIDTEST", "secret_access_key": secret}, f"s3://{bucket}/dir/a.jpg"
+        if name == "s3-session":  # temporary (STS) credentials: the session token is a secret too
+            secret = f"session-{uuid.uuid4().hex}"
+            creds["session_token"] = secret
     else:  # https with a bearer token
         web = request.getfixturevalue("http_media")
         folder = f"h-{uuid.uuid4().hex[:8]}"
@@ -112,7 +115,7 @@ def _import(org_admin, dataset, integration, url) -> m.DataRow:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("provider", ["azure-sas", "azure-key", "s3", "https-bearer"])
+@pytest.mark.parametrize("provider", ["azure-sas", "azure-key", "s3", "s3-session", "https-bearer"])
 def test_a_dataset_user_never_receives_the_integrations_secret(
     provider, request, caplog, live_server, dataset, org_admin, ds_user, sdk_client, raw_client  # noqa: F811
 ):
