@@ -39,3 +39,12 @@ def make_sequence_video_task(data_hash: str) -> str:
     from datasets_app.sdk import sequence_videos
 
     return sequence_videos.make_sequence_video(data_hash)
+
+
+# The frame table of a video row that has none yet, asked for by a web request (which never probes
+# itself): one probe, bounded, in the worker; a row that has a verdict by now is left alone.
+@shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=3600, soft_time_limit=3600 - 60)
+def probe_video_row_task(data_hash: str) -> str:
+    from datasets_app.sdk import reencode_jobs
+
+    return reencode_jobs.probe_row_once(data_hash)

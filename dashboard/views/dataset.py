@@ -106,8 +106,11 @@ def data_row_detail(request, dataset_hash: str, data_hash: str):
             except InvalidArgumentError as error:
                 context["frame_sync_error"] = error.message
             else:
-                context["frame_sync"] = timestamps
-                context["plot"] = frame_duration_plot(timestamps.times, timestamps.fps)
+                if timestamps.pending:  # measured by the worker; this page probes nothing
+                    context["frame_sync_pending"] = timestamps.reasons
+                else:
+                    context["frame_sync"] = timestamps
+                    context["plot"] = frame_duration_plot(timestamps.times, timestamps.fps)
     return render(request, "data_row.html", context)
 
 

@@ -22,10 +22,18 @@ from .policy import Op, parse_hash
 from .validation import clean_list
 
 
+# The verdict of a video whose frame table the worker is still measuring (times empty).
+VERDICT_PENDING = "pending"
+MEASURING = "Measuring the frame table: the worker is reading this video's headers. Ask again in a moment."
+# A row's probe is queued at most once per this many seconds (the task itself is idempotent).
+PROBE_REQUEUE_SECONDS = 600
+
+
 @dataclass(frozen=True)
 class FrameTimestamps:
     """Frame index <-> presentation time of one video. `times[n]` is frame n's time in seconds
-    (presentation order, as PyAV's frame.time and a browser's currentTime report it)."""
+    (presentation order, as PyAV's frame.time and a browser's currentTime report it). While the
+    worker measures a video never probed, verdict is "pending", `reasons` say so, `times` is empty."""
 
     data_hash: str
     verdict: str
@@ -35,6 +43,10 @@ class FrameTimestamps:
     start_time: float
     time_base: str | None
     times: list[float]
+
+    @property
+    def pending(self) -> bool:
+        return self.verdict == VERDICT_PENDING
 
     def time_of(self, frame: int) -> float:
         """The seek time of frame `frame` (IndexError outside 0..frame_count-1)."""
@@ -208,16 +220,18 @@ class ReEncodeMixin:
     def get_frame_timestamps(self, data_hash: str) -> FrameTimestamps:
         """Frame index <-> presentation time of a video of this dataset (READ).
 
-        From the stored probe (one query); a video never probed is probed now (demuxing headers
-        of the file, streamed) and the result stored."""
+        From the stored probe (one query). A video never probed (rows imported from metadata, say)
+        is never probed here, in a web request: its probe is queued to the worker (bounded there,
+        media/probe.py) and the answer is verdict "pending" with a reason to show."""
         row = self._get_row(data_hash, Op.READ)
         if row.data_type != m.DataType.VIDEO:
             raise InvalidArgumentError(f"Data item {data_hash} is not a video.", data_hash=str(data_hash))
         info = row.media_info or {}
         if "verdict" not in info:
-            from .reencode_jobs import probe_row
-
-            info = probe_row(row)
+            return FrameTimestamps(
+                data_hash=str(row.data_hash), verdict=VERDICT_PENDING, reasons=queue_frame_probe(str(row.data_hash)),
+                fps=0.0, frame_count=0, start_time=0.0, time_base=None, times=[],
+            )
         from datasets_app.media.video import frame_times
 
         table = info.get("frame_table") or {}
@@ -231,3 +245,22 @@ class ReEncodeMixin:
             time_base=table.get("time_base"),
             times=frame_times(table),
         )
+
+
+def queue_frame_probe(data_hash: str) -> list[str]:
+    """Queues the worker's probe of a video row without a verdict (tasks.probe_video_row_task, after
+    commit), at most once per PROBE_REQUEUE_SECONDS per row; returns the reasons a caller shows
+    while it is pending (with a word when no running worker takes the task's queue)."""
+    from django.core.cache import cache
+
+    from datasets_app.tasks import probe_video_row_task
+
+    from . import workers
+
+    if cache.add(f"frame-probe-queued:{data_hash}", 1, timeout=PROBE_REQUEUE_SECONDS):
+        transaction.on_commit(lambda: probe_video_row_task.delay(data_hash))
+    reasons = [MEASURING]
+    queue = workers.queue_of(probe_video_row_task.name)
+    if workers.unserved([queue]):
+        reasons.append(workers.waiting_message(queue))
+    return reasons

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from datasets_app import models as m
 from datasets_app.models.jobs import ReEncodeStatus
-from datasets_app.media import relay
+from datasets_app.media import ffmpeg, probe, relay
 from datasets_app.media import video as vid
 
 logger = logging.getLogger(__name__)
@@ -36,6 +36,14 @@ logger = logging.getLogger(__name__)
 PROGRESS_INTERVAL_SECONDS = 0.5
 REENCODE_PRESET = os.environ.get("REENCODE_PRESET", "veryfast")
 REENCODE_CRF = int(os.environ.get("REENCODE_CRF", "20"))
+REENCODE_MEMORY_DEFAULT = 4 * 1024**3
+
+
+def ffmpeg_memory_bytes() -> int:
+    """The address-space cap of an ffmpeg encode (MEDIA_REENCODE_MEMORY_BYTES)."""
+    from django.conf import settings
+
+    return int(getattr(settings, "MEDIA_REENCODE_MEMORY_BYTES", REENCODE_MEMORY_DEFAULT))
 
 
 class ReEncodeFailed(Exception):
@@ -106,21 +114,46 @@ def _explained(source: relay.RelayedSource | None, reason: str) -> str:
     return reason
 
 
+def probe_source(source: str, relayed: relay.RelayedSource | None = None, *, what: str = "") -> dict:
+    """probe_video of a path or URL in the bounded child (media/probe.py: memory, time, pixels and
+    frames capped by the settings); ReEncodeFailed with the reason a person can act on."""
+    try:
+        return probe.video_source(source)
+    except probe.MediaError as exc:
+        raise ReEncodeFailed(_explained(relayed, f"{what}{exc.reason}")) from None
+
+
 def probe_row(row: m.DataRow) -> dict:
-    """Probes the row's current file and stores the facts in media_info (kept keys: "original")."""
+    """Probes the row's current file (bounded) and stores the facts in media_info (kept keys:
+    "original"). Worker side only: a web request queues it (sdk/reencode.py)."""
     try:
         with opened_source(row, original=False) as (source, relayed):
-            try:
-                info = vid.probe_video(source)
-            except vid.VideoProbeError as exc:
-                raise ReEncodeFailed(_explained(relayed, str(exc))) from None
+            info = probe_source(source, relayed)
     except ReEncodeFailed as exc:
         info = {"verdict": vid.VERDICT_UNKNOWN, "reasons": [str(exc)], "frame_table": None}
     kept = {k: v for k, v in (row.media_info or {}).items() if k == "original"}
     info = {**info, **kept}
-    m.DataRow.objects.filter(pk=row.pk).update(media_info=info)
+    # Only if the row still points at the file probed (a re-encode may have replaced it meanwhile).
+    m.DataRow.objects.filter(pk=row.pk, storage_key=row.storage_key, url=row.url).update(media_info=info)
     row.media_info = info
     return info
+
+
+def probe_row_once(data_hash: str) -> str:
+    """The queued probe of a video row without a verdict (tasks.probe_video_row_task): probes and
+    stores it; returns the verdict ("MISSING" when the row is gone). A row that has a verdict by
+    now is left alone, so a redelivery or a second request's task costs one query."""
+    row = (
+        m.DataRow.objects.select_related("dataset", "integration")
+        .filter(data_hash=data_hash, data_type=m.DataType.VIDEO)
+        .first()
+    )
+    if row is None:
+        return "MISSING"
+    verdict = (row.media_info or {}).get("verdict")
+    if verdict is not None:
+        return verdict
+    return probe_row(row)["verdict"]
 
 
 def _store_overwrite(key: str, local_path: Path) -> None:
@@ -171,10 +204,7 @@ def _encode(
 ) -> tuple[int, str, dict, dict]:
     """Probes the source, re-encodes it frame for frame, checks and stores the result:
     (size, storage key, the new file's facts, the source's facts)."""
-    try:
-        src_info = vid.probe_video(source)
-    except vid.VideoProbeError as exc:
-        raise ReEncodeFailed(_explained(relayed, f"The video could not be opened: {exc.reason}")) from exc
+    src_info = probe_source(source, relayed, what="The video could not be opened: ")
     if src_info["verdict"] == vid.VERDICT_UNKNOWN:
         raise ReEncodeFailed("The video could not be decoded: " + " ".join(src_info["reasons"]))
     total = src_info["frame_count"]
@@ -196,10 +226,12 @@ def _encode(
             with_audio=bool(src_info.get("has_audio")),
         )
         try:
-            vid.run_ffmpeg(cmd, on_progress=progress)
+            ffmpeg.run_ffmpeg(cmd, on_progress=progress, memory_bytes=ffmpeg_memory_bytes())
+        except ffmpeg.FFmpegOutOfMemory as exc:
+            raise ReEncodeFailed(exc.reason) from None
         except subprocess.CalledProcessError as exc:
             raise ReEncodeFailed(_explained(relayed, _ffmpeg_reason(exc))) from exc
-        new_info = vid.probe_video(out)
+        new_info = probe_source(str(out), what="The re-encoded file could not be probed: ")
         # The contract: one output frame per source frame, and a clean verdict.
         if new_info["frame_count"] != total:
             raise ReEncodeFailed(

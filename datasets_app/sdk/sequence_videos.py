@@ -22,10 +22,10 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from datasets_app import models as m
-from datasets_app.media import storage
+from datasets_app.media import ffmpeg, probe, storage
 from datasets_app.media import video as vid
 
-from .reencode_jobs import REENCODE_CRF, REENCODE_PRESET, _store_overwrite, _work_dir
+from .reencode_jobs import REENCODE_CRF, REENCODE_PRESET, _store_overwrite, _work_dir, ffmpeg_memory_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +76,10 @@ def make_sequence_video(data_hash: str) -> str:
         with tempfile.TemporaryDirectory(prefix="sequence-", dir=_work_dir()) as tmp:
             out = Path(tmp) / "sequence.mp4"
             _encode(row, members, str(out), rate)
-            info = vid.probe_video(out)
+            try:
+                info = probe.video_source(str(out))
+            except probe.MediaError as exc:
+                raise SequenceFailed(f"The video made could not be probed: {exc.reason}") from None
             if info["frame_count"] != len(members):
                 raise SequenceFailed(
                     f"The video has {info['frame_count']} frames for {len(members)} images; not stored."
@@ -121,29 +124,45 @@ def _opened(row: m.DataRow, member: m.DataRowMember):
         handle.close()
 
 
-def _encode(row: m.DataRow, members: list[m.DataRowMember], output: str, rate: Fraction) -> None:
+def _checked_pixels(member: m.DataRowMember, width: int, height: int) -> None:
+    """Refuses an image over MEDIA_MAX_IMAGE_PIXELS from its size alone (header or the group's)."""
+    try:
+        probe.check_image_pixels(width, height)
+    except probe.MediaError as exc:
+        raise SequenceFailed(f"Image {member.data_sequence} ({member.title}) was refused: {exc.reason}") from None
+
+
+def _frame(row: m.DataRow, member: m.DataRowMember, width: int, height: int):
+    """One image as an RGB frame of width x height, its pixels checked from its header first."""
     from PIL import Image
 
+    try:
+        with _opened(row, member) as fh, Image.open(fh) as img:
+            _checked_pixels(member, *img.size)  # Image.open read the header only
+            if img.size != (width, height):
+                raise SequenceFailed(
+                    f"Image {member.data_sequence} ({member.title}) is {img.size[0]}x{img.size[1]}, "
+                    f"not {width}x{height} like the group."
+                )
+            return img.convert("RGB")
+    except SequenceFailed:
+        raise
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise SequenceFailed(f"Image {member.data_sequence} ({member.title}) could not be read: {exc}") from None
+
+
+def _encode(row: m.DataRow, members: list[m.DataRowMember], output: str, rate: Fraction) -> None:
     width, height = row.width or members[0].width, row.height or members[0].height
+    _checked_pixels(members[0], width, height)
     cmd = vid.sequence_command(output, width=width, height=height, rate=rate, preset=REENCODE_PRESET, crf=REENCODE_CRF)
+    memory = ffmpeg_memory_bytes()
     with tempfile.TemporaryFile() as errors:
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors, preexec_fn=ffmpeg.memory_limiter(memory)
+        )
         try:
             for member in members:
-                try:
-                    with _opened(row, member) as fh, Image.open(fh) as img:
-                        frame = img.convert("RGB")
-                except SequenceFailed:
-                    raise
-                except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-                    raise SequenceFailed(
-                        f"Image {member.data_sequence} ({member.title}) could not be read: {exc}"
-                    ) from None
-                if frame.size != (width, height):
-                    raise SequenceFailed(
-                        f"Image {member.data_sequence} ({member.title}) is {frame.size[0]}x{frame.size[1]}, "
-                        f"not {width}x{height} like the group."
-                    )
+                frame = _frame(row, member, width, height)
                 try:
                     proc.stdin.write(frame.tobytes())
                 except BrokenPipeError:
@@ -156,7 +175,10 @@ def _encode(row: m.DataRow, members: list[m.DataRowMember], output: str, rate: F
                 proc.wait()
         if rc != 0:
             errors.seek(0)
-            raise SequenceFailed("ffmpeg could not make the video: " + errors.read()[-500:].decode("utf-8", "replace"))
+            said = errors.read()[-500:].decode("utf-8", "replace")
+            if ffmpeg.ran_out_of_memory(rc, said):
+                raise SequenceFailed(ffmpeg.out_of_memory_reason(memory, said))
+            raise SequenceFailed("ffmpeg could not make the video: " + said)
 
 
 def requeue_stuck(cutoff, now) -> int:

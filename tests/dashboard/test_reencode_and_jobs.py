@@ -24,6 +24,9 @@ def vfr_row(dataset, tmp_path):
     row = DataRowFactory(dataset=dataset, title="vfr.mp4")
     with open(path, "rb") as fh:
         default_storage.save(row.storage_key, File(fh, name="vfr.mp4"))
+    from datasets_app.sdk import reencode_jobs
+
+    reencode_jobs.probe_row(row)  # as the import's worker does: the page itself never probes
     return row
 
 

@@ -299,9 +299,16 @@ def test_re_encode_permissions(open_as, dataset, django_capture_on_commit_callba
         open_as("stranger").get_frame_timestamps(str(row.data_hash))
 
 
-def test_get_frame_timestamps_probes_unprobed_video_once(tmp_path, dataset, editor):
+def test_get_frame_timestamps_of_unprobed_video_is_pending_until_the_worker_probes_it_once(
+    tmp_path, dataset, editor, django_capture_on_commit_callbacks
+):
     pts = vfr_pts(18)
     row = hosted_video_row(dataset, make_video(tmp_path / "v.mp4", pts=pts, fps=20))
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        pending = editor.get_frame_timestamps(str(row.data_hash))
+    assert pending.pending and pending.times == [] and len(queued) == 1
+    # what the queued task does (tests/security/test_no_probe_in_request.py runs it on a real worker)
+    assert reencode_jobs.probe_row_once(str(row.data_hash)) == "at risk"
     frames = editor.get_frame_timestamps(str(row.data_hash))
     assert frames.verdict == "at risk"
     assert frames.times == pytest.approx([p / 90000 for p in pts])

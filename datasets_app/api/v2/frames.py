@@ -27,7 +27,10 @@ def _dataset(call: V2Call, dataset_uuid: str) -> Dataset:
 @v2_endpoint(methods=["GET"])
 def frame_timestamps(call: V2Call, dataset_uuid: str, data_hash: str) -> dict[str, Any]:
     """GET /v2/public/datasets/<uuid>/data/<data_hash>/frames -> {"times": [seconds of frame 0,
-    1, ...], "fps", "frame_count", "start_time", "time_base", "verdict", "reasons", "data_hash"}."""
+    1, ...], "fps", "frame_count", "start_time", "time_base", "verdict", "reasons", "data_hash"}.
+
+    For a video never probed the request probes nothing: the worker is asked to, and the answer is
+    the same shape with verdict "pending", empty times, zeros and a reason saying so; ask again."""
     frames = _dataset(call, dataset_uuid).get_frame_timestamps(s.uuid_str(data_hash, "data_hash"))
     return {
         "data_hash": frames.data_hash,
