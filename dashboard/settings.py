@@ -242,6 +242,9 @@ MEDIA_MAX_UNIT_PIXELS = env.int("MEDIA_MAX_UNIT_PIXELS", default=2_000_000_000)
 MEDIA_MAX_DICOM_INFLATED_BYTES = env.int("MEDIA_MAX_DICOM_INFLATED_BYTES", default=256 * 1024**2)
 MEDIA_MAX_VIDEO_FRAMES = env.int("MEDIA_MAX_VIDEO_FRAMES", default=5_000_000)
 MEDIA_FRAME_TABLE_MAX_BYTES = env.int("MEDIA_FRAME_TABLE_MAX_BYTES", default=64 * 1024)
+# Address space of each ffmpeg re-encode / image-sequence encode (RLIMIT_AS; media/ffmpeg.py). ffmpeg
+# maps ~1 GiB for a small encode on 2 cores, more with more cores and bigger frames.
+MEDIA_REENCODE_MEMORY_BYTES = env.int("MEDIA_REENCODE_MEMORY_BYTES", default=4 * 1024**3)
 UPLOAD_URL_LIFETIME_SECONDS = env.int("UPLOAD_URL_LIFETIME_SECONDS", default=24 * 3600)
 SIGNED_URL_LIFETIME_SECONDS = env.int("SIGNED_URL_LIFETIME_SECONDS", default=3600)
 API_SIGNATURE_MAX_AGE_SECONDS = env.int("API_SIGNATURE_MAX_AGE_SECONDS", default=600)
