@@ -3,14 +3,17 @@
 A hostile file (a decompression bomb, a header that lies about its size) must fail its own unit
 with a clear reason and leave the worker alive. Decoders are bounded from headers before they
 run (images.py, dicom.py, video.py); this is the second wall: `run(func, *args, ...)` calls
-`func` in a child forked from a clean forkserver (media libraries preloaded once, no threads or
-database connections inherited) under RLIMIT_AS = its address space at the start of the run +
+`func` in a child process of its own (a fresh interpreter started with `python -m
+datasets_app.media.bounded`, media libraries preloaded, no threads or database connections
+inherited) under RLIMIT_AS = its address space at the start of the run +
 `memory_bytes`, and RLIMIT_CPU = its CPU time so far + `seconds`. Whatever the decoder does, at
 worst the child dies.
 
-Children are kept and reused (one run at a time each, idle ones parked here): forking one per
-probe cost ~18 ms against ~2 ms for the probe of a photo, which made image uploads several times
-slower. The limits are soft limits set again for every run; a child is replaced after a run that
+Children are kept and reused (one run at a time each, idle ones parked here): a new process per
+probe cost ~18 ms even from a forkserver, against ~2 ms for the probe of a photo, which made image
+uploads several times slower. They are started as plain subprocesses, not `multiprocessing`
+processes: Celery's prefork pool runs tasks in daemonic processes, which multiprocessing forbids
+to have children. The limits are soft limits set again for every run; a child is replaced after a run that
 ran out of memory or time, that died, or after RECYCLE_AFTER runs, so nothing one file did to a
 child's heap outlives a few hundred runs.
 
@@ -24,16 +27,20 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
-import multiprocessing
 import os
 import resource
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
+from multiprocessing.connection import Connection
+from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-# Imported once in the forkserver, so a child starts with them loaded (~10 ms per run).
+# Imported once when a child starts, so its runs start with them loaded.
 PRELOAD = ["numpy", "av", "pydicom", "PIL.Image", "datasets_app.media.probe", "datasets_app.media.video"]
 
 # A child serves this many runs, then a fresh one takes over; at most MAX_IDLE wait between runs.
@@ -41,7 +48,6 @@ RECYCLE_AFTER = 200
 MAX_IDLE = 4
 
 _lock = threading.Lock()
-_context = None
 _idle: list[_Child] = []
 
 
@@ -72,16 +78,6 @@ def over_unit_budget(what: str, total: int, limit: int) -> str:
         f"{what} holds {megapixels(total)} megapixels; the limit is {megapixels(limit)} megapixels per "
         f"data unit (MEDIA_MAX_UNIT_PIXELS)."
     )
-
-
-def _ctx():
-    global _context
-    with _lock:
-        if _context is None:
-            ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(PRELOAD)
-            _context = ctx
-    return _context
 
 
 def _forget_inherited_children() -> None:
@@ -166,14 +162,27 @@ def _serve(conn) -> None:
             return
 
 
+_PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
+
+
 class _Child:
     def __init__(self) -> None:
-        ctx = _ctx()
-        self.conn, child_end = ctx.Pipe()
-        self.proc = ctx.Process(target=_serve, args=(child_end,), name="media-probe", daemon=True)
-        self.proc.start()
-        child_end.close()
+        ours, theirs = socket.socketpair()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_PROJECT_ROOT, os.environ.get("PYTHONPATH")]))}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "datasets_app.media.bounded", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env, cwd=_PROJECT_ROOT,
+        )
+        theirs.close()
+        self.conn = Connection(ours.detach())
         self.runs = 0
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    @property
+    def exitcode(self) -> int | None:
+        return self.proc.returncode
 
     def call(self, message: tuple, wait: float) -> tuple[str, object, int, bool]:
         """Send one run and wait for its answer: (status, value, peak RSS, whether the child retires)."""
@@ -189,16 +198,17 @@ class _Child:
     def stop(self) -> None:
         with contextlib.suppress(OSError):
             self.conn.close()
-        self.proc.join(1)
-        if self.proc.is_alive():
+        try:
+            self.proc.wait(1)
+        except subprocess.TimeoutExpired:
             self.proc.kill()
-            self.proc.join()
+            self.proc.wait()
 
 
 def _checkout() -> _Child:
     with _lock:
         child = _idle.pop() if _idle else None
-    if child is not None and child.proc.is_alive():
+    if child is not None and child.alive():
         return child
     if child is not None:
         child.stop()
@@ -223,7 +233,7 @@ def run(func, *args, label: str, memory_bytes: int, seconds: int, **kwargs):
     exitcode = None
     if retire:
         child.stop()
-        exitcode = child.proc.exitcode
+        exitcode = child.exitcode
         if exitcode == -signal.SIGXCPU:
             status = "time"
     else:
@@ -255,3 +265,15 @@ def _refusal(status: str, value, label: str, memory_bytes: int, seconds: int, ex
         f"Processing {label} stopped unexpectedly (exit code {exitcode}); with a memory limit of "
         f"{mib(memory_bytes)} (MEDIA_PROBE_MEMORY_BYTES) a crafted file can end it this way."
     )
+
+
+def _child_main(fd: int) -> None:
+    import importlib
+
+    for name in PRELOAD:
+        importlib.import_module(name)
+    _serve(Connection(fd))
+
+
+if __name__ == "__main__":
+    _child_main(int(sys.argv[1]))
