@@ -246,23 +246,6 @@ MEDIA_FRAME_TABLE_MAX_BYTES = env.int("MEDIA_FRAME_TABLE_MAX_BYTES", default=64 
 # maps ~1 GiB for a small encode on 2 cores, more with more cores and bigger frames.
 MEDIA_REENCODE_MEMORY_BYTES = env.int("MEDIA_REENCODE_MEMORY_BYTES", default=4 * 1024**3)
 UPLOAD_URL_LIFETIME_SECONDS = env.int("UPLOAD_URL_LIFETIME_SECONDS", default=24 * 3600)
-SIGNED_URL_LIFETIME_SECONDS = env.int("SIGNED_URL_LIFETIME_SECONDS", default=3600)
-API_SIGNATURE_MAX_AGE_SECONDS = env.int("API_SIGNATURE_MAX_AGE_SECONDS", default=600)
-API_SIGNATURE_MAX_SKEW_SECONDS = env.int("API_SIGNATURE_MAX_SKEW_SECONDS", default=300)
-API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=1200)
-DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
-
-CACHES = {
-    "default": env.cache(
-        "CACHE_URL", default="locmemcache://" if "PYTEST_VERSION" in os.environ else "dbcache://dd_cache"
-    )
-}
-
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
-CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
-SESSION_COOKIE_HTTPONLY = True
-SECURE_CONTENT_TYPE_NOSNIFF = True
-X_FRAME_OPTIONS = "DENY"
 # Per user or API key (datasets_app/sdk/uploads.py): uploads in progress (URLs issued, no job yet,
 # not expired), and bytes declared by unfinished browser uploads staged on this server. 0: no limit.
 UPLOAD_MAX_OPEN_SLOTS = env.int("UPLOAD_MAX_OPEN_SLOTS", default=10_000)
@@ -275,16 +258,33 @@ WEB_MAX_BODY_READS = env.int("WEB_MAX_BODY_READS", default=64)
 WEB_MAX_BODY_READS_PER_CLIENT = env.int("WEB_MAX_BODY_READS_PER_CLIENT", default=16)
 REQUEST_BODY_TIMEOUT_SECONDS = env.float("REQUEST_BODY_TIMEOUT_SECONDS", default=30.0)
 REQUEST_BODY_MIN_RATE = env.int("REQUEST_BODY_MIN_RATE", default=64 * 1024)
+SIGNED_URL_LIFETIME_SECONDS = env.int("SIGNED_URL_LIFETIME_SECONDS", default=3600)
+API_SIGNATURE_MAX_AGE_SECONDS = env.int("API_SIGNATURE_MAX_AGE_SECONDS", default=600)
+API_SIGNATURE_MAX_SKEW_SECONDS = env.int("API_SIGNATURE_MAX_SKEW_SECONDS", default=300)
+API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=1200)
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+
+# The API rate limiter and the sign-in throttle count here, so every process and machine must share
+# it: Django's database cache by default (table dd_cache, made by `migrate`); CACHE_URL=redis://...
+# (a database other than the broker's: clearing a Redis cache empties its whole database) for atomic
+# counting under load. Test runs keep a per-process cache (fixtures clear it without a database).
+CACHES = {
+    "default": env.cache(
+        "CACHE_URL", default="locmemcache://" if "PYTEST_VERSION" in os.environ else "dbcache://dd_cache"
+    )
+}
+
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
 # Production refuses plain HTTP: a v1 signature covers the body only and never expires, so TLS is
 # what keeps a request from being captured and replayed (README "Security"). On by default when
 # DEBUG is off (not in test runs: their live servers speak plain HTTP on loopback). Behind a TLS
 # proxy that sets no X-Forwarded-Proto, set SECURE_SSL_REDIRECT=0 (else every request loops).
 _HTTPS_ONLY = not DEBUG and "PYTEST_VERSION" not in os.environ
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=_HTTPS_ONLY)
-# The API rate limiter and the sign-in throttle count here, so every process and machine must share
-# it: Django's database cache by default (table dd_cache, made by `migrate`); CACHE_URL=redis://...
-# (a database other than the broker's: clearing a Redis cache empties its whole database) for atomic
-# counting under load. Test runs keep a per-process cache (fixtures clear it without a database).
 # Browsers remember to use HTTPS; sent on HTTPS responses only. Sub-domains and preload stay opt-in.
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if _HTTPS_ONLY else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
