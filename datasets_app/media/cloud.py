@@ -714,18 +714,12 @@ class GCSAdapter(CloudAdapter):
             yield from response.iter_content(chunk_size)
 
     def signed_url(self, ref: ObjectRef, expires_seconds: int = 3600) -> str:
-        creds = self._credentials()
-        if creds is None:
-            return f"{self.public_base}/{quote(ref.bucket)}/{quote(ref.key)}"
-        return self._blob(ref).generate_signed_url(
-            version="v4",
-            expiration=timedelta(seconds=int(expires_seconds)),
-            method="GET",
-            credentials=creds,
-            api_access_endpoint=self.public_base,
-        )
+        return self._v4_url(ref, expires_seconds, disposition=None)
 
     def shareable_url(self, ref: ObjectRef, expires_seconds: int = 3600, filename: str = "") -> str | None:
+        return self._v4_url(ref, expires_seconds, disposition=attachment(filename or ref.name))
+
+    def _v4_url(self, ref: ObjectRef, expires_seconds: int, disposition: str | None) -> str:
         creds = self._credentials()
         if creds is None:  # a public bucket: the object's own URL
             return f"{self.public_base}/{quote(ref.bucket)}/{quote(ref.key)}"
@@ -736,7 +730,7 @@ class GCSAdapter(CloudAdapter):
             method="GET",
             credentials=creds,
             api_access_endpoint=self.public_base,
-            response_disposition=attachment(filename or ref.name),
+            response_disposition=disposition,
         )
 
     def list_objects(self, bucket: str, prefix: str = "", limit: int = 1000) -> list[tuple[str, int]]:
