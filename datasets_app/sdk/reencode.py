@@ -247,20 +247,23 @@ class ReEncodeMixin:
         )
 
 
+PROBE_TASK = "datasets_app.tasks.probe_video_row_task"
+
+
 def queue_frame_probe(data_hash: str) -> list[str]:
     """Queues the worker's probe of a video row without a verdict (tasks.probe_video_row_task, after
     commit), at most once per PROBE_REQUEUE_SECONDS per row; returns the reasons a caller shows
     while it is pending (with a word when no running worker takes the task's queue)."""
+    from celery import current_app
     from django.core.cache import cache
-
-    from datasets_app.tasks import probe_video_row_task
 
     from . import workers
 
+    # Sent by name: the SDK layer never imports tasks.py (imports go edges -> sdk).
     if cache.add(f"frame-probe-queued:{data_hash}", 1, timeout=PROBE_REQUEUE_SECONDS):
-        transaction.on_commit(lambda: probe_video_row_task.delay(data_hash))
+        transaction.on_commit(lambda: current_app.send_task(PROBE_TASK, args=[data_hash]))
     reasons = [MEASURING]
-    queue = workers.queue_of(probe_video_row_task.name)
+    queue = workers.queue_of(PROBE_TASK)
     if workers.unserved([queue]):
         reasons.append(workers.waiting_message(queue))
     return reasons
