@@ -39,16 +39,6 @@ def hosted_keys_of(rows: QuerySet) -> list[str]:
     return sorted(keys)
 
 
-def delete_after_commit(keys: Iterable[str]) -> None:
-    """Queues deletion of hosted files once the surrounding transaction commits."""
-    keys = list(keys)
-    if not keys:
-        return
-    from datasets_app.tasks import delete_stored_files_task
-
-    transaction.on_commit(lambda: delete_stored_files_task.delay(keys))
-
-
 def delete_files(keys: Iterable[str]) -> int:
     """Deletes hosted files; missing ones are fine (a second run is a no-op). Returns how many went."""
     gone = 0

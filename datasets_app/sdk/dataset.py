@@ -13,7 +13,7 @@ from django.utils import timezone
 from datasets_app import crypto
 from datasets_app import models as m
 
-from . import convert, orm
+from . import convert, orm, queue
 from .exceptions import AuthenticationError, InvalidArgumentError, ResourceNotFoundError
 from .policy import Grant, Op, Principal, allowed, parse_hash, require, usable_integrations
 from .reencode import ReEncodeMixin
@@ -411,7 +411,7 @@ class Dataset(UploadsMixin, ReEncodeMixin):
             rows.delete()
             if count:
                 m.Dataset.objects.filter(pk=ds.pk).update(last_edited_at=timezone.now())
-            storage.delete_after_commit(keys)
+            queue.delete_files_after_commit(keys)
         return count
 
     # ---- dataset itself (ADMIN) ---------------------------------------------------------------
@@ -434,7 +434,7 @@ class Dataset(UploadsMixin, ReEncodeMixin):
         with transaction.atomic():
             keys = storage.hosted_keys_of(m.DataRow.objects.filter(dataset=ds))
             ds.delete()
-            storage.delete_after_commit(keys)
+            queue.delete_files_after_commit(keys)
 
     # ---- members ----------------------------------------------------------------------------
 

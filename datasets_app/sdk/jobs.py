@@ -20,6 +20,7 @@ from datasets_app.media import probe, storage
 from datasets_app.media.probe import MediaError
 
 from . import uploads as up
+from . import queue
 
 logger = logging.getLogger(__name__)
 
@@ -429,7 +430,7 @@ def finish_data_job(job: m.DataJob) -> str:
                     status=m.JobStatus.CANCELLED,
                     error="Rolled back: another item of this job failed and ignore_errors is off.",
                 )
-                storage.delete_after_commit(keys)
+                queue.delete_files_after_commit(keys)
         return m.JobStatus.ERROR
     finished = m.DataJob.objects.filter(pk=job.pk, status=m.JobStatus.PENDING).update(
         status=m.JobStatus.DONE, finished_at=now

@@ -16,6 +16,8 @@ from django.utils import timezone
 from datasets_app import models as m
 from datasets_app.media import storage
 
+from . import queue
+
 logger = logging.getLogger(__name__)
 
 
@@ -113,11 +115,9 @@ def _resumable_jobs() -> list[tuple[type, str, str, object]]:
 
     Stuck data jobs go to run_video_data_job_task (the `media` queue, the long time limit): it runs
     the same idempotent sdk.jobs.run_data_job, and media workers can do every kind of unit."""
-    from datasets_app import tasks
-
     return [
-        (m.ReEncodeTask, "SUBMITTED", "videos", tasks.reencode_videos_task),
-        (m.DataJob, m.JobStatus.PENDING, "units", tasks.run_video_data_job_task),
+        (m.ReEncodeTask, "SUBMITTED", "videos", queue.REENCODE_VIDEOS),
+        (m.DataJob, m.JobStatus.PENDING, "units", queue.RUN_VIDEO_DATA_JOB),
     ]
 
 
@@ -142,7 +142,7 @@ def requeue_stuck_jobs(*, now: dt.datetime | None = None, stuck_after: dt.timede
             with transaction.atomic():
                 if model.objects.filter(pk=pk, status=status, updated_at__lt=cutoff).update(updated_at=now) != 1:
                     continue
-                transaction.on_commit(lambda task=task, pk=pk: task.delay(pk))
+                queue.enqueue(task, pk)
             queued += 1
             logger.warning("re-queued stuck %s %s", model.__name__, pk)
     from .sequence_videos import requeue_stuck

@@ -16,7 +16,7 @@ from django.db import transaction
 from datasets_app import models as m
 from datasets_app.models.jobs import ReEncodeStatus
 
-from . import orm
+from . import orm, queue
 from .exceptions import InvalidArgumentError, ResourceNotFoundError
 from .policy import Op, parse_hash
 from .validation import clean_list
@@ -159,10 +159,7 @@ class ReEncodeMixin:
             m.ReEncodeVideo.objects.bulk_create(
                 [m.ReEncodeVideo(task=task, data_row=r, data_hash=r.data_hash) for r in rows]
             )
-            from datasets_app.tasks import reencode_videos_task
-
-            task_id = task.pk
-            transaction.on_commit(lambda: reencode_videos_task.delay(task_id))
+            queue.enqueue(queue.REENCODE_VIDEOS, task.pk)
         return task.pk
 
     def _get_task(self, task_id: object, op: Op) -> m.ReEncodeTask:
@@ -247,23 +244,18 @@ class ReEncodeMixin:
         )
 
 
-PROBE_TASK = "datasets_app.tasks.probe_video_row_task"
-
-
 def queue_frame_probe(data_hash: str) -> list[str]:
     """Queues the worker's probe of a video row without a verdict (tasks.probe_video_row_task, after
     commit), at most once per PROBE_REQUEUE_SECONDS per row; returns the reasons a caller shows
     while it is pending (with a word when no running worker takes the task's queue)."""
-    from celery import current_app
     from django.core.cache import cache
 
     from . import workers
 
-    # Sent by name: the SDK layer never imports tasks.py (imports go edges -> sdk).
     if cache.add(f"frame-probe-queued:{data_hash}", 1, timeout=PROBE_REQUEUE_SECONDS):
-        transaction.on_commit(lambda: current_app.send_task(PROBE_TASK, args=[data_hash]))
+        queue.enqueue(queue.PROBE_VIDEO_ROW, data_hash)
     reasons = [MEASURING]
-    queue = workers.queue_of(PROBE_TASK)
-    if workers.unserved([queue]):
-        reasons.append(workers.waiting_message(queue))
+    waits_on = workers.queue_of(queue.PROBE_VIDEO_ROW)
+    if workers.unserved([waits_on]):
+        reasons.append(workers.waiting_message(waits_on))
     return reasons

@@ -25,6 +25,7 @@ from datasets_app import models as m
 from datasets_app.media import ffmpeg, probe, storage
 from datasets_app.media import video as vid
 
+from . import queue
 from .reencode_jobs import REENCODE_CRF, REENCODE_PRESET, _store_overwrite, _work_dir, ffmpeg_memory_bytes
 
 logger = logging.getLogger(__name__)
@@ -42,8 +43,6 @@ def sequence_key(row: m.DataRow) -> str:
 
 def queue_for_job(job: m.DataJob) -> int:
     """Queues a video for each group this job created that asked for one (after commit)."""
-    from datasets_app.tasks import make_sequence_video_task
-
     hashes = [
         str(h)
         for h in m.DataRow.objects.filter(created_by_job__job=job, sequence_video_status=PENDING).values_list(
@@ -51,7 +50,7 @@ def queue_for_job(job: m.DataJob) -> int:
         )
     ]
     for data_hash in hashes:
-        transaction.on_commit(lambda h=data_hash: make_sequence_video_task.delay(h))
+        queue.enqueue(queue.MAKE_SEQUENCE_VIDEO, data_hash)
     return len(hashes)
 
 
@@ -183,8 +182,6 @@ def _encode(row: m.DataRow, members: list[m.DataRowMember], output: str, rate: F
 
 def requeue_stuck(cutoff, now) -> int:
     """Queues again the groups still PENDING whose row has not moved since `cutoff` (beat)."""
-    from datasets_app.tasks import make_sequence_video_task
-
     queued = 0
     stuck = m.DataRow.objects.filter(sequence_video_status=PENDING, last_edited_at__lt=cutoff)
     for pk, data_hash in stuck.values_list("pk", "data_hash")[:1000]:
@@ -194,6 +191,6 @@ def requeue_stuck(cutoff, now) -> int:
             ).update(last_edited_at=now)
             if claimed != 1:
                 continue
-            transaction.on_commit(lambda h=str(data_hash): make_sequence_video_task.delay(h))
+            queue.enqueue(queue.MAKE_SEQUENCE_VIDEO, str(data_hash))
         queued += 1
     return queued

@@ -29,6 +29,7 @@ from django.utils import timezone
 from datasets_app import models as m
 from datasets_app.media import signed, storage
 
+from . import queue
 from .exceptions import (
     AuthorisationError,
     InvalidArgumentError,
@@ -801,11 +802,7 @@ def _owner_filter_job(principal: Principal) -> dict:
 
 def enqueue_data_job(job: m.DataJob, *, video: bool = False) -> None:
     """Queues the job's task once the surrounding transaction commits (video jobs: `media` queue)."""
-    from datasets_app.tasks import run_data_job_task, run_video_data_job_task
-
-    task = run_video_data_job_task if video else run_data_job_task
-    job_id = job.pk
-    transaction.on_commit(lambda: task.delay(job_id))
+    queue.enqueue(queue.RUN_VIDEO_DATA_JOB if video else queue.RUN_DATA_JOB, job.pk)
 
 
 def job_status(job: m.DataJob, *, legacy: bool = False, reveal_duplicates: bool = True) -> DatasetDataLongPolling:
