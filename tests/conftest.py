@@ -11,7 +11,7 @@ from dashboard.celery import app as celery_app
 from datasets_app import models as m
 from datasets_app.sdk import Dataset, UserClient
 
-from .factories import DatasetFactory, UserFactory
+from .factories import DatasetFactory, DatasetMembershipFactory, UserFactory
 from .cloud_servers import azurite, gcs_emulator, http_media, moto_s3  # noqa: F401  (loopback storage servers)
 
 
@@ -68,9 +68,7 @@ def dataset(db):
 
 
 def _member(dataset, role):
-    user = UserFactory()
-    m.DatasetMembership.objects.create(dataset=dataset, user=user, role=role)
-    return user
+    return DatasetMembershipFactory(dataset=dataset, role=role).user
 
 
 @pytest.fixture

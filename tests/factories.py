@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import datetime as dt
 import functools
 
 import factory
+from django.utils import timezone
 
 from datasets_app import models as m
 
@@ -47,3 +49,79 @@ class DataRowFactory(factory.django.DjangoModelFactory):
     fps = 25.0
     duration = 4.0
     file_size = 1234
+
+
+class DatasetMembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.DatasetMembership
+
+    dataset = factory.SubFactory(DatasetFactory)
+    user = factory.SubFactory(UserFactory)
+    role = m.DatasetUserRole.USER
+
+
+class DataRowMemberFactory(factory.django.DjangoModelFactory):
+    """One image of an image group (or a DICOM series); data_sequence is its place in the group."""
+
+    class Meta:
+        model = m.DataRowMember
+
+    data_row = factory.SubFactory(DataRowFactory, data_type=m.DataType.IMG_GROUP, storage_key="")
+    data_sequence = factory.Sequence(lambda n: n)
+    title = factory.LazyAttribute(lambda o: f"{o.data_sequence}.png")
+    storage_key = factory.LazyAttribute(lambda o: f"datasets/x/{o.title}")
+
+
+class CloudIntegrationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.CloudIntegration
+
+    title = factory.Sequence(lambda n: f"integration-{n}")
+    provider = m.IntegrationProvider.S3
+    owner = factory.SubFactory(UserFactory)
+
+
+class DataJobFactory(factory.django.DjangoModelFactory):
+    """An upload job as the SDK records it before any unit ran (status left to the model's default)."""
+
+    class Meta:
+        model = m.DataJob
+
+    dataset = factory.SubFactory(DatasetFactory)
+    kind = m.DataJob.KIND_UPLOAD
+
+
+class DataJobUnitFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.DataJobUnit
+
+    job = factory.SubFactory(DataJobFactory)
+    index = factory.Sequence(lambda n: n)
+    spec = factory.LazyFunction(dict)
+
+
+class ReEncodeTaskFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.ReEncodeTask
+
+    dataset = factory.SubFactory(DatasetFactory)
+
+
+class ReEncodeVideoFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.ReEncodeVideo
+
+    task = factory.SubFactory(ReEncodeTaskFactory)
+    data_row = factory.SubFactory(DataRowFactory, dataset=factory.SelfAttribute("..task.dataset"))
+    data_hash = factory.LazyAttribute(lambda o: o.data_row.data_hash)
+
+
+class UploadSlotFactory(factory.django.DjangoModelFactory):
+    """A presigned upload's slot (the file itself is the test's to write)."""
+
+    class Meta:
+        model = m.UploadSlot
+
+    object_key = factory.Sequence(lambda n: f"uploads/slot-{n}.jpg")
+    item_type = "image"
+    expires_at = factory.LazyFunction(lambda: timezone.now() + dt.timedelta(hours=1))
