@@ -15,7 +15,7 @@ from datasets_app.sdk.exceptions import (
     ResourceNotFoundError,
 )
 from datasets_app.sdk.orm import DatasetScope, DatasetUserRole, StorageLocation
-from tests.factories import DatasetFactory, UserFactory
+from tests.factories import CloudIntegrationFactory, DatasetFactory, DatasetMembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -148,7 +148,7 @@ def test_get_datasets_query_count_is_constant(client, alice, django_assert_num_q
     def make(n):
         for i in range(n):
             ds = DatasetFactory(created_by=UserFactory())
-            m.DatasetMembership.objects.create(dataset=ds, user=alice, role=i % 2)
+            DatasetMembershipFactory(dataset=ds, user=alice, role=i % 2)
 
     make(3)
     with django_assert_num_queries(1):
@@ -254,9 +254,9 @@ def test_only_dataset_admin_manages_keys(client):
 
 
 def test_cloud_integrations_are_filtered_by_owner_uuid_and_title(client, alice):
-    a = m.CloudIntegration.objects.create(title="minio", provider="s3", owner=alice)
-    m.CloudIntegration.objects.create(title="gcs", provider="gcs", owner=alice)
-    m.CloudIntegration.objects.create(title="theirs", provider="s3", owner=UserFactory())
+    a = CloudIntegrationFactory(title="minio", provider="s3", owner=alice)
+    CloudIntegrationFactory(title="gcs", provider="gcs", owner=alice)
+    CloudIntegrationFactory(title="theirs", provider="s3")
     assert sorted(i.title for i in client.get_cloud_integrations()) == ["gcs", "minio"]
     assert [i.title for i in client.get_cloud_integrations(filter_integration_uuids=[str(a.integration_uuid)])] == ["minio"]
     assert [i.title for i in client.get_cloud_integrations(filter_integration_titles=["gcs"])] == ["gcs"]

@@ -17,7 +17,7 @@ from datasets_app.sdk.exceptions import (
     ResourceNotFoundError,
 )
 from datasets_app.sdk.orm import DatasetUserRole, DataType
-from tests.factories import DataRowFactory, DatasetFactory, UserFactory
+from tests.factories import CloudIntegrationFactory, DataRowFactory, DataRowMemberFactory, DatasetFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 UTC = dt.timezone.utc
@@ -92,7 +92,7 @@ def test_delete_data_removes_rows_and_hosted_files_but_ignores_other_datasets(
 ):
     row = DataRowFactory(dataset=dataset, storage_key="datasets/x/a.mp4", thumbnail_key="datasets/x/a.jpg")
     member_row = DataRowFactory(dataset=dataset, data_type=m.DataType.IMG_GROUP, storage_key="")
-    m.DataRowMember.objects.create(data_row=member_row, data_sequence=0, title="0.jpg", storage_key="datasets/x/0.jpg")
+    DataRowMemberFactory(data_row=member_row, data_sequence=0, title="0.jpg", storage_key="datasets/x/0.jpg")
     external = DataRowFactory(dataset=dataset, storage_key="", url="s3://bucket/keep.mp4")
     foreign = DataRowFactory(storage_key="datasets/y/b.mp4")
     for key in ("datasets/x/a.mp4", "datasets/x/a.jpg", "datasets/x/0.jpg", "datasets/y/b.mp4"):
@@ -234,7 +234,7 @@ def test_data_rows_of_empty_dataset(admin_ds):
 def test_fast_row_conversion_matches_model_conversion(admin_ds, dataset, db):
     from datasets_app.sdk import convert
 
-    integ = m.CloudIntegration.objects.create(title="s3", provider="s3", owner=UserFactory(), config={"endpoint_url": "http://x"})
+    integ = CloudIntegrationFactory(title="s3", provider="s3", config={"endpoint_url": "http://x"})
     DataRowFactory(dataset=dataset, client_metadata={"a": 1}, media_info={"verdict": "ok"})
     DataRowFactory(dataset=dataset, storage_key="", url="s3://b/k.mp4", integration=integ)
     DataRowFactory(dataset=dataset, data_type=m.DataType.DICOM)

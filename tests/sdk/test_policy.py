@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from datasets_app import models as m
 from datasets_app.sdk.exceptions import (
     AuthorisationError,
     OperationNotAllowed,
@@ -12,6 +11,7 @@ from datasets_app.sdk.exceptions import (
 )
 from datasets_app.sdk.policy import POLICY, Grant, Op, Principal, require
 from tests.conftest import PERSONAS, KeyPersona
+from tests.factories import DatasetFactory
 
 PERSONA_GRANTS = {
     "org_admin": {Grant.ORG_ADMIN},
@@ -61,6 +61,6 @@ def test_policy_table_matches_issue():
 
 
 def test_key_of_another_dataset_is_refused_without_lookup(dataset, read_key, db):
-    other = m.Dataset.objects.create(title="other")
+    other = DatasetFactory(title="other")
     with pytest.raises(AuthorisationError):
         require(Principal(api_key=read_key.model), str(other.dataset_hash), Op.READ)
