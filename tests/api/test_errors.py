@@ -14,7 +14,7 @@ from datasets_app import models as m
 from datasets_app.api import v1
 from datasets_app.api.errors import http_status
 from datasets_app.sdk import exceptions as sdk_exc
-from tests.factories import DataRowFactory, UserFactory
+from tests.factories import DataRowFactory, DatasetMembershipFactory, UserFactory
 
 from .conftest import error_code, openssh_private, private_key_for
 
@@ -245,7 +245,7 @@ def test_every_typed_error_maps_to_the_sdk_exception(error, code, status):
 def test_v2_dataset_no_longer_visible_is_not_found(sdk_client, ds_admin, dataset):
     # given an SDK Dataset opened while the caller was a member
     ds = sdk_client(ds_admin).get_dataset(str(dataset.dataset_hash))
-    m.DatasetMembership.objects.create(dataset=dataset, user=UserFactory(), role=m.DatasetUserRole.ADMIN)
+    DatasetMembershipFactory(dataset=dataset, role=m.DatasetUserRole.ADMIN)
     dataset.memberships.filter(user=ds_admin).delete()
     # then the v2 routes answer 404, which the SDK raises as ResourceNotFoundError
     with pytest.raises(enc.ResourceNotFoundError):

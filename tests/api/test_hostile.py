@@ -9,7 +9,7 @@ import pytest
 
 from datasets_app import models as m
 from datasets_app.sdk import accounts
-from tests.factories import DataRowFactory, DatasetFactory
+from tests.factories import DataRowFactory, DatasetFactory, DatasetMembershipFactory
 
 from .conftest import error_code
 
@@ -188,7 +188,7 @@ def test_hundred_thousand_character_titles_are_refused(admin_raw, world, wire_cl
 
 def test_resource_id_disagreeing_with_uid_is_refused(admin_raw, world, ds_admin):
     ds, other = str(world["dataset"].dataset_hash), str(world["other"].dataset_hash)
-    m.DatasetMembership.objects.create(dataset=world["other"], user=ds_admin, role=m.DatasetUserRole.ADMIN)
+    DatasetMembershipFactory(dataset=world["other"], user=ds_admin, role=m.DatasetUserRole.ADMIN)
     before = db_state()
     row = str(world["row"].data_hash)
     for call in [

@@ -13,7 +13,7 @@ from encord.orm.dataset import DatasetUserRole
 from datasets_app import models as m
 from datasets_app.sdk.policy import Op, Principal, allowed, grants_of
 from tests.conftest import PERSONAS, KeyPersona
-from tests.factories import DataRowFactory, UserFactory
+from tests.factories import DataRowFactory, DatasetMembershipFactory, UserFactory
 
 from .conftest import error_code
 
@@ -129,7 +129,7 @@ def prepare(dataset, name):
     row = DataRowFactory(dataset=dataset, title="row.mp4")
     other_user = UserFactory()
     if name == "remove_users":
-        m.DatasetMembership.objects.create(dataset=dataset, user=other_user, role=m.DatasetUserRole.USER)
+        DatasetMembershipFactory(dataset=dataset, user=other_user, role=m.DatasetUserRole.USER)
     return row, other_user
 
 

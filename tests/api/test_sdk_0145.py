@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from datasets_app import models as m
-from tests.factories import DataRowFactory
+from tests.factories import CloudIntegrationFactory, DataRowFactory
 
 from .conftest import openssh_private, register_key
 
@@ -43,7 +43,7 @@ def test_api_key_tutorial_with_sdk_0145(python_0145, live_server, dataset, ds_ad
     cam1 = DataRowFactory(dataset=dataset, title="cam1.mp4")
     cam2 = DataRowFactory(dataset=dataset, title="cam2.mp4")
     DataRowFactory(dataset=dataset, title="frames")
-    integration = m.CloudIntegration.objects.create(title="minio-main", provider="s3", owner=ds_admin)
+    integration = CloudIntegrationFactory(title="minio-main", provider="s3", owner=ds_admin)
     cfg = {
         "url": live_server.url,
         "admin_key": openssh_private(register_key(ds_admin)),

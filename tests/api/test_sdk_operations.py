@@ -12,7 +12,7 @@ from encord.exceptions import InvalidArgumentsError, ResourceNotFoundError
 from encord.orm.dataset import DatasetAccessSettings, DatasetUserRole, ImagesDataFetchOptions, StorageLocation
 
 from datasets_app import models as m
-from tests.factories import DataRowFactory, DatasetFactory, UserFactory
+from tests.factories import CloudIntegrationFactory, DataRowFactory, DataRowMemberFactory, DatasetFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,7 +37,7 @@ def rows(dataset):
         ),
     ]
     for i in range(3):
-        m.DataRowMember.objects.create(
+        DataRowMemberFactory(
             data_row=made[2],
             data_sequence=2 - i,
             title=f"{2 - i:04d}.jpg",
@@ -96,10 +96,10 @@ def test_get_datasets_every_filter(sdk_client, ds_admin, org_admin, dataset):
 
 def test_get_cloud_integrations_filters(sdk_client, ds_admin, org_admin):
     mine = [
-        m.CloudIntegration.objects.create(title=t, provider=m.IntegrationProvider.S3, owner=ds_admin)
+        CloudIntegrationFactory(title=t, provider=m.IntegrationProvider.S3, owner=ds_admin)
         for t in ("minio-main", "minio b")
     ]
-    m.CloudIntegration.objects.create(title="other", provider=m.IntegrationProvider.S3, owner=org_admin)
+    CloudIntegrationFactory(title="other", provider=m.IntegrationProvider.S3, owner=org_admin)
     client = sdk_client(ds_admin)
     assert sorted(i.title for i in client.get_cloud_integrations()) == ["minio b", "minio-main"]
     assert [i.title for i in client.get_cloud_integrations(filter_integration_titles=["minio b"])] == [

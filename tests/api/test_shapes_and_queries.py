@@ -13,7 +13,7 @@ from datasets_app import models as m
 from datasets_app.api.schemas import DATA_ROW_KEYS
 from datasets_app.sdk import Dataset, Principal, UserClient
 from datasets_app.sdk.exceptions import OperationNotAllowed
-from tests.factories import DataRowFactory
+from tests.factories import CloudIntegrationFactory, DataRowFactory, DataRowMemberFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -144,7 +144,7 @@ def test_iter_data_rows_checks_read_before_iterating(dataset, write_key):
 def test_get_data_row_options(dataset, ds_admin):
     row = DataRowFactory(dataset=dataset, data_type=m.DataType.IMG_GROUP, client_metadata={"k": 1})
     for seq in (1, 0):
-        m.DataRowMember.objects.create(
+        DataRowMemberFactory(
             data_row=row,
             data_sequence=seq,
             title=f"{seq}.png",
@@ -167,8 +167,8 @@ def test_get_data_row_options(dataset, ds_admin):
 def test_dataset_cloud_integrations_for_keys_are_their_creators(
     dataset, ds_admin, read_key, write_key, stranger
 ):
-    m.CloudIntegration.objects.create(title="admin's", provider="s3", owner=ds_admin)
-    m.CloudIntegration.objects.create(title="someone else's", provider="s3", owner=stranger)
+    CloudIntegrationFactory(title="admin's", provider="s3", owner=ds_admin)
+    CloudIntegrationFactory(title="someone else's", provider="s3", owner=stranger)
     # Only a key that may import lists them (issue 11, item 3: READ keys used to).
     ds = Dataset(dataset, Principal(api_key=write_key.model))
     assert [i.title for i in ds.get_cloud_integrations()] == ["admin's"]
