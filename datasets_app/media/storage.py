@@ -256,15 +256,16 @@ def signed_download_url(key: str, *, base_url: str | None = None, filename: str 
     return _signed(key, base_url=base_url, filename=filename)
 
 
-def walk_keys(prefix: str = "") -> Iterator[str]:
-    """Every stored key under prefix, one directory listing at a time (temporary .part files skipped)."""
+def walk_keys(prefix: str = "", *, include_partial: bool = False) -> Iterator[str]:
+    """Every stored key under prefix, one directory listing at a time (temporary .part files
+    skipped unless `include_partial`: the orphan sweep collects those an interrupted write left)."""
     dirs, files = default_storage.listdir(prefix)
     for name in files:
-        if name.startswith(".part-"):
+        if name.startswith(".part-") and not include_partial:
             continue
         yield f"{prefix}/{name}" if prefix else name
     for d in dirs:
-        yield from walk_keys(f"{prefix}/{d}" if prefix else d)
+        yield from walk_keys(f"{prefix}/{d}" if prefix else d, include_partial=include_partial)
 
 
 def signed_file_url(
@@ -304,3 +305,50 @@ def missing_files(*, batch: int = 1000) -> Iterator[tuple[str, str, str]]:
         for what, k in (("member file", key), ("member thumbnail", thumb)):
             if k and not default_storage.exists(k):
                 yield str(data_hash), what, k
+
+
+def modified_time(key: str):
+    """When hosted file `key` last changed; NotImplementedError or FileNotFoundError if unknown."""
+    return default_storage.get_modified_time(key)
+
+
+# ---- files a worker makes (re-encodes, sequence videos) -----------------------------------------
+
+
+def streamable_source(key: str, *, lifetime_seconds: int = 6 * 3600) -> str:
+    """A local path (filesystem storage) or a URL ffmpeg/PyAV can stream (S3 presigned)."""
+    path = _local_path(key)
+    if path is not None:
+        return path
+    return default_storage.url(key, expire=lifetime_seconds)
+
+
+def work_dir(name: str) -> str | None:
+    """A scratch directory beside the hosted files when they are local (same disk, so storing a
+    result is a rename), else None: the system temp dir."""
+    root = _local_path(name)
+    if root is None:
+        return None
+    os.makedirs(root, exist_ok=True)
+    return root
+
+
+def store_file(key: str, file_path: str | os.PathLike) -> None:
+    """Puts a local file into hosted storage under exactly `key`, replacing what is there.
+
+    Filesystem storage: a move (a rename when on the same disk, no copy). Other storage (S3):
+    streamed upload; the S3 backend overwrites in place (AWS_S3_FILE_OVERWRITE)."""
+    import shutil
+
+    from django.core.files import File
+
+    dest = _local_path(key)
+    if dest is not None:
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        shutil.move(str(file_path), dest)
+        return
+    with open(file_path, "rb") as fh:
+        saved = default_storage.save(key, File(fh, name=os.path.basename(key)))
+    if saved != key:
+        default_storage.delete(saved)
+        raise OSError(f"could not store {key}: storage chose {saved}")

@@ -12,7 +12,7 @@ from .access import (
 from .datasets import Dataset, StorageLocation
 from .data import DataRow, DataRowMember, DataType
 from .integrations import CloudIntegration, IntegrationProvider
-from .jobs import DataJob, DataJobUnit, JobStatus, ReEncodeTask, ReEncodeVideo, UploadSlot
+from .jobs import DataJob, DataJobUnit, Job, JobStatus, ReEncodeStatus, ReEncodeTask, ReEncodeVideo, UploadSlot
 
 __all__ = [
     "APIKeySecretReveal",
@@ -28,8 +28,10 @@ __all__ = [
     "DatasetMembership",
     "DatasetUserRole",
     "IntegrationProvider",
+    "Job",
     "JobStatus",
     "PublicKey",
+    "ReEncodeStatus",
     "ReEncodeTask",
     "ReEncodeVideo",
     "StorageLocation",

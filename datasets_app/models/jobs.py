@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
+from typing import ClassVar
 
 from django.db import models
+from django.utils import timezone
 
 
 class JobStatus(models.TextChoices):
@@ -14,15 +17,73 @@ class JobStatus(models.TextChoices):
     CANCELLED = "CANCELLED"
 
 
-class Job(models.Model):
-    """Shared shape of job rows: a status, a message a person can act on, timestamps."""
+class ReEncodeStatus(models.TextChoices):
+    SUBMITTED = "SUBMITTED"
+    DONE = "DONE"
+    ERROR = "ERROR"
 
+
+class StatusField(models.CharField):
+    """A job's status column, its choices and default taken from the concrete model's `Status` and
+    `INITIAL_STATUS` (each job kind keeps the words Encord's clients see). Stored and migrated as
+    the plain CharField it always was, so the base adds no schema change."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("max_length", 16)
+        super().__init__(*args, **kwargs)
+
+    def contribute_to_class(self, cls, name, *args, **kwargs) -> None:
+        status = getattr(cls, "Status", None)
+        if status is not None:
+            self.choices = status.choices
+            self.default = cls.INITIAL_STATUS
+        super().contribute_to_class(cls, name, *args, **kwargs)
+
+    def deconstruct(self):
+        name, _path, args, kwargs = super().deconstruct()
+        return name, "django.db.models.CharField", args, kwargs
+
+
+class Job(models.Model):
+    """Shared shape of job rows: a status and its moves, a message a person can act on, timestamps.
+
+    A job starts in INITIAL_STATUS; any other status is terminal and stamps finished_at."""
+
+    Status: ClassVar[type[models.TextChoices]] = JobStatus
+    INITIAL_STATUS: ClassVar[str] = JobStatus.PENDING
+
+    status = StatusField()
     message = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    trace_id = models.CharField(max_length=100, blank=True, default="")
 
     class Meta:
         abstract = True
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status != self.INITIAL_STATUS
+
+    @classmethod
+    def move(cls, pk: object, from_statuses: str | Iterable[str], to_status: str, **fields: object) -> bool:
+        """True if this call moved job `pk` from one of `from_statuses` to `to_status` (one
+        conditional UPDATE, so a second run or a concurrent one is a no-op and gets False).
+        A terminal status stamps finished_at unless `fields` gives it."""
+        if isinstance(from_statuses, str):
+            from_statuses = [from_statuses]
+        if to_status != cls.INITIAL_STATUS:
+            fields.setdefault("finished_at", timezone.now())
+        moved = cls.objects.filter(pk=pk, status__in=list(from_statuses)).update(status=to_status, **fields)
+        return moved == 1
+
+    @classmethod
+    def claim_stuck(cls, pk: object, *, cutoff: object, now: object) -> bool:
+        """True if this call claimed a not-terminal job untouched since `cutoff` (bumps updated_at
+        to `now` with a conditional UPDATE, so two claimers never both get True)."""
+        claimed = cls.objects.filter(pk=pk, status=cls.INITIAL_STATUS, updated_at__lt=cutoff).update(updated_at=now)
+        return claimed == 1
 
 
 class DataJob(Job):
@@ -34,7 +95,6 @@ class DataJob(Job):
     process_hash = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     dataset = models.ForeignKey("datasets_app.Dataset", on_delete=models.CASCADE, related_name="jobs")
     kind = models.CharField(max_length=16, choices=[(KIND_UPLOAD, "Upload"), (KIND_PRIVATE, "Import")])
-    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.PENDING)
     created_by = models.ForeignKey("datasets_app.User", on_delete=models.SET_NULL, null=True, related_name="+")
     api_key = models.ForeignKey(
         "datasets_app.DatasetAPIKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -46,17 +106,11 @@ class DataJob(Job):
     skip_duplicates = models.BooleanField(default=False)
     upsert_metadata = models.BooleanField(default=False)
     units_total = models.IntegerField(default=0)
-    finished_at = models.DateTimeField(null=True, blank=True)
     errors = models.JSONField(default=list, blank=True)
-    trace_id = models.CharField(max_length=100, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["created_by", "created_at"]), models.Index(fields=["status", "updated_at"])]
-
-    @property
-    def is_terminal(self) -> bool:
-        return self.status != JobStatus.PENDING
 
 
 class DataJobUnit(models.Model):
@@ -104,29 +158,19 @@ class UploadSlot(models.Model):
     consumed_at = models.DateTimeField(null=True, blank=True)
 
 
-class ReEncodeStatus(models.TextChoices):
-    SUBMITTED = "SUBMITTED"
-    DONE = "DONE"
-    ERROR = "ERROR"
-
-
 class ReEncodeTask(Job):
     """A re-encode request (Encord's integer task id is the primary key)."""
 
+    Status = ReEncodeStatus
+    INITIAL_STATUS = ReEncodeStatus.SUBMITTED
+
     dataset = models.ForeignKey("datasets_app.Dataset", on_delete=models.CASCADE, related_name="reencode_tasks")
-    status = models.CharField(max_length=16, choices=ReEncodeStatus.choices, default=ReEncodeStatus.SUBMITTED)
     created_by = models.ForeignKey("datasets_app.User", on_delete=models.SET_NULL, null=True, related_name="+")
     # Identical pending requests (the SDK retries this call) get the same task back.
     request_digest = models.CharField(max_length=64, blank=True, default="", db_index=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    trace_id = models.CharField(max_length=100, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]
-
-    @property
-    def is_terminal(self) -> bool:
-        return self.status != ReEncodeStatus.SUBMITTED
 
 
 class ReEncodeVideo(models.Model):

@@ -9,14 +9,13 @@ import logging
 from typing import Iterator
 
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
 from datasets_app import models as m
 from datasets_app.media import storage
 
-from . import queue
+from . import queue, sequence_videos
 
 logger = logging.getLogger(__name__)
 
@@ -43,15 +42,6 @@ def expire_upload_slots(*, now: dt.datetime | None = None, batch: int = 500) -> 
             transaction.on_commit(lambda keys=keys: storage.delete_files(keys))
         removed += len(rows)
         logger.info("expired %d upload slots", len(rows))
-
-
-def _walk(prefix: str = "") -> Iterator[str]:
-    """Every key in the default storage under prefix (listdir, one directory at a time)."""
-    dirs, files = default_storage.listdir(prefix)
-    for name in files:
-        yield f"{prefix}/{name}" if prefix else name
-    for d in dirs:
-        yield from _walk(f"{prefix}/{d}" if prefix else d)
 
 
 def _referenced(keys: list[str]) -> set[str]:
@@ -82,14 +72,15 @@ def find_orphan_files(*, older_than: dt.timedelta, batch: int = 1000) -> Iterato
             if key in refs:
                 continue
             try:
-                if default_storage.get_modified_time(key) > cutoff:
+                if storage.modified_time(key) > cutoff:
                     continue
             except (NotImplementedError, FileNotFoundError):
                 continue
             yield key
         pending.clear()
 
-    for key in _walk():
+    # .part files included: those an interrupted write left behind are orphans too.
+    for key in storage.walk_keys(include_partial=True):
         pending.append(key)
         if len(pending) >= batch:
             yield from flush()
@@ -110,14 +101,14 @@ def sweep_orphan_files(*, older_than: dt.timedelta | None = None, dry_run: bool 
     return orphans
 
 
-def _resumable_jobs() -> list[tuple[type, str, str, object]]:
-    """(model, its not-terminal status, the related name of its units, the task that runs it by id).
+def _resumable_jobs() -> list[tuple[type[m.Job], str, str]]:
+    """(job model, the related name of its units, the task that runs it by id).
 
     Stuck data jobs go to run_video_data_job_task (the `media` queue, the long time limit): it runs
     the same idempotent sdk.jobs.run_data_job, and media workers can do every kind of unit."""
     return [
-        (m.ReEncodeTask, "SUBMITTED", "videos", queue.REENCODE_VIDEOS),
-        (m.DataJob, m.JobStatus.PENDING, "units", queue.RUN_VIDEO_DATA_JOB),
+        (m.ReEncodeTask, "videos", queue.REENCODE_VIDEOS),
+        (m.DataJob, "units", queue.RUN_VIDEO_DATA_JOB),
     ]
 
 
@@ -133,21 +124,19 @@ def requeue_stuck_jobs(*, now: dt.datetime | None = None, stuck_after: dt.timede
         stuck_after = dt.timedelta(seconds=settings.JOB_STUCK_AFTER_SECONDS)
     cutoff = now - stuck_after
     queued = 0
-    for model, status, units, task in _resumable_jobs():
+    for model, units, task in _resumable_jobs():
         # A unit finished recently means a worker is on it: not stuck, however old the job row.
-        stuck = model.objects.filter(status=status, updated_at__lt=cutoff).exclude(
+        stuck = model.objects.filter(status=model.INITIAL_STATUS, updated_at__lt=cutoff).exclude(
             **{f"{units}__finished_at__gte": cutoff}
         )
         for pk in stuck.values_list("pk", flat=True).distinct()[:1000]:
             with transaction.atomic():
-                if model.objects.filter(pk=pk, status=status, updated_at__lt=cutoff).update(updated_at=now) != 1:
+                if not model.claim_stuck(pk, cutoff=cutoff, now=now):
                     continue
                 queue.enqueue(task, pk)
             queued += 1
             logger.warning("re-queued stuck %s %s", model.__name__, pk)
-    from .sequence_videos import requeue_stuck
-
-    sequences = requeue_stuck(cutoff, now)
+    sequences = sequence_videos.requeue_stuck(cutoff, now)
     if sequences:
         logger.warning("re-queued %d stuck image-sequence videos", sequences)
     return queued + sequences

@@ -12,38 +12,26 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import shutil
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from django.core.files import File
-from django.core.files.storage import default_storage
 from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from datasets_app import models as m
 from datasets_app.models.jobs import ReEncodeStatus
-from datasets_app.media import ffmpeg, probe, relay
+from datasets_app.media import ffmpeg, probe, relay, storage
 from datasets_app.media import video as vid
+
+from . import encoding
 
 logger = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_SECONDS = 0.5
-REENCODE_PRESET = os.environ.get("REENCODE_PRESET", "veryfast")
-REENCODE_CRF = int(os.environ.get("REENCODE_CRF", "20"))
-REENCODE_MEMORY_DEFAULT = 4 * 1024**3
-
-
-def ffmpeg_memory_bytes() -> int:
-    """The address-space cap of an ffmpeg encode (MEDIA_REENCODE_MEMORY_BYTES)."""
-    from django.conf import settings
-
-    return int(getattr(settings, "MEDIA_REENCODE_MEMORY_BYTES", REENCODE_MEMORY_DEFAULT))
 
 
 class ReEncodeFailed(Exception):
@@ -52,14 +40,6 @@ class ReEncodeFailed(Exception):
 
 def output_key_for(row: m.DataRow) -> str:
     return f"reencoded/{row.dataset.dataset_hash}/{row.data_hash}.mp4"
-
-
-def hosted_source(key: str) -> str:
-    """A local path (filesystem storage) or a URL ffmpeg/PyAV can stream (S3 presigned)."""
-    try:
-        return default_storage.path(key)
-    except NotImplementedError:
-        return default_storage.url(key, expire=6 * 3600)
 
 
 @contextlib.contextmanager
@@ -94,12 +74,12 @@ def opened_source(row: m.DataRow, *, original: bool) -> Iterator[tuple[str, rela
     """(what ffmpeg/PyAV open, the relay entry when it is a private-cloud file) for the row's
     original media (never a previous re-encode) or, with original=False, its current file."""
     if original and row.original_storage_key:
-        yield hosted_source(row.original_storage_key), None
+        yield storage.streamable_source(row.original_storage_key), None
     elif original and row.original_url:
         with _external_source(row, row.original_url) as source:
             yield source.url, source
     elif row.storage_key:
-        yield hosted_source(row.storage_key), None
+        yield storage.streamable_source(row.storage_key), None
     elif row.url:
         with _external_source(row, row.url) as source:
             yield source.url, source
@@ -156,37 +136,6 @@ def probe_row_once(data_hash: str) -> str:
     return probe_row(row)["verdict"]
 
 
-def _store_overwrite(key: str, local_path: Path) -> None:
-    """Puts a local file into hosted storage under exactly `key`, replacing what is there.
-
-    Filesystem storage: a move (a rename when on the same disk, no copy). Other storage (S3):
-    streamed upload; the S3 backend overwrites in place (AWS_S3_FILE_OVERWRITE)."""
-    try:
-        dest = Path(default_storage.path(key))
-    except NotImplementedError:
-        dest = None
-    if dest is not None:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(local_path), str(dest))
-        return
-    with open(local_path, "rb") as fh:
-        saved = default_storage.save(key, File(fh, name=os.path.basename(key)))
-    if saved != key:
-        default_storage.delete(saved)
-        raise OSError(f"could not store {key}: storage chose {saved}")
-
-
-def _work_dir() -> str | None:
-    """Where an encode is written: beside the hosted files when they are local (same disk, so
-    storing is a rename), else the system temp dir."""
-    try:
-        root = Path(default_storage.path(".tmp-reencode"))
-    except NotImplementedError:
-        return None
-    root.mkdir(parents=True, exist_ok=True)
-    return str(root)
-
-
 def _fail(part: m.ReEncodeVideo, reason: str) -> None:
     m.ReEncodeVideo.objects.filter(pk=part.pk, status=ReEncodeStatus.SUBMITTED).update(
         status=ReEncodeStatus.ERROR, error=reason[:4000], finished_at=timezone.now()
@@ -211,7 +160,7 @@ def _encode(
     m.ReEncodeVideo.objects.filter(pk=part.pk).update(frames_total=total, frames_done=0)
     rate = vid.output_frame_rate(src_info)
     key = output_key_for(row)
-    with tempfile.TemporaryDirectory(prefix="reencode-", dir=_work_dir()) as tmp:
+    with tempfile.TemporaryDirectory(prefix="reencode-", dir=encoding.work_dir()) as tmp:
         out = Path(tmp) / "out.mp4"
         last = [0.0]
 
@@ -222,11 +171,11 @@ def _encode(
                 m.ReEncodeVideo.objects.filter(pk=part.pk).update(frames_done=min(frames, total))
 
         cmd = vid.reencode_command(
-            source, str(out), rate=rate, preset=REENCODE_PRESET, crf=REENCODE_CRF,
+            source, str(out), rate=rate, preset=encoding.REENCODE_PRESET, crf=encoding.REENCODE_CRF,
             with_audio=bool(src_info.get("has_audio")),
         )
         try:
-            ffmpeg.run_ffmpeg(cmd, on_progress=progress, memory_bytes=ffmpeg_memory_bytes())
+            ffmpeg.run_ffmpeg(cmd, on_progress=progress, memory_bytes=encoding.ffmpeg_memory_bytes())
         except ffmpeg.FFmpegOutOfMemory as exc:
             raise ReEncodeFailed(exc.reason) from None
         except subprocess.CalledProcessError as exc:
@@ -240,7 +189,7 @@ def _encode(
         if new_info["verdict"] != vid.VERDICT_OK:
             raise ReEncodeFailed("The re-encoded file is still at risk: " + " ".join(new_info["reasons"]))
         size = out.stat().st_size
-        _store_overwrite(key, out)
+        storage.store_file(key, out)
     return size, key, new_info, src_info
 
 
@@ -312,9 +261,7 @@ def finish_task(task_id: int) -> str:
     failed = [(h, e) for status, h, e in parts if status == ReEncodeStatus.ERROR]
     status = ReEncodeStatus.ERROR if parts and len(failed) == len(parts) else ReEncodeStatus.DONE
     message = "; ".join(f"{h}: {e}" for h, e in failed)[:10_000]
-    m.ReEncodeTask.objects.filter(pk=task_id, status=ReEncodeStatus.SUBMITTED).update(
-        status=status, message=message, finished_at=timezone.now()
-    )
+    m.ReEncodeTask.move(task_id, ReEncodeStatus.SUBMITTED, status, message=message)
     return m.ReEncodeTask.objects.filter(pk=task_id).values_list("status", flat=True).first() or status
 
 

@@ -25,8 +25,7 @@ from datasets_app import models as m
 from datasets_app.media import ffmpeg, probe, storage
 from datasets_app.media import video as vid
 
-from . import queue
-from .reencode_jobs import REENCODE_CRF, REENCODE_PRESET, _store_overwrite, _work_dir, ffmpeg_memory_bytes
+from . import encoding, queue
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +71,7 @@ def make_sequence_video(data_hash: str) -> str:
         if not members:
             raise SequenceFailed("The group has no images.")
         rate = Fraction(settings.IMAGE_SEQUENCE_FPS).limit_denominator(1001)
-        with tempfile.TemporaryDirectory(prefix="sequence-", dir=_work_dir()) as tmp:
+        with tempfile.TemporaryDirectory(prefix="sequence-", dir=encoding.work_dir()) as tmp:
             out = Path(tmp) / "sequence.mp4"
             _encode(row, members, str(out), rate)
             try:
@@ -83,7 +82,7 @@ def make_sequence_video(data_hash: str) -> str:
                 raise SequenceFailed(
                     f"The video has {info['frame_count']} frames for {len(members)} images; not stored."
                 )
-            _store_overwrite(key, out)
+            storage.store_file(key, out)
         details = {"fps": float(rate), "frame_count": len(members), "width": info["width"], "height": info["height"]}
         _record(row, DONE, key=key, details=details)
     except SequenceFailed as exc:
@@ -153,8 +152,10 @@ def _frame(row: m.DataRow, member: m.DataRowMember, width: int, height: int):
 def _encode(row: m.DataRow, members: list[m.DataRowMember], output: str, rate: Fraction) -> None:
     width, height = row.width or members[0].width, row.height or members[0].height
     _checked_pixels(members[0], width, height)
-    cmd = vid.sequence_command(output, width=width, height=height, rate=rate, preset=REENCODE_PRESET, crf=REENCODE_CRF)
-    memory = ffmpeg_memory_bytes()
+    cmd = vid.sequence_command(
+        output, width=width, height=height, rate=rate, preset=encoding.REENCODE_PRESET, crf=encoding.REENCODE_CRF
+    )
+    memory = encoding.ffmpeg_memory_bytes()
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors, preexec_fn=ffmpeg.memory_limiter(memory)
