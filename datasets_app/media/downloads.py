@@ -12,18 +12,13 @@ from typing import IO, Iterator
 from urllib.parse import quote, urlencode
 
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.urls import NoReverseMatch, reverse
 
-from . import signed
+from . import private_links, signed, storage
 
 PURPOSE = "download"
 CHUNK_SIZE = 256 * 1024
 ENDPOINT_PREFIX = "/media/signed/"
-
-
-def _is_s3() -> bool:
-    return bool(getattr(settings, "AWS_STORAGE_BUCKET_NAME", ""))
 
 
 def signed_download_url(
@@ -36,11 +31,8 @@ def signed_download_url(
     key's last part by default): whatever type an uploader gave the object, it never renders as a
     page on the bucket's origin."""
     lifetime = int(lifetime_seconds or settings.SIGNED_URL_LIFETIME_SECONDS)
-    if _is_s3():
-        from django.utils.http import content_disposition_header
-
-        disposition = content_disposition_header(True, filename or key.rsplit("/", 1)[-1])
-        return default_storage.url(key, parameters={"ResponseContentDisposition": disposition}, expire=lifetime)
+    if storage.is_s3():
+        return storage.presigned_get_url(key, filename=filename or key.rsplit("/", 1)[-1], lifetime_seconds=lifetime)
     expires = signed.expiry(lifetime)
     query = urlencode({"expires": expires, "signature": signed.sign(PURPOSE, key, expires=expires)})
     try:
@@ -50,6 +42,21 @@ def signed_download_url(
         path = ENDPOINT_PREFIX + quote(key)
     base = (base_url or settings.PUBLIC_BASE_URL or "").rstrip("/")
     return f"{base}{path}?{query}"
+
+
+def signed_file_url(
+    storage_key: str, url: str, integration=None, *, base_url: str | None = None, filename: str = ""
+) -> str | None:
+    """A time-limited download URL for a row's or member's file: hosted -> signed_download_url;
+    external with an integration -> a link that holds none of its secrets (private_links.link_for:
+    the provider's own scoped URL, or our signed route); else the URL itself."""
+    if url:
+        if integration is None:
+            return url
+        return private_links.link_for(url, integration, base_url=base_url, filename=filename)
+    if not storage_key:
+        return None
+    return signed_download_url(storage_key, base_url=base_url, filename=filename)
 
 
 def verify_download(key: str, expires: str | None, signature: str | None) -> bool:
@@ -65,10 +72,7 @@ class StoredFile:
 
 def open_stored(key: str) -> StoredFile:
     """Opens a hosted file for streaming; FileNotFoundError when it is gone."""
-    if not key or not default_storage.exists(key):
-        raise FileNotFoundError(key)
-    size = default_storage.size(key)
-    handle = default_storage.open(key, "rb")
+    handle, size = storage.open_for_reading(key)
     content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
     return StoredFile(handle=handle, size=size, content_type=content_type)
 

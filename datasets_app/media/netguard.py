@@ -25,6 +25,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from .cloud_errors import CloudError
+
 # Metadata services answer on these; they are also covered by link-local/private, but are named so
 # the error says what was hit.
 METADATA_ADDRESSES = frozenset(
@@ -36,8 +38,10 @@ METADATA_HOSTNAMES = frozenset(
 )
 
 
-class AddressRefused(Exception):
-    """The URL's host is, or resolves to, an address this integration may not reach."""
+class AddressRefused(CloudError):
+    """The URL's host is, or resolves to, an address this integration may not reach (loopback,
+    private, link-local, metadata...). A CloudError, so a refused object read reports like any
+    other failure of a customer's storage."""
 
 
 class HostUnresolvable(Exception):

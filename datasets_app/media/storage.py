@@ -17,7 +17,6 @@ from typing import IO
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import transaction
 from django.db.models import QuerySet
 
 logger = logging.getLogger(__name__)
@@ -89,7 +88,8 @@ def thumbnail_key(owner_key: str) -> str:
     return f"{THUMBNAIL_PREFIX}{owner_key.replace('/', '_')}.jpg"
 
 
-def _local_path(key: str) -> str | None:
+def local_path(key: str) -> str | None:
+    """The file system path of hosted file `key`, or None when storage is not a local directory."""
     try:
         return default_storage.path(key)
     except NotImplementedError:
@@ -131,7 +131,7 @@ def save_stream(
     Local storage writes a temporary file next to the target and renames it into place, so an
     interrupted or oversized stream leaves no file at `key` and no partial file behind. Raises
     TooLarge past `limit` bytes; any exception from `chunks` propagates after cleanup."""
-    path = _local_path(key)
+    path = local_path(key)
     iterator = iter(chunks)
     if path is None:
         reader = _HashingReader(iterator, limit)
@@ -192,7 +192,7 @@ def local_copy(key: str, *, want_sha256: bool = False) -> Iterator[tuple[str, st
     temporary file, hashed on the way, removed afterwards; TooLarge past settings.UPLOAD_MAX_BYTES
     (an upload's pre-signed PUT URL stays valid after registration, so the object may have been
     replaced by a bigger one since its size was checked)."""
-    path = _local_path(key)
+    path = local_path(key)
     if path is not None:
         digest = ""
         if want_sha256:
@@ -249,11 +249,22 @@ def head(key: str) -> tuple[int, str] | None:
     return int(resp["ContentLength"]), ""
 
 
-def signed_download_url(key: str, *, base_url: str | None = None, filename: str = "") -> str:
-    """A time-limited URL serving hosted file `key`: S3's presigned GET, or our signed media endpoint."""
-    from .downloads import signed_download_url as _signed
+def presigned_get_url(key: str, *, filename: str, lifetime_seconds: int) -> str:
+    """S3's own pre-signed GET of hosted file `key` (S3 hosted storage only). The signature fixes
+    the response's Content-Disposition to a download of `filename`, so whatever type an uploader
+    gave the object, it never renders as a page on the bucket's origin."""
+    from django.utils.http import content_disposition_header
 
-    return _signed(key, base_url=base_url, filename=filename)
+    disposition = content_disposition_header(True, filename)
+    return default_storage.url(key, parameters={"ResponseContentDisposition": disposition}, expire=lifetime_seconds)
+
+
+def open_for_reading(key: str) -> tuple[IO[bytes], int]:
+    """(an open binary handle, its size) of hosted file `key`; FileNotFoundError when it is gone."""
+    if not key or not default_storage.exists(key):
+        raise FileNotFoundError(key)
+    size = default_storage.size(key)
+    return default_storage.open(key, "rb"), size
 
 
 def walk_keys(prefix: str = "", *, include_partial: bool = False) -> Iterator[str]:
@@ -266,23 +277,6 @@ def walk_keys(prefix: str = "", *, include_partial: bool = False) -> Iterator[st
         yield f"{prefix}/{name}" if prefix else name
     for d in dirs:
         yield from walk_keys(f"{prefix}/{d}" if prefix else d, include_partial=include_partial)
-
-
-def signed_file_url(
-    storage_key: str, url: str, integration=None, *, base_url: str | None = None, filename: str = ""
-) -> str | None:
-    """A time-limited download URL for a row's or member's file: hosted -> signed_download_url;
-    external with an integration -> a link that holds none of its secrets (private_links.link_for:
-    the provider's own scoped URL, or our signed route); else the URL itself."""
-    if url:
-        if integration is None:
-            return url
-        from .private_links import link_for
-
-        return link_for(url, integration, base_url=base_url, filename=filename)
-    if not storage_key:
-        return None
-    return signed_download_url(storage_key, base_url=base_url, filename=filename)
 
 
 def missing_files(*, batch: int = 1000) -> Iterator[tuple[str, str, str]]:
@@ -317,7 +311,7 @@ def modified_time(key: str):
 
 def streamable_source(key: str, *, lifetime_seconds: int = 6 * 3600) -> str:
     """A local path (filesystem storage) or a URL ffmpeg/PyAV can stream (S3 presigned)."""
-    path = _local_path(key)
+    path = local_path(key)
     if path is not None:
         return path
     return default_storage.url(key, expire=lifetime_seconds)
@@ -326,7 +320,7 @@ def streamable_source(key: str, *, lifetime_seconds: int = 6 * 3600) -> str:
 def work_dir(name: str) -> str | None:
     """A scratch directory beside the hosted files when they are local (same disk, so storing a
     result is a rename), else None: the system temp dir."""
-    root = _local_path(name)
+    root = local_path(name)
     if root is None:
         return None
     os.makedirs(root, exist_ok=True)
@@ -342,7 +336,7 @@ def store_file(key: str, file_path: str | os.PathLike) -> None:
 
     from django.core.files import File
 
-    dest = _local_path(key)
+    dest = local_path(key)
     if dest is not None:
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         shutil.move(str(file_path), dest)

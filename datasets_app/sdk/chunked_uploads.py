@@ -226,7 +226,7 @@ def _move_into_local_storage(key: str, path: Path) -> tuple[int, str] | None:
     """(size, sha256) after renaming the staged file into local hosted storage; None when storage
     is not a local directory on the same file system (the file is then streamed instead). Hashing
     is one read pass and the rename writes nothing, so a large file is not written a second time."""
-    target = storage._local_path(key)
+    target = storage.local_path(key)
     if target is None:
         return None
     digest = hashlib.sha256()

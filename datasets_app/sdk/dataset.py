@@ -267,7 +267,7 @@ class Dataset(UploadsMixin, ReEncodeMixin):
         fill time-limited download URLs (hosted: S3 presigned or our signed media endpoint, made
         absolute with `base_url`; external: the integration's provider URL). No query for signing."""
         row = self._get_row(data_hash, Op.READ)
-        from datasets_app.media.storage import signed_file_url
+        from datasets_app.media.downloads import signed_file_url
 
         images = None
         if images_data:

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from datasets_app import models as m
-from datasets_app.media import storage
+from datasets_app.media import downloads, storage
 from datasets_app.sdk import UserClient, jobs, private_data
 from datasets_app.sdk.exceptions import InvalidArgumentError
 from datasets_app.sdk.uploads import issue_upload_urls
@@ -115,7 +115,7 @@ def test_presigned_gets_of_private_s3_objects_are_downloads(moto_s3, org_admin):
         credentials={"access_key_id": "testing", "secret_access_key": "testing"},
         allow_private_network=True,
     )
-    url = storage.signed_file_url("", f"s3://{bucket}/x/page.jpg", integration)
+    url = downloads.signed_file_url("", f"s3://{bucket}/x/page.jpg", integration)
     assert url.startswith(moto_s3.endpoint_url)
     got = requests.get(url, timeout=30)
     assert got.status_code == 200
