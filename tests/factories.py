@@ -2,8 +2,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import io
+from pathlib import Path
 
 import factory
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from datasets_app import models as m
@@ -125,3 +130,35 @@ class UploadSlotFactory(factory.django.DjangoModelFactory):
     object_key = factory.Sequence(lambda n: f"uploads/slot-{n}.jpg")
     item_type = "image"
     expires_at = factory.LazyFunction(lambda: timezone.now() + dt.timedelta(hours=1))
+
+
+def hosted_video_row(dataset, path: Path, **fields) -> m.DataRow:
+    """A row (titled after the file unless `fields` say otherwise) whose file is stored under its
+    storage_key, as a metadata import leaves it: no probe has run."""
+    fields.setdefault("title", path.name)
+    row = DataRowFactory(dataset=dataset, **fields)
+    with open(path, "rb") as fh:
+        assert default_storage.save(row.storage_key, File(fh, name=path.name)) == row.storage_key
+    return row
+
+
+def image_group_awaiting_video(
+    dataset, sizes: list[tuple[int, int]], *, colour_of, missing: int | None = None
+) -> m.DataRow:
+    """An optimised image group whose sequence video is PENDING: one stored PNG per size, filled
+    with colour_of(index); the image at index `missing` has its member row but no file."""
+    from PIL import Image
+
+    width, height = sizes[0]
+    row = DataRowFactory(
+        dataset=dataset, data_type=m.DataType.IMG_GROUP, storage_key="", width=width, height=height,
+        sequence_video_status="PENDING", is_optimised_image_group=True,
+    )
+    for i, (w, h) in enumerate(sizes):
+        key = f"datasets/{dataset.dataset_hash}/g/{i}.png"
+        if i != missing:
+            buf = io.BytesIO()
+            Image.new("RGB", (w, h), colour_of(i)).save(buf, "PNG")
+            default_storage.save(key, ContentFile(buf.getvalue()))
+        DataRowMemberFactory(data_row=row, data_sequence=i, title=f"{i}.png", storage_key=key, width=w, height=h)
+    return row

@@ -15,3 +15,13 @@ def sequence_videos_settled(dataset, timeout: float = 90) -> None:
     while m.DataRow.objects.filter(dataset=dataset, sequence_video_status="PENDING").exists():
         assert time.monotonic() < deadline, "a sequence video stayed PENDING"
         time.sleep(0.1)
+
+
+def wait_for(predicate, timeout: float = 90.0, interval: float = 0.2):
+    """predicate()'s first truthy value, polled every `interval` seconds; AssertionError after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(interval)
+    raise AssertionError("timed out")

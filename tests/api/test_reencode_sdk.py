@@ -3,36 +3,18 @@ signed_url it returns downloads and seeks (HTTP Range); the frame table is serve
 
 from __future__ import annotations
 
-import time
 from fractions import Fraction
 
 import av
 import pytest
 import requests
-from django.core.files import File
 from django.core.files.storage import default_storage
 
 from datasets_app import models as m
 from datasets_app.sdk import accounts
-from tests.factories import DataRowFactory
+from tests.factories import DataRowFactory, hosted_video_row
 from tests.media.test_video import make_video, vfr_pts
-
-
-def hosted_video_row(dataset, path) -> m.DataRow:
-    row = DataRowFactory(dataset=dataset, title=path.name)
-    with open(path, "rb") as fh:
-        assert default_storage.save(row.storage_key, File(fh, name=path.name)) == row.storage_key
-    return row
-
-
-def wait_for(predicate, timeout=90.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError("timed out")
+from tests.waits import wait_for
 
 
 def test_encord_sdk_re_encodes_and_signed_url_seeks(

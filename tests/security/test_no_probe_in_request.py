@@ -11,13 +11,9 @@ is bounded (issue 11, item 4, the part left after media/bounded.py).
 
 from __future__ import annotations
 
-import io
 import threading
-import time
 
 import pytest
-from django.core.files import File
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.urls import reverse
@@ -25,29 +21,18 @@ from django.urls import reverse
 from datasets_app import models as m
 from datasets_app.media import bounded, probe, video
 from datasets_app.sdk import UserClient, accounts, reencode_jobs, sequence_videos
-from tests.factories import DataRowFactory
+from tests.factories import hosted_video_row, image_group_awaiting_video
 from tests.media.test_video import make_video, vfr_pts
+from tests.waits import wait_for
 
 MiB = 1024 * 1024
 
 
 def _hosted_video_row(dataset, path) -> m.DataRow:
     """A video row as a metadata import leaves it: a file, no probe (media_info empty)."""
-    row = DataRowFactory(dataset=dataset, title=path.name)
-    with open(path, "rb") as fh:
-        assert default_storage.save(row.storage_key, File(fh, name=path.name)) == row.storage_key
+    row = hosted_video_row(dataset, path)
     assert "verdict" not in (row.media_info or {})
     return row
-
-
-def _wait_for(predicate, timeout: float = 90.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("timed out")
 
 
 @pytest.fixture
@@ -99,7 +84,7 @@ def test_frames_request_for_an_unprobed_video_queues_the_probe_and_answers_pendi
     assert body["verdict"] == "pending" and body["times"] == [] and body["frame_count"] == 0
     assert "Measuring the frame table" in body["reasons"][0]
     # and the worker fills the verdict in; the same request then answers with the table
-    assert _wait_for(lambda: _verdict(row)) == "at risk"
+    assert wait_for(lambda: _verdict(row)) == "at risk"
     again = client.get(url, headers=auth).json()
     assert again["verdict"] == "at risk"
     assert again["times"] == pytest.approx([p / 90000 for p in pts])
@@ -119,7 +104,7 @@ def test_row_page_of_an_unprobed_video_says_measuring_and_probes_nothing(
     assert page.status_code == 200
     assert "Measuring the frame table" in page.content.decode()
     assert probes_in_this_thread == []
-    assert _wait_for(lambda: _verdict(row)) == "at risk"
+    assert wait_for(lambda: _verdict(row)) == "at risk"
     body = c.get(reverse("dashboard:data-row", args=[dataset.dataset_hash, row.data_hash])).content.decode()
     assert 'id="frame-sync"' in body and "at risk" in body and "Measuring the frame table" not in body
     assert probes_in_this_thread == []
@@ -228,20 +213,7 @@ def test_ffmpeg_reencode_runs_under_a_memory_limit_and_says_so(
 
 
 def _pending_group(dataset, size: tuple[int, int], count: int) -> m.DataRow:
-    from PIL import Image
-
-    w, h = size
-    row = DataRowFactory(
-        dataset=dataset, data_type=m.DataType.IMG_GROUP, storage_key="", width=w, height=h,
-        sequence_video_status="PENDING", is_optimised_image_group=True,
-    )
-    for i in range(count):
-        key = f"datasets/{dataset.dataset_hash}/g/{i}.png"
-        buf = io.BytesIO()
-        Image.new("RGB", (w, h), (20 * i, 100, 200)).save(buf, "PNG")
-        default_storage.save(key, ContentFile(buf.getvalue()))
-        m.DataRowMember.objects.create(data_row=row, data_sequence=i, title=f"{i}.png", storage_key=key, width=w, height=h)
-    return row
+    return image_group_awaiting_video(dataset, [size] * count, colour_of=lambda i: (20 * i, 100, 200))
 
 
 @pytest.mark.django_db

@@ -25,16 +25,14 @@ from datasets_app.sdk.exceptions import (
     ResourceNotFoundError,
 )
 from datasets_app.tasks import reencode_videos_task
-from tests.factories import DataRowFactory, DatasetFactory
+from tests.factories import (
+    CloudIntegrationFactory,
+    DataRowFactory,
+    DatasetFactory,
+    DatasetMembershipFactory,
+    hosted_video_row,
+)
 from tests.media.test_video import make_video, vfr_pts
-
-
-def hosted_video_row(dataset, path: Path, **kwargs) -> m.DataRow:
-    row = DataRowFactory(dataset=dataset, title=path.name, **kwargs)
-    with open(path, "rb") as fh:
-        saved = default_storage.save(row.storage_key, File(fh, name=path.name))
-    assert saved == row.storage_key
-    return row
 
 
 def frame_signature(frame: av.VideoFrame) -> bytes:
@@ -272,7 +270,7 @@ def test_re_encode_status_of_another_datasets_task_is_not_found(editor, ds_user,
     from datasets_app.sdk import UserClient
 
     other = DatasetFactory()
-    m.DatasetMembership.objects.create(dataset=other, user=ds_user, role=m.DatasetUserRole.USER)
+    DatasetMembershipFactory(dataset=other, user=ds_user, role=m.DatasetUserRole.USER)
     row = DataRowFactory(dataset=other)
     with django_capture_on_commit_callbacks(execute=False):
         task_id = UserClient.for_user(ds_user).get_dataset(str(other.dataset_hash)).re_encode_data([str(row.data_hash)])
@@ -332,7 +330,7 @@ def test_private_cloud_video_is_read_by_signed_url_and_stored_hosted(
     with open(src, "rb") as fh:
         default_storage.save("elsewhere/cloud.mp4", File(fh, name="cloud.mp4"))
     url = signed_download_url("elsewhere/cloud.mp4", base_url=live_server.url)
-    integration = m.CloudIntegration.objects.create(
+    integration = CloudIntegrationFactory(
         title="loopback", provider="https", owner=ds_user, allow_private_network=True
     )
     row = DataRowFactory(dataset=dataset, title="cloud.mp4", storage_key="", url=url, integration=integration)

@@ -15,13 +15,12 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.core.files import File
-from django.core.files.storage import default_storage
 from django.db import connection
 
 from datasets_app import models as m
 from datasets_app.media import video
-from tests.factories import DataRowFactory
+from tests.factories import hosted_video_row
+from tests.waits import wait_for
 
 pytestmark = pytest.mark.skipif(
     not (
@@ -59,15 +58,6 @@ def stop(proc: subprocess.Popen, sig=signal.SIGTERM) -> None:
         proc.wait(timeout=30)
 
 
-def wait_for(predicate, timeout: float):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(0.2)
-    raise AssertionError("timed out")
-
-
 @pytest.mark.django_db(transaction=True)
 def test_killed_worker_leaves_task_submitted_and_redelivery_redoes_it(tmp_path, settings, dataset, ds_user):
     from datasets_app.sdk import UserClient
@@ -80,9 +70,7 @@ def test_killed_worker_leaves_task_submitted_and_redelivery_redoes_it(tmp_path, 
          "-c:v", "mpeg4", "-q:v", "5", str(src)],
         check=True,
     )
-    row = DataRowFactory(dataset=dataset, title="long.mp4")
-    with open(src, "rb") as fh:
-        default_storage.save(row.storage_key, File(fh, name="long.mp4"))
+    row = hosted_video_row(dataset, src)
     editor = UserClient.for_user(ds_user).get_dataset(str(dataset.dataset_hash))
 
     first = start_worker_process("first", preset="veryslow", media_root=media_root)

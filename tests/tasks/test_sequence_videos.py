@@ -9,13 +9,12 @@ import time
 
 import av
 import pytest
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from datasets_app import models as m
 from datasets_app.sdk import UserClient, sequence_videos
-from tests.factories import DataRowFactory
+from tests.factories import image_group_awaiting_video
 from tests.media.mediagen import make_image
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -90,22 +89,7 @@ def test_group_without_create_video_gets_no_video(tmp_path, dataset, ds_admin, d
 
 
 def _pending_group(dataset, sizes: list[tuple[int, int]], *, missing: int | None = None) -> m.DataRow:
-    import io
-
-    from PIL import Image
-
-    row = DataRowFactory(
-        dataset=dataset, data_type=m.DataType.IMG_GROUP, storage_key="", width=sizes[0][0], height=sizes[0][1],
-        sequence_video_status="PENDING", is_optimised_image_group=True,
-    )
-    for i, (w, h) in enumerate(sizes):
-        key = f"datasets/{dataset.dataset_hash}/g/{i}.png"
-        if i != missing:
-            buf = io.BytesIO()
-            Image.new("RGB", (w, h), COLOURS[i]).save(buf, "PNG")
-            default_storage.save(key, ContentFile(buf.getvalue()))
-        m.DataRowMember.objects.create(data_row=row, data_sequence=i, title=f"{i}.png", storage_key=key, width=w, height=h)
-    return row
+    return image_group_awaiting_video(dataset, sizes, colour_of=lambda i: COLOURS[i], missing=missing)
 
 
 def test_an_image_that_cannot_be_read_makes_the_video_error_in_words(dataset):
