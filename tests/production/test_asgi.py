@@ -20,7 +20,7 @@ from datasets_app import models as m
 from datasets_app.media.downloads import signed_download_url
 from datasets_app.sdk.policy import Principal
 from datasets_app.sdk.uploads import issue_upload_urls
-from tests.factories import UserFactory
+from tests.factories import DataJobFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -207,7 +207,7 @@ def test_long_polls_wait_in_the_event_loop_not_in_a_web_thread(dataset, ds_user)
 
     from dashboard import asgi
 
-    job = m.DataJob.objects.create(dataset=dataset, kind=m.DataJob.KIND_UPLOAD, created_by=ds_user)
+    job = DataJobFactory(dataset=dataset, kind=m.DataJob.KIND_UPLOAD, created_by=ds_user)
     poll = _v1(ds_user, dataset, "datasetdatalongpolling", "GET", str(dataset.dataset_hash),
                {"process_hash": str(job.process_hash), "timeout_seconds": 30})
     other = _v1(ds_user, dataset, "dataset", "GET", str(dataset.dataset_hash))
@@ -242,7 +242,7 @@ def _finish(job_pk: int) -> None:
 def test_a_long_poll_on_a_job_that_stays_pending_answers_pending_after_its_timeout(dataset, ds_user):
     import json
 
-    job = m.DataJob.objects.create(dataset=dataset, kind=m.DataJob.KIND_UPLOAD, created_by=ds_user)
+    job = DataJobFactory(dataset=dataset, kind=m.DataJob.KIND_UPLOAD, created_by=ds_user)
     body, headers = _v1(ds_user, dataset, "datasetdatalongpolling", "GET", str(dataset.dataset_hash),
                         {"process_hash": str(job.process_hash), "timeout_seconds": 1})
     exchange = Exchange([body]).run(_scope("POST", "/public", headers))

@@ -11,7 +11,7 @@ import pytest
 
 from datasets_app import models as m
 from tests.api.conftest import RawClient, register_key
-from tests.factories import DatasetFactory, UserFactory
+from tests.factories import DataJobFactory, DatasetFactory, DatasetMembershipFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -22,9 +22,8 @@ POLL_SECONDS = 6
 def test_clients_long_polling_a_job_do_not_hold_up_other_requests(topo):
     # given a job nobody works on (no worker runs) and one web process
     ds = DatasetFactory()
-    user = UserFactory()
-    m.DatasetMembership.objects.create(dataset=ds, user=user, role=m.DatasetUserRole.ADMIN)
-    job = m.DataJob.objects.create(dataset=ds, kind=m.DataJob.KIND_UPLOAD, created_by=user)
+    user = DatasetMembershipFactory(dataset=ds, role=m.DatasetUserRole.ADMIN).user
+    job = DataJobFactory(dataset=ds, kind=m.DataJob.KIND_UPLOAD, created_by=user)
     base = topo.web(workers=1)
     key = register_key(user)
     resource = str(ds.dataset_hash)

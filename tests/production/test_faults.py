@@ -22,7 +22,14 @@ from dashboard.celery import app
 from datasets_app import models as m
 from datasets_app.sdk import UserClient
 from datasets_app.sdk.reencode_jobs import output_key_for
-from tests.factories import DataRowFactory, DatasetFactory, UserFactory
+from tests.factories import (
+    DataRowFactory,
+    DatasetFactory,
+    DatasetMembershipFactory,
+    ReEncodeTaskFactory,
+    ReEncodeVideoFactory,
+    UserFactory,
+)
 
 from .topology import Topology
 
@@ -55,8 +62,7 @@ def _stored_keys() -> set[str]:
 
 
 def _editor(dataset):
-    user = UserFactory()
-    m.DatasetMembership.objects.create(dataset=dataset, user=user, role=m.DatasetUserRole.ADMIN)
+    user = DatasetMembershipFactory(dataset=dataset, role=m.DatasetUserRole.ADMIN).user
     return UserClient.for_user(user).get_dataset(str(dataset.dataset_hash))
 
 
@@ -138,8 +144,8 @@ def test_redis_restart_loses_no_job(topo, private_redis, tmp_path_factory):
         rows = [_hosted_video(ds, _video(tmp_path_factory, frames=60)) for _ in range(2)]
         tasks = []
         for row in rows:
-            task = m.ReEncodeTask.objects.create(dataset=ds)
-            m.ReEncodeVideo.objects.create(task=task, data_row=row, data_hash=row.data_hash)
+            task = ReEncodeTaskFactory(dataset=ds)
+            ReEncodeVideoFactory(task=task, data_row=row, data_hash=row.data_hash)
             tasks.append(task.pk)
         # given the jobs queued on Redis while no media worker runs
         with app.connection_for_write(redis_server.url) as conn:
@@ -454,8 +460,7 @@ def test_trace_id_of_an_sdk_upload_reaches_the_worker_that_runs_its_job(topo, cl
     from tests.media.mediagen import make_image
 
     ds = DatasetFactory()
-    user = UserFactory()
-    m.DatasetMembership.objects.create(dataset=ds, user=user, role=m.DatasetUserRole.ADMIN)
+    user = DatasetMembershipFactory(dataset=ds, role=m.DatasetUserRole.ADMIN).user
     base = topo.web(workers=1)
     topo.worker("default-t", queues="default")
     sdk = EncordUserClient.create_with_ssh_private_key(openssh_private(register_key(user)), domain=base)

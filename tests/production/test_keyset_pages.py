@@ -10,14 +10,13 @@ from django.utils import timezone
 from datasets_app import models as m
 from datasets_app.sdk import UserClient
 from datasets_app.sdk.exceptions import InvalidArgumentError, ResourceNotFoundError
-from tests.factories import DatasetFactory, UserFactory
+from tests.factories import DatasetFactory, DatasetMembershipFactory, UserFactory
 
 
 @pytest.fixture
 def reader(db):
     ds = DatasetFactory()
-    user = UserFactory()
-    m.DatasetMembership.objects.create(dataset=ds, user=user, role=m.DatasetUserRole.USER)
+    user = DatasetMembershipFactory(dataset=ds, role=m.DatasetUserRole.USER).user
     return UserClient.for_user(user).get_dataset(str(ds.dataset_hash))
 
 

@@ -12,12 +12,12 @@ from django.utils import timezone
 
 from datasets_app import models as m
 from datasets_app import periodic
-from tests.factories import DataRowFactory
+from tests.factories import DataRowFactory, ReEncodeTaskFactory, UploadSlotFactory
 
 
 def _slot(key: str, *, expires_in: dt.timedelta, consumed: bool = False) -> m.UploadSlot:
     default_storage.save(key, ContentFile(b"uploaded bytes"))
-    return m.UploadSlot.objects.create(
+    return UploadSlotFactory(
         object_key=key,
         item_type="image",
         expires_at=timezone.now() + expires_in,
@@ -54,7 +54,7 @@ def test_sweep_orphan_files_removes_only_old_unreferenced_files(db, settings):
     row = DataRowFactory()
     for key in (row.storage_key, "datasets/x/orphan-old.mp4", "datasets/x/orphan-new.mp4", "uploads/slot.jpg"):
         default_storage.save(key, ContentFile(b"x"))
-    m.UploadSlot.objects.create(object_key="uploads/slot.jpg", item_type="image", expires_at=timezone.now())
+    UploadSlotFactory(object_key="uploads/slot.jpg", item_type="image", expires_at=timezone.now())
     for key in (row.storage_key, "datasets/x/orphan-old.mp4", "uploads/slot.jpg"):
         _age(key, hours=3)
 
@@ -70,9 +70,9 @@ def test_requeue_stuck_jobs_queues_each_stuck_reencode_once(db, django_capture_o
     from tests.factories import DatasetFactory
 
     ds = DatasetFactory()
-    stuck = m.ReEncodeTask.objects.create(dataset=ds)
-    fresh = m.ReEncodeTask.objects.create(dataset=ds)
-    done = m.ReEncodeTask.objects.create(dataset=ds, status="DONE")
+    stuck = ReEncodeTaskFactory(dataset=ds)
+    fresh = ReEncodeTaskFactory(dataset=ds)
+    done = ReEncodeTaskFactory(dataset=ds, status="DONE")
     long_ago = timezone.now() - dt.timedelta(hours=8)
     m.ReEncodeTask.objects.filter(pk__in=[stuck.pk, done.pk]).update(updated_at=long_ago)
 

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from dashboard.celery import app
 from datasets_app import models as m
 from datasets_app import observability as obs
-from tests.factories import DatasetFactory
+from tests.factories import DataJobFactory, DataJobUnitFactory, DatasetFactory, ReEncodeTaskFactory
 
 SEEN: queue.Queue = queue.Queue()
 TRACE_QUEUE = "trace-test"  # one of TEST_WORKER_QUEUES (tests/conftest.py)
@@ -104,9 +104,9 @@ def _sample(text: str, name: str, **labels) -> float | None:
 
 def test_metrics_endpoint_reports_latency_by_route_and_jobs_by_state(client, db):
     ds = DatasetFactory()
-    m.DataJob.objects.create(dataset=ds, kind="upload")
-    m.DataJob.objects.create(dataset=ds, kind="upload", status="ERROR")
-    m.ReEncodeTask.objects.create(dataset=ds)
+    DataJobFactory(dataset=ds, kind="upload")
+    DataJobFactory(dataset=ds, kind="upload", status="ERROR")
+    ReEncodeTaskFactory(dataset=ds)
     before = _sample(client.get("/metrics").content.decode(), "dd_http_request_duration_seconds_count",
                      route="healthz", status="200") or 0
     client.get("/healthz")
@@ -124,8 +124,8 @@ def test_metrics_endpoint_reports_latency_by_route_and_jobs_by_state(client, db)
 
     job = m.DataJob.objects.first()
     done = timezone.now() - dt.timedelta(minutes=1)
-    m.DataJobUnit.objects.create(job=job, index=0, spec={}, status="DONE", started_at=done - dt.timedelta(seconds=3),
-                                 finished_at=done)
+    DataJobUnitFactory(job=job, index=0, spec={}, status="DONE", started_at=done - dt.timedelta(seconds=3),
+                       finished_at=done)
     text = client.get("/metrics").content.decode()
     assert _sample(text, "dd_data_job_units_recent_seconds_count") == 1
     assert _sample(text, "dd_data_job_units_recent_seconds_sum") == 3.0

@@ -21,7 +21,7 @@ from django.test import Client
 
 from datasets_app import models as m
 from tests.api.conftest import error_code, wire_client  # noqa: F401  (fixture)
-from tests.factories import DataRowFactory, DatasetFactory
+from tests.factories import DataJobFactory, DataRowFactory, DatasetFactory, DatasetMembershipFactory, ReEncodeTaskFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,7 +31,7 @@ def two_datasets(dataset, ds_admin):
     """The victim is ADMIN of A and B; A has a row; a capture of a request for A is replayed
     with ResourceID B (same body, same signature: Ed25519 signatures are deterministic)."""
     other = DatasetFactory()
-    m.DatasetMembership.objects.create(dataset=other, user=ds_admin, role=m.DatasetUserRole.ADMIN)
+    DatasetMembershipFactory(dataset=other, user=ds_admin, role=m.DatasetUserRole.ADMIN)
     row = DataRowFactory(dataset=dataset, title="a-row.mp4", client_metadata={"k": "v"})
     return dataset, other, row
 
@@ -57,7 +57,7 @@ def test_bodies_naming_dataset_a_are_refused_with_resource_id_b(wire_client, ds_
     a, b, row = two_datasets
     A, B = str(a.dataset_hash), str(b.dataset_hash)
     victim = wire_client(ds_admin)
-    job = m.DataJob.objects.create(dataset=a, kind=m.DataJob.KIND_UPLOAD, created_by=ds_admin)
+    job = DataJobFactory(dataset=a, kind=m.DataJob.KIND_UPLOAD, created_by=ds_admin)
     # exactly the bodies the SDK signs (protocol §6.8, §6.12, §6.14; uid = the dataset)
     calls = [
         ("datasetdatalongpolling", "GET", A, {"process_hash": str(job.process_hash), "timeout_seconds": 0}),
@@ -81,7 +81,7 @@ def test_bodies_naming_rows_or_tasks_of_a_find_nothing_in_b(wire_client, ds_admi
     a, b, row = two_datasets
     A, B = str(a.dataset_hash), str(b.dataset_hash)
     victim = wire_client(ds_admin)
-    task = m.ReEncodeTask.objects.create(dataset=a, created_by=ds_admin)
+    task = ReEncodeTaskFactory(dataset=a, created_by=ds_admin)
     for query_type, method, uid, payload in [
         ("datarow", "GET", str(row.data_hash), {"additional_data": {"client_metadata": True}}),
         ("datarow", "POST", str(row.data_hash), {"data_title": "replayed"}),
