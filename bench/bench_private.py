@@ -3,8 +3,8 @@
 (a) every entry carries imageMetadata, so nothing is probed; baseline: Label Studio imports 10,000
     URL tasks in about 1.3 s on this machine (target: under it).
 (b) every object is probed through the integration (one ranged GET each, Pillow reads the header);
-    target: under 30 s. Timed with the batch runner (private_data.run_private_job) and with the
-    media job runner unit by unit (jobs.run_data_job, probes prefetched in parallel).
+    target: under 30 s. Timed with the batch runner (private_import.run_private_job) and with the
+    media job runner (jobs.run_data_job, which hands a private job to that same batch runner).
 
 Seconds from the SDK call to DONE, in this process (the worker's queue wait is not included).
 Usage: python bench/bench_private.py [--count 10000] [--repeat 3]
@@ -36,7 +36,7 @@ django.setup()
 from django.core.management import call_command
 
 from datasets_app import models as m
-from datasets_app.sdk import UserClient, jobs, private_data
+from datasets_app.sdk import UserClient, jobs, private_data, private_import
 from bench.common import cpu_seconds
 from tests.cloud_servers import make_jpeg, start_moto
 
@@ -133,7 +133,7 @@ def main() -> None:
         )
         if args.only == "a":
             return
-        b = [run_b(private_data.run_private_job) for _ in range(args.repeat)]
+        b = [run_b(private_import.run_private_job) for _ in range(args.repeat)]
         print(
             f"(b) every object probed, batch runner: median {statistics.median(b):.2f} s "
             f"(runs {', '.join(f'{x:.2f}' for x in b)}); target 30 s -> {statistics.median(b) / 30:.2f} of it; "

@@ -29,7 +29,7 @@ def start_data_job(call: V1Call) -> dict[str, str]:
     payload = s.obj(call.payload, allow_none=False)
     dataset = call.dataset()
     if payload.get("integrationId") is not None or payload.get("files") is not None:
-        from datasets_app.sdk.private_data import add_private_data_start
+        from datasets_app.sdk.private_import import add_private_data_start
 
         process_hash = add_private_data_start(
             dataset,

@@ -34,7 +34,7 @@ from datasets_app.media import storage
 
 from .exceptions import InvalidArgumentError, PayloadTooLargeError, ResourceNotFoundError
 from .policy import Op
-from .uploads import ITEM_DICOM, ITEM_IMAGE, ITEM_VIDEO, _create_slots
+from .uploads import ITEM_DICOM, ITEM_IMAGE, ITEM_VIDEO, create_slots
 
 # The largest chunk one request may carry; the page sends 4 MiB.
 MAX_CHUNK_BYTES = 32 * 1024 * 1024
@@ -156,7 +156,7 @@ def start_upload(dataset, *, file_name: Any, size: Any, mode: Any) -> ChunkedUpl
         raise InvalidArgumentError(f"Unknown upload kind {mode!r}.", field="mode")
     total = _clean_size(size)
     name = _clean_name(file_name)
-    (slot,) = _create_slots(dataset.principal, MODES[mode], [name], dataset=ds, staging_bytes=total)
+    (slot,) = create_slots(dataset.principal, MODES[mode], [name], dataset=ds, staging_bytes=total)
     m.UploadSlot.objects.filter(pk=slot.pk).update(size=total)
     slot.size = total
     return _state(slot)

@@ -3,7 +3,8 @@
 `run_data_job(job_id)` processes a data job's units. Each unit's outcome is recorded once with a
 conditional update (PENDING -> DONE/ERROR) in the same transaction as the rows it creates, so a
 redelivered task skips finished units and never creates a row twice. Upload units are processed
-here; private-cloud units (DataJob.KIND_PRIVATE) by sdk/private_data.process_private_unit(unit)."""
+here; private imports (DataJob.KIND_PRIVATE) by sdk/private_import.py's runner. Recording outcomes
+is sdk/unit_outcomes.py, shared by both."""
 
 from __future__ import annotations
 
@@ -20,7 +21,15 @@ from datasets_app.media import probe, storage
 from datasets_app.media.probe import MediaError
 
 from . import uploads as up
-from . import queue
+from .private_import import process_private_unit, run_private_job
+from .unit_outcomes import (
+    cancel_pending,
+    commit_unit,
+    delete_unit_files,
+    finish_data_job,
+    record_unit_error,
+    unit_result,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -29,74 +38,6 @@ UNIT_BATCH = 500
 
 def run_delete_files(keys: list[str]) -> int:
     return storage.delete_files(keys)
-
-
-# ---- recording unit outcomes ---------------------------------------------------------------------
-
-
-def record_unit_error(unit: m.DataJobUnit, message: str) -> bool:
-    """Marks a pending unit ERROR with a message a person can act on; False if it was already
-    finished (a redelivery). Upload units' files are removed then: nothing half-kept."""
-    now = timezone.now()
-    done = (
-        m.DataJobUnit.objects.filter(pk=unit.pk, status=m.JobStatus.PENDING).update(
-            status=m.JobStatus.ERROR, error=message[:5000], finished_at=now
-        )
-        == 1
-    )
-    if done and unit.job.kind == m.DataJob.KIND_UPLOAD:
-        _delete_unit_files(unit)
-    return done
-
-
-def _unit_files(unit: m.DataJobUnit) -> list[str]:
-    keys = list(unit.object_urls or [])
-    return keys + [storage.thumbnail_key(k) for k in keys]
-
-
-def _delete_unit_files(unit: m.DataJobUnit) -> None:
-    try:
-        storage.delete_files(_unit_files(unit))
-    except OSError:
-        logger.exception("could not remove the files of failed unit %s", unit.pk)
-
-
-def _commit_unit(
-    job: m.DataJob,
-    unit: m.DataJobUnit,
-    *,
-    rows: list[m.DataRow],
-    members: dict[uuid.UUID, list[m.DataRowMember]],
-    results: list[dict],
-    upsert: list[tuple[str, dict]] | None = None,
-) -> bool:
-    """Creates the unit's rows and marks it DONE, atomically; False (and no rows) if another
-    delivery finished it first."""
-    now = timezone.now()
-    with transaction.atomic():
-        claimed = m.DataJobUnit.objects.filter(pk=unit.pk, status=m.JobStatus.PENDING).update(
-            status=m.JobStatus.DONE, results=results, finished_at=now
-        )
-        if claimed != 1:
-            return False
-        if rows:
-            for row in rows:
-                row.created_by_job_id = unit.pk
-            m.DataRow.objects.bulk_create(rows)
-            by_hash = {r.data_hash: r for r in rows}
-            all_members = []
-            for data_hash, group in members.items():
-                for mem in group:
-                    mem.data_row = by_hash[data_hash]
-                    all_members.append(mem)
-            if all_members:
-                m.DataRowMember.objects.bulk_create(all_members, batch_size=2000)
-        for data_hash, metadata in upsert or []:
-            m.DataRow.objects.filter(dataset_id=job.dataset_id, data_hash=data_hash).update(
-                client_metadata=metadata
-            )
-        m.Dataset.objects.filter(pk=job.dataset_id).update(last_edited_at=now)
-    return True
 
 
 # ---- processing upload units ---------------------------------------------------------------------
@@ -133,23 +74,13 @@ def _existing_by_sha(job: m.DataJob, shas: list[str]) -> dict[str, str]:
     return found
 
 
-def _result(row: m.DataRow, duplicate_of: str | None = None) -> dict:
-    out = {
-        "data_hash": str(row.data_hash),
-        "title": row.title,
-        "backing_item_uuid": str(row.backing_item_uuid),
-    }
-    if duplicate_of:
-        out["duplicate_of"] = duplicate_of
-    return out
-
 
 def _skip_duplicate(job: m.DataJob, unit: m.DataJobUnit, title: str, existing: str, metadata: dict) -> None:
     """Skip: nothing is created, the upload's files go, the result names the existing row."""
     upsert = [(existing, metadata)] if job.upsert_metadata and metadata else None
     results = [{"title": title, "duplicate_of": existing, "skipped": True}]
-    if _commit_unit(job, unit, rows=[], members={}, results=results, upsert=upsert):
-        _delete_unit_files(unit)
+    if commit_unit(job, unit, rows=[], members={}, results=results, upsert=upsert):
+        delete_unit_files(unit)
 
 
 def _process_single(job: m.DataJob, unit: m.DataJobUnit) -> None:
@@ -181,7 +112,7 @@ def _process_single(job: m.DataJob, unit: m.DataJobUnit) -> None:
         row.media_info = facts.media_info
         container = (facts.media_info or {}).get("container") or ""
         row.mime_type = _VIDEO_MIME.get(container.split(",")[0], "video/mp4")
-    _commit_unit(job, unit, rows=[row], members={}, results=[_result(row, existing)])
+    commit_unit(job, unit, rows=[row], members={}, results=[unit_result(row, existing)])
 
 
 _VIDEO_MIME = {
@@ -255,8 +186,8 @@ def _process_image_group(job: m.DataJob, unit: m.DataJobUnit) -> None:
         )
         rows.append(row)
         members[row.data_hash] = group_members
-        results.append(_result(row, existing.get(digest)))
-    _commit_unit(job, unit, rows=rows, members=members, results=results)
+        results.append(unit_result(row, existing.get(digest)))
+    commit_unit(job, unit, rows=rows, members=members, results=results)
 
 
 def _process_dicom(job: m.DataJob, unit: m.DataJobUnit) -> None:
@@ -309,8 +240,8 @@ def _process_dicom(job: m.DataJob, unit: m.DataJobUnit) -> None:
         thumbnail_key=thumb,
         media_info={"modality": first.modality, "series_instance_uid": first.series_instance_uid},
     )
-    _commit_unit(
-        job, unit, rows=[row], members={row.data_hash: group_members}, results=[_result(row, existing)]
+    commit_unit(
+        job, unit, rows=[row], members={row.data_hash: group_members}, results=[unit_result(row, existing)]
     )
 
 
@@ -338,8 +269,6 @@ def process_unit(job: m.DataJob, unit: m.DataJobUnit) -> None:
     unit.job = job
     try:
         if job.kind == m.DataJob.KIND_PRIVATE:
-            from .private_data import process_private_unit
-
             process_private_unit(unit)
         else:
             _UPLOAD_PROCESSORS[unit.spec["type"]](job, unit)
@@ -366,8 +295,6 @@ def run_data_job(job_id: int) -> str:
         return job.status
     if job.kind == m.DataJob.KIND_PRIVATE:
         # Private imports probe through the integration in parallel batches (their own runner).
-        from .private_data import run_private_job
-
         return run_private_job(job_id)
     pending_ids = list(
         m.DataJobUnit.objects.filter(job=job, status=m.JobStatus.PENDING)
@@ -388,55 +315,8 @@ def run_data_job(job_id: int) -> str:
                 failed = True
                 break
         if failed:
-            _cancel_pending(job, "Not processed: another item of this job failed and ignore_errors is off.")
+            cancel_pending(job, "Not processed: another item of this job failed and ignore_errors is off.")
             break
     return finish_data_job(job)
 
 
-def _cancel_pending(job: m.DataJob, reason: str) -> None:
-    units = list(
-        m.DataJobUnit.objects.filter(job=job, status=m.JobStatus.PENDING).only("pk", "object_urls", "job")
-    )
-    cancelled = m.DataJobUnit.objects.filter(pk__in=[u.pk for u in units], status=m.JobStatus.PENDING).update(
-        status=m.JobStatus.CANCELLED, error=reason, finished_at=timezone.now()
-    )
-    if cancelled and job.kind == m.DataJob.KIND_UPLOAD:
-        storage.delete_files([k for u in units for k in _unit_files(u)])
-
-
-def finish_data_job(job: m.DataJob) -> str:
-    """Records the job's final status from its units, once. With ignore_errors off, a failed unit
-    makes the job ERROR and the rows of its other units are rolled back (nothing half-added)."""
-    # One query: the units' states, and whether any asked for its image group as a video.
-    outcomes = set(m.DataJobUnit.objects.filter(job=job).values_list("status", "spec__create_video").distinct())
-    statuses = {status for status, _ in outcomes}
-    wants_video = any(video for _, video in outcomes)
-    if m.JobStatus.PENDING in statuses:
-        return m.JobStatus.PENDING
-    failed = m.JobStatus.ERROR in statuses
-    now = timezone.now()
-    if failed and not job.ignore_errors:
-        with transaction.atomic():
-            claimed = m.DataJob.objects.filter(pk=job.pk, status=m.JobStatus.PENDING).update(
-                status=m.JobStatus.ERROR,
-                finished_at=now,
-                message="At least one item failed; nothing was added.",
-            )
-            if claimed:
-                rows = m.DataRow.objects.filter(dataset_id=job.dataset_id, created_by_job__job=job)
-                keys = storage.hosted_keys_of(rows)
-                rows.delete()
-                m.DataJobUnit.objects.filter(job=job, status=m.JobStatus.DONE).update(
-                    status=m.JobStatus.CANCELLED,
-                    error="Rolled back: another item of this job failed and ignore_errors is off.",
-                )
-                queue.delete_files_after_commit(keys)
-        return m.JobStatus.ERROR
-    finished = m.DataJob.objects.filter(pk=job.pk, status=m.JobStatus.PENDING).update(
-        status=m.JobStatus.DONE, finished_at=now
-    )
-    if finished and wants_video:
-        from .sequence_videos import queue_for_job
-
-        queue_for_job(job)
-    return m.JobStatus.DONE

@@ -29,7 +29,6 @@ from django.utils import timezone
 from datasets_app import models as m
 from datasets_app.media import signed, storage
 
-from . import queue
 from .exceptions import (
     AuthorisationError,
     InvalidArgumentError,
@@ -38,6 +37,9 @@ from .exceptions import (
     ResourceNotFoundError,
 )
 from .policy import Op, Principal, parse_hash
+from .private_import import add_private_data, add_private_data_start
+from .private_manifest import local_document
+from .unit_outcomes import enqueue_data_job
 from .validation import clean_title
 
 logger = logging.getLogger(__name__)
@@ -181,7 +183,7 @@ def _check_open_slots(principal: Principal, adding: int, *, staging_bytes: int =
         )
 
 
-def _create_slots(
+def create_slots(
     principal: Principal, item_type: str, names: list[str], *, dataset: m.Dataset | None, staging_bytes: int = 0
 ) -> list[m.UploadSlot]:
     if item_type not in ITEM_TYPES:
@@ -223,7 +225,7 @@ def issue_upload_urls(
             raise InvalidArgumentError(f"count must be an integer, not {count!r}.", field="count") from None
     if not 1 <= count <= MAX_URLS_PER_CALL:
         raise InvalidArgumentError(f"count must be between 1 and {MAX_URLS_PER_CALL}.", field="count")
-    slots = _create_slots(principal, item_type, [""] * count, dataset=None)
+    slots = create_slots(principal, item_type, [""] * count, dataset=None)
     return [
         IssuedUpload(
             item_uuid=str(s.item_uuid), object_key=s.object_key, signed_url=_upload_url(s, base_url=base_url)
@@ -455,7 +457,7 @@ class UploadsMixin:
             )
         if len(names) > MAX_URLS_PER_CALL:
             raise InvalidArgumentError(f"At most {MAX_URLS_PER_CALL} file names per call.", field="uid")
-        slots = _create_slots(self.principal, item_type, names, dataset=ds)
+        slots = create_slots(self.principal, item_type, names, dataset=ds)
         return [
             {
                 "signed_url": _upload_url(s, base_url=base_url),
@@ -473,7 +475,7 @@ class UploadsMixin:
         failure the files already stored are removed and the error propagates."""
         ds = self._require(Op.WRITE_DATA)
         names = [_file_name(f) for f in files]
-        slots = _create_slots(self.principal, item_type, names, dataset=ds)
+        slots = create_slots(self.principal, item_type, names, dataset=ds)
         done: list[m.UploadSlot] = []
         try:
             for slot, file in zip(slots, files):
@@ -594,15 +596,13 @@ class UploadsMixin:
             )
         return result.data_hashes_with_titles
 
-    # -- private-cloud data: thin delegations to sdk/private_data.py --
+    # -- private-cloud data: thin delegations to sdk/private_import.py --
 
     def add_private_data_to_dataset_start(
         self, integration_id: Any, private_files: Any, ignore_errors: Any = False, **_: Any
     ) -> str:
         """Starts an import of media that stays in the customer's bucket; returns its process_hash.
         `private_files`: a dict, JSON text, or (in process only) a pathlib.Path or an open file."""
-        from .private_data import add_private_data_start, local_document
-
         return add_private_data_start(
             self,
             integration_id=integration_id,
@@ -618,8 +618,6 @@ class UploadsMixin:
     def add_private_data_to_dataset(
         self, integration_id: Any, private_files: Any, ignore_errors: Any = False
     ) -> list[DatasetDataInfo]:
-        from .private_data import add_private_data, local_document
-
         return add_private_data(self, integration_id, local_document(private_files), ignore_errors)
 
     # -- data jobs --
@@ -798,11 +796,6 @@ def _owner_filter_job(principal: Principal) -> dict:
     if principal.api_key is not None:
         return {"api_key_id": principal.api_key.pk}
     return {"created_by_id": principal.user.pk}
-
-
-def enqueue_data_job(job: m.DataJob, *, video: bool = False) -> None:
-    """Queues the job's task once the surrounding transaction commits (video jobs: `media` queue)."""
-    queue.enqueue(queue.RUN_VIDEO_DATA_JOB if video else queue.RUN_DATA_JOB, job.pk)
 
 
 def job_status(job: m.DataJob, *, legacy: bool = False, reveal_duplicates: bool = True) -> DatasetDataLongPolling:

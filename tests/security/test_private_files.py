@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from datasets_app import models as m
-from datasets_app.sdk import private_data
+from datasets_app.sdk import private_data, private_manifest
 from datasets_app.sdk.client import UserClient
 from datasets_app.sdk.exceptions import InvalidArgumentError
 from tests.api.conftest import error_code, fresh_rate_limits, raw_client, wire_client  # noqa: F401
@@ -192,7 +192,7 @@ def test_trusted_local_reader_is_bounded(db, tmp_path):
     os.mkfifo(fifo)
     for path in (fifo, Path("/dev/zero"), tmp_path):
         with pytest.raises(InvalidArgumentError, match="not a regular file"):
-            private_data.read_private_files_from_local_file(path)
+            private_manifest.read_private_files_from_local_file(path)
     good = tmp_path / "manifest.json"
     good.write_text(json.dumps(DOC))
-    assert private_data.read_private_files_from_local_file(good) == DOC
+    assert private_manifest.read_private_files_from_local_file(good) == DOC

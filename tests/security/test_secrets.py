@@ -21,7 +21,7 @@ from django.test import Client
 from django.urls import reverse
 
 from datasets_app import models as m
-from datasets_app.sdk import UserClient, private_data
+from datasets_app.sdk import UserClient, private_data, private_import
 from tests.api.conftest import raw_client, sdk_client  # noqa: F401
 
 from ..cloud_servers import AZURITE_KEY, make_jpeg
@@ -108,7 +108,7 @@ def _import(org_admin, dataset, integration, url) -> m.DataRow:
     process_hash = ds.add_private_data_to_dataset_start(
         str(integration.integration_uuid), {"images": [{"objectUrl": url, "title": "a.jpg"}]}
     )
-    private_data.run_private_job(m.DataJob.objects.get(process_hash=process_hash).pk)
+    private_import.run_private_job(m.DataJob.objects.get(process_hash=process_hash).pk)
     result = ds.add_private_data_to_dataset_get_result(process_hash, timeout_seconds=0)
     assert result.status == "DONE", result.errors
     return m.DataRow.objects.get(dataset=dataset, url=url)
@@ -215,7 +215,7 @@ def test_an_unreachable_azure_store_does_not_echo_the_sas_in_the_jobs_error(
         process_hash = ds.add_private_data_to_dataset_start(
             str(integration.integration_uuid), {"images": [{"objectUrl": f"{endpoint}/c/a.jpg"}]}, True
         )
-    private_data.run_private_job(m.DataJob.objects.get(process_hash=process_hash).pk)
+    private_import.run_private_job(m.DataJob.objects.get(process_hash=process_hash).pk)
     result = ds.add_private_data_to_dataset_get_result(process_hash, timeout_seconds=0)
     assert result.units_error_count == 1
     assert "unreachable" in result.errors[0].lower()

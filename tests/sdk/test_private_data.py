@@ -1,6 +1,6 @@
 """add_private_data_to_dataset through the SDK layer, against moto's S3 server and a local HTTP server.
 
-Jobs are started with the SDK call and run with `private_data.run_private_job` (the batch runner) or
+Jobs are started with the SDK call and run with `private_import.run_private_job` (the batch runner) or
 unit by unit with `process_private_unit`, as the media job runner does."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from django.core.management import call_command
 
 from datasets_app import crypto
 from datasets_app import models as m
-from datasets_app.sdk import UserClient, private_data
+from datasets_app.sdk import UserClient, private_data, private_import
 from datasets_app.sdk.exceptions import AuthorisationError, InvalidArgumentError, ResourceNotFoundError
 
 from ..cloud_servers import make_dicom, make_jpeg, make_mp4, make_png
@@ -64,7 +64,7 @@ def start(ds, integration, doc, ignore_errors=False, django_capture_on_commit_ca
 
 def run(ds, process_hash):
     job = m.DataJob.objects.get(process_hash=process_hash)
-    private_data.run_private_job(job.pk)
+    private_import.run_private_job(job.pk)
     return ds.add_private_data_to_dataset_get_result(process_hash, timeout_seconds=0)
 
 
@@ -134,11 +134,11 @@ def test_private_import_runs_twice_without_duplicates(
         process_hash = start(ds, integration, {"images": [{"objectUrl": f"s3://{bucket}/img/a.jpg"}]})
     job = m.DataJob.objects.get(process_hash=process_hash)
     unit = job.units.get()
-    first = private_data.process_private_unit(unit)
-    again = private_data.process_private_unit(unit)
+    first = private_import.process_private_unit(unit)
+    again = private_import.process_private_unit(unit)
     assert first == again and m.DataRow.objects.filter(dataset=ds.model).count() == 1
-    private_data.run_private_job(job.pk)
-    private_data.run_private_job(job.pk)
+    private_import.run_private_job(job.pk)
+    private_import.run_private_job(job.pk)
     assert m.DataRow.objects.filter(dataset=ds.model).count() == 1
     assert ds.add_private_data_to_dataset_get_result(process_hash, 0).status == "DONE"
 
@@ -286,7 +286,7 @@ def test_failed_units_fail_the_job_unless_ignore_errors(
 def test_ssrf_addresses_are_refused_per_unit_without_traffic(
     ds, org_admin, django_capture_on_commit_callbacks
 ):
-    from .test_cloud import _auditing, _connects
+    from ..media.test_cloud import _auditing, _connects
 
     https = private_data.integration_create(owner=org_admin, title="web", provider="https")
     doc = {

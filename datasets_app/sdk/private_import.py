@@ -1,0 +1,459 @@
+"""A private-cloud import: media that stays in the customer's bucket, registered by a data job.
+
+- `add_private_data_start(dataset, integration_id=..., private_files=..., ignore_errors=...)`: THE
+  function the API calls for v1 `datasetdatalongpolling` POST with an `integrationId` (the payload's
+  `files` verbatim). Checks WRITE_DATA, resolves the integration (ResourceNotFoundError if the
+  caller may not use it), then validates the document strictly (sdk/private_manifest.py; nothing
+  created on an error), creates one DataJob (kind=private) with one unit per entry in one bulk
+  insert, and enqueues the job after commit. Entries that carry videoMetadata / imageMetadata need
+  no reading: their rows are written in the same transaction and their units recorded DONE.
+- `run_private_job(job_id)`: the runner (sdk/jobs.run_data_job hands private jobs here): pending
+  units in batches, probed in parallel (sdk/private_probes.py), rows written in bulk.
+- `process_private_unit(unit)`: one unit on its own (idempotent); `process_private_units(units)`
+  the batch form."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from concurrent.futures import Future
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from datasets_app import models as m
+from datasets_app.media import cloud
+from datasets_app.media.probe import MediaError
+
+from .bulk_insert import blank_row, fast_insert, fast_mark_done
+from .exceptions import InvalidArgumentError
+from .policy import Op, Principal
+from .private_data import PrivateDataError, integration_for
+from .private_manifest import Entry, load_private_files, parse_private_files, title_for
+from .private_probes import Probed, submit_probes
+from .unit_outcomes import cancel_pending, commit_unit, enqueue_data_job, finish_data_job, record_unit_error, unit_result
+
+ACTIONS = {
+    m.DataType.VIDEO: "Importing video",
+    m.DataType.IMAGE: "Importing image",
+    m.DataType.IMG_GROUP: "Importing image group",
+    m.DataType.DICOM: "Importing DICOM series",
+}
+BATCH_SIZE = 1000
+
+
+def _existing_urls(ds: m.Dataset, urls: set[str]) -> set[str]:
+    """Which of `urls` the dataset already has (rows and group/series members). Set-based: one
+    query per 10,000 URLs and table, never one per URL."""
+    found: set[str] = set()
+    ordered = sorted(urls)
+    for start in range(0, len(ordered), 10_000):
+        chunk = ordered[start : start + 10_000]
+        found.update(m.DataRow.objects.filter(dataset=ds, url__in=chunk).values_list("url", flat=True))
+        found.update(
+            m.DataRowMember.objects.filter(data_row__dataset=ds, url__in=chunk).values_list("url", flat=True)
+        )
+    return found
+
+
+def _split_duplicates(ds: m.Dataset, entries: list[Entry]) -> tuple[list[Entry], list[Entry]]:
+    """(entries to import, entries whose every URL the dataset already has)."""
+    existing = _existing_urls(ds, {u for e in entries for u in e.urls})
+    kept: list[Entry] = []
+    skipped: list[Entry] = []
+    for entry in entries:
+        if all(u in existing for u in entry.urls):
+            skipped.append(entry)
+            continue
+        # A URL repeated inside the document counts as a duplicate of its first mention.
+        existing.update(entry.urls)
+        kept.append(entry)
+    return kept, skipped
+
+
+def _upsert_metadata(ds: m.Dataset, skipped: list[Entry]) -> int:
+    """Gives the existing items that skipped entries name their document's clientMetadata (entries
+    without clientMetadata leave theirs alone). A single item is found by its URL, a group or
+    series by the URL of its first frame. Bulk: one SELECT per table and one UPDATE per 1,000 rows.
+    Returns how many rows changed."""
+    wanted = {e.urls[0]: e.client_metadata for e in skipped if e.metadata_given}
+    if not wanted:
+        return 0
+    rows: dict[int, m.DataRow] = {}
+    urls = list(wanted)
+    for start in range(0, len(urls), 10_000):
+        chunk = urls[start : start + 10_000]
+        for row in m.DataRow.objects.filter(dataset=ds, url__in=chunk).only("pk", "url", "client_metadata"):
+            row.client_metadata = wanted[row.url]
+            rows[row.pk] = row
+        members = m.DataRowMember.objects.filter(data_row__dataset=ds, data_sequence=0, url__in=chunk)
+        member_urls = dict(members.values_list("data_row_id", "url"))
+        for row in m.DataRow.objects.filter(pk__in=member_urls).only("pk", "client_metadata"):
+            row.client_metadata = wanted[member_urls[row.pk]]
+            rows[row.pk] = row
+    changed = list(rows.values())
+    now = timezone.now()
+    for row in changed:
+        row.last_edited_at = now
+    m.DataRow.objects.bulk_update(changed, ["client_metadata", "last_edited_at"], batch_size=1000)
+    return len(changed)
+
+
+# ---- starting a job ---------------------------------------------------------------------------------
+
+
+def add_private_data_start(
+    dataset,
+    *,
+    integration_id: Any,
+    private_files: Any,
+    ignore_errors: Any = False,
+) -> str:
+    """Starts an import job on an SDK `Dataset`; returns its process_hash. See the module docstring.
+
+    Queries: the policy check, the integration, (with skip_duplicate_urls) one per 10,000 URLs,
+    then one insert of the job and bulk inserts of its units (and of the rows needing no probe)."""
+    ds = dataset._require(Op.WRITE_DATA)
+    principal: Principal = dataset.principal
+    if not isinstance(ignore_errors, bool):
+        raise InvalidArgumentError("ignore_errors must be true or false.", field="ignore_errors")
+    # The integration first: a principal that may not use it learns nothing from the document.
+    integration = integration_for(principal, integration_id)
+    doc = load_private_files(private_files)
+    adapter = cloud.adapter_for(integration)
+    entries, skip, upsert = parse_private_files(doc, adapter)
+    skipped: list[Entry] = []
+    if skip:
+        entries, skipped = _split_duplicates(ds, entries)
+    user = principal.user if principal.user is not None else None
+    now = timezone.now()
+    with transaction.atomic():
+        job = m.DataJob.objects.create(
+            dataset=ds,
+            kind=m.DataJob.KIND_PRIVATE,
+            created_by=user,
+            api_key=principal.api_key,
+            integration=integration,
+            ignore_errors=ignore_errors,
+            skip_duplicates=skip,
+            upsert_metadata=skip and upsert,
+            units_total=len(entries),
+        )
+        if skip and upsert and _upsert_metadata(ds, skipped):
+            m.Dataset.objects.filter(pk=ds.pk).update(last_edited_at=now)
+        units = [
+            blank_row(
+                m.DataJobUnit,
+                job_id=job.pk,
+                index=i,
+                spec=entry.spec(),
+                object_urls=entry.urls,
+                action_description=ACTIONS[entry.data_type],
+            )
+            for i, entry in enumerate(entries)
+        ]
+        # Entries with trusted metadata need no reading: write their rows now and record the units.
+        ready = [(u, e) for u, e in zip(units, entries) if e.metadata is not None]
+        rows = []
+        for unit, entry in ready:
+            row = _row_from_metadata(ds, integration, entry)
+            unit.status = m.JobStatus.DONE
+            unit.started_at = unit.finished_at = now
+            unit.results = [unit_result(row)]
+            rows.append((unit, row))
+        fast_insert(units, now=now, model=m.DataJobUnit)
+        if rows:
+            unit_ids = dict(m.DataJobUnit.objects.filter(job=job).values_list("index", "id"))
+            for unit, row in rows:
+                row.created_by_job_id = unit_ids[unit.index]
+            fast_insert([r for _, r in rows], now=now, model=m.DataRow)
+            m.Dataset.objects.filter(pk=ds.pk).update(last_edited_at=now)
+        if len(ready) == len(units):
+            m.DataJob.objects.filter(pk=job.pk).update(status=m.JobStatus.DONE, finished_at=now)
+        else:
+            enqueue_data_job(
+                job, video=any(e.data_type == m.DataType.VIDEO and e.metadata is None for e in entries)
+            )
+    return str(job.process_hash)
+
+
+
+# One shared object: fast_insert converts a repeated value once.
+_TRUSTED_INFO = {"source": "customer metadata"}
+
+
+def _row_from_metadata(ds: m.Dataset, integration: m.CloudIntegration, entry: Entry):
+    md = entry.metadata or {}
+    video = entry.data_type == m.DataType.VIDEO
+    return blank_row(
+        m.DataRow,
+        dataset_id=ds.pk,
+        title=title_for(entry),
+        data_type=entry.data_type,
+        file_size=md.get("file_size"),
+        mime_type=md.get("mime_type", ""),
+        width=md.get("width"),
+        height=md.get("height"),
+        fps=md.get("fps") if video else None,
+        duration=md.get("duration") if video else None,
+        frame_count=round(md["fps"] * md["duration"]) if video else None,
+        client_metadata=entry.client_metadata,
+        url=entry.urls[0],
+        integration_id=integration.pk,
+        media_info=_TRUSTED_INFO,
+    )
+
+
+
+
+def _rows_for(
+    unit: m.DataJobUnit, integration: m.CloudIntegration, probed: list[Probed]
+) -> tuple[list[m.DataRow], list[m.DataRowMember]]:
+    spec = unit.spec
+    ds_id = unit.job.dataset_id
+    base_title = spec.get("title") or spec["urls"][0].rsplit("/", 1)[-1]
+    if spec["type"] in (m.DataType.VIDEO, m.DataType.IMAGE):
+        p = probed[0]
+        row = m.DataRow(
+            dataset_id=ds_id,
+            title=base_title,
+            data_type=spec["type"],
+            file_size=p.size,
+            mime_type=p.mime_type,
+            width=p.width,
+            height=p.height,
+            fps=p.fps,
+            duration=p.duration,
+            frame_count=p.frame_count,
+            client_metadata=spec.get("client_metadata") or {},
+            url=p.url,
+            integration=integration,
+            media_info=p.media_info,
+            created_by_job_id=unit.pk,
+        )
+        return [row], []
+    if spec["type"] == m.DataType.DICOM:
+        # Ordered by instance number (document order breaks ties and fills gaps).
+        ordered = sorted(
+            enumerate(probed),
+            key=lambda ip: (ip[1].instance_number is None, ip[1].instance_number or 0, ip[0]),
+        )
+        first = ordered[0][1]
+        row = m.DataRow(
+            dataset_id=ds_id,
+            title=base_title,
+            data_type=spec["type"],
+            file_size=sum(p.size or 0 for p in probed),
+            mime_type="application/dicom",
+            width=first.width,
+            height=first.height,
+            frame_count=len(probed),
+            client_metadata=spec.get("client_metadata") or {},
+            url=first.url,
+            integration=integration,
+            media_info=first.media_info,
+            created_by_job_id=unit.pk,
+        )
+        members = [
+            m.DataRowMember(
+                data_row=row,
+                data_sequence=seq,
+                title=p.url.rsplit("/", 1)[-1][:1024],
+                url=p.url,
+                mime_type=p.mime_type,
+                file_size=p.size,
+                width=p.width,
+                height=p.height,
+            )
+            for seq, (_, p) in enumerate(ordered)
+        ]
+        return [row], members
+    # Image group: one group per resolution, each keeping the caller's order.
+    by_size: dict[tuple, list[Probed]] = {}
+    for p in probed:
+        by_size.setdefault((p.width, p.height), []).append(p)
+    rows, members = [], []
+    for n, ((w, h), group) in enumerate(by_size.items()):
+        title = base_title if len(by_size) == 1 else f"{base_title} ({w}x{h})"
+        row = m.DataRow(
+            dataset_id=ds_id,
+            title=title,
+            data_type=m.DataType.IMG_GROUP,
+            file_size=sum(p.size or 0 for p in group),
+            mime_type=group[0].mime_type,
+            width=w,
+            height=h,
+            frame_count=len(group),
+            client_metadata=spec.get("client_metadata") or {},
+            url=group[0].url,
+            integration=integration,
+            is_optimised_image_group=bool(spec.get("create_video")),
+            sequence_video_status="PENDING" if spec.get("create_video") else "",
+            created_by_job_id=unit.pk,
+        )
+        rows.append(row)
+        members += [
+            m.DataRowMember(
+                data_row=row,
+                data_sequence=seq,
+                title=p.url.rsplit("/", 1)[-1][:1024],
+                url=p.url,
+                mime_type=p.mime_type,
+                file_size=p.size,
+                width=p.width,
+                height=p.height,
+            )
+            for seq, p in enumerate(group)
+        ]
+    return rows, members
+
+
+# Probes run ahead of a sequential runner: {unit pk: Future}, per process.
+
+
+def _job_integration(job: m.DataJob) -> m.CloudIntegration:
+    if job.integration_id is None:
+        raise MediaError("The job's cloud integration was deleted; add the data again with another one.")
+    return job.integration
+
+
+def process_private_unit(unit: m.DataJobUnit) -> list[dict]:
+    """Reads one unit's objects through the job's integration, writes its row(s) and records the
+    unit DONE in the same transaction (unit_outcomes.commit_unit); returns
+    `[{"data_hash", "title", "backing_item_uuid"}]`. Idempotent: a unit already recorded is left
+    alone. Raises media.probe.MediaError (the job runner records its reason on the unit) when an
+    object cannot be read: unreachable, 404, refused address, not the right media."""
+    if unit.status != m.JobStatus.PENDING:
+        return list(unit.results or [])
+    integration = _job_integration(unit.job)
+    ((_, future),) = submit_probes(cloud.adapter_for(integration), [unit])
+    try:
+        probed = future.result()
+    except PrivateDataError as exc:
+        raise MediaError(exc.message) from None
+    rows, members = _rows_for(unit, integration, probed)
+    results = [unit_result(r) for r in rows]
+    by_row: dict = {}
+    for member in members:
+        by_row.setdefault(member.data_row.data_hash, []).append(member)
+    if not commit_unit(unit.job, unit, rows=rows, members=by_row, results=results):
+        # Another delivery recorded this unit first; its rows stand, ours were never written.
+        return list(m.DataJobUnit.objects.values_list("results", flat=True).get(pk=unit.pk) or [])
+    return results
+
+
+def process_private_units(units: Iterable[m.DataJobUnit]) -> dict[int, list[dict] | PrivateDataError]:
+    """The batch form: probes the units in parallel, then in ONE transaction writes the rows of
+    those still PENDING and records them DONE (bulk inserts and one bulk update). Returns
+    {unit.pk: rows} for units done now or before, {unit.pk: PrivateDataError} for failures (not
+    recorded here: the caller records them)."""
+    units = list(units)
+    out: dict[int, list[dict] | PrivateDataError] = {
+        u.pk: list(u.results or []) for u in units if u.status != m.JobStatus.PENDING
+    }
+    todo = [u for u in units if u.status == m.JobStatus.PENDING]
+    if not todo:
+        return out
+    adapter = cloud.adapter_for(_job_integration(todo[0].job))
+    out.update(_write_probed(submit_probes(adapter, todo)))
+    return out
+
+
+def _write_probed(futures: list[tuple[m.DataJobUnit, Future]]) -> dict[int, list[dict] | PrivateDataError]:
+    """Waits for the probes, then writes the rows of units still PENDING in one transaction."""
+    out: dict[int, list[dict] | PrivateDataError] = {}
+    if not futures:
+        return out
+    todo = [u for u, _ in futures]
+    integration = _job_integration(todo[0].job)
+    built: list[tuple[m.DataJobUnit, list[m.DataRow], list[m.DataRowMember]]] = []
+    for unit, future in futures:
+        try:
+            probed = future.result()
+        except PrivateDataError as exc:
+            out[unit.pk] = exc
+            continue
+        rows, members = _rows_for(unit, integration, probed)
+        built.append((unit, rows, members))
+    if not built:
+        return out
+    now = timezone.now()
+    with transaction.atomic():
+        # Claim: only units still pending are written (a concurrent delivery may have won some).
+        pending = set(
+            m.DataJobUnit.objects.select_for_update()
+            .filter(pk__in=[u.pk for u, _, _ in built], status=m.JobStatus.PENDING)
+            .values_list("pk", flat=True)
+        )
+        fresh = [(u, rows, mbs) for u, rows, mbs in built if u.pk in pending]
+        # Rows with members need their primary keys back (ORM); plain rows take the fast path.
+        m.DataRow.objects.bulk_create([r for _, rows, mbs in fresh if mbs for r in rows], batch_size=2000)
+        fast_insert([r for _, rows, mbs in fresh if not mbs for r in rows], now=now)
+        members = [mb for _, _, mbs in fresh for mb in mbs]
+        for member in members:
+            member.data_row_id = member.data_row.pk
+        m.DataRowMember.objects.bulk_create(members, batch_size=2000)
+        for unit, rows, _ in fresh:
+            unit.status, unit.results, unit.finished_at = m.JobStatus.DONE, [unit_result(r) for r in rows], now
+            out[unit.pk] = unit.results
+        fast_mark_done([u for u, _, _ in fresh], now=now)
+        if fresh:
+            m.Dataset.objects.filter(pk=todo[0].job.dataset_id).update(last_edited_at=now)
+    for unit, _, _ in built:
+        if unit.pk not in pending:
+            out[unit.pk] = list(m.DataJobUnit.objects.values_list("results", flat=True).get(pk=unit.pk) or [])
+    return out
+
+
+def run_private_job(job_id: int) -> str:
+    """The batch runner for a private job: pending units in batches of BATCH_SIZE, probed in
+    parallel, their rows written and outcomes recorded in bulk (conditional PENDING -> DONE/ERROR
+    updates, so a second run changes nothing); the final status is settled by
+    unit_outcomes.finish_data_job exactly as for uploads. Returns the job's status."""
+    job = (
+        m.DataJob.objects.select_related("integration").filter(pk=job_id, kind=m.DataJob.KIND_PRIVATE).first()
+    )
+    if job is None:
+        return "MISSING"
+    if job.is_terminal:
+        return job.status
+    units = list(
+        m.DataJobUnit.objects.select_related("job", "job__integration")
+        .filter(job=job, status=m.JobStatus.PENDING)
+        .order_by("index")
+    )
+    batches = [units[i : i + BATCH_SIZE] for i in range(0, len(units), BATCH_SIZE)]
+    adapter = cloud.adapter_for(_job_integration(job)) if batches else None
+    # Probes of the next batch run while the current batch is written (network and DB overlap).
+    upcoming = submit_probes(adapter, batches[0]) if batches else []
+    for i in range(len(batches)):
+        current = upcoming
+        upcoming = submit_probes(adapter, batches[i + 1]) if i + 1 < len(batches) else []
+        outcomes = _write_probed(current)
+        failed = [u for u, _ in current if isinstance(outcomes.get(u.pk), PrivateDataError)]
+        for unit in failed:
+            record_unit_error(unit, outcomes[unit.pk].message)
+        if failed and not job.ignore_errors:
+            for _, future in upcoming:
+                future.cancel()
+            cancel_pending(job, "Not processed: another item of this job failed and ignore_errors is off.")
+            break
+    return finish_data_job(job)
+
+
+def add_private_data(
+    dataset,
+    integration_id: Any,
+    private_files: Any,
+    ignore_errors: Any = False,
+    *,
+    timeout_seconds: float = 7 * 24 * 3600,
+) -> list:
+    """Start + wait; the created rows (DatasetDataInfo). A job that ends in ERROR raises
+    InvalidArgumentError with the units' errors."""
+    process_hash = add_private_data_start(
+        dataset, integration_id=integration_id, private_files=private_files, ignore_errors=ignore_errors
+    )
+    result = dataset.wait_data_job(process_hash, timeout_seconds)
+    return dataset._raise_unless_done(result, at_least=0)
+

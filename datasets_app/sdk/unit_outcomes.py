@@ -1,0 +1,153 @@
+"""Recording a data job's outcomes, the steps both runners share (uploads in sdk/jobs.py, private
+imports in sdk/private_import.py): a unit's rows and DONE in one transaction, a unit's error, the
+rest cancelled after a failure, and the job's final status. Each move is a conditional update
+(PENDING -> ...), so a redelivered task changes nothing."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from django.db import transaction
+from django.utils import timezone
+
+from datasets_app import models as m
+from datasets_app.media import storage
+
+from . import queue
+from .sequence_videos import queue_for_job
+
+logger = logging.getLogger(__name__)
+
+
+def enqueue_data_job(job: m.DataJob, *, video: bool = False) -> None:
+    """Queues the job's task once the surrounding transaction commits (video jobs: `media` queue)."""
+    queue.enqueue(queue.RUN_VIDEO_DATA_JOB if video else queue.RUN_DATA_JOB, job.pk)
+
+
+def record_unit_error(unit: m.DataJobUnit, message: str) -> bool:
+    """Marks a pending unit ERROR with a message a person can act on; False if it was already
+    finished (a redelivery). Upload units' files are removed then: nothing half-kept."""
+    now = timezone.now()
+    done = (
+        m.DataJobUnit.objects.filter(pk=unit.pk, status=m.JobStatus.PENDING).update(
+            status=m.JobStatus.ERROR, error=message[:5000], finished_at=now
+        )
+        == 1
+    )
+    if done and unit.job.kind == m.DataJob.KIND_UPLOAD:
+        delete_unit_files(unit)
+    return done
+
+
+def unit_files(unit: m.DataJobUnit) -> list[str]:
+    keys = list(unit.object_urls or [])
+    return keys + [storage.thumbnail_key(k) for k in keys]
+
+
+def delete_unit_files(unit: m.DataJobUnit) -> None:
+    try:
+        storage.delete_files(unit_files(unit))
+    except OSError:
+        logger.exception("could not remove the files of failed unit %s", unit.pk)
+
+
+def commit_unit(
+    job: m.DataJob,
+    unit: m.DataJobUnit,
+    *,
+    rows: list[m.DataRow],
+    members: dict[uuid.UUID, list[m.DataRowMember]],
+    results: list[dict],
+    upsert: list[tuple[str, dict]] | None = None,
+) -> bool:
+    """Creates the unit's rows and marks it DONE, atomically; False (and no rows) if another
+    delivery finished it first."""
+    now = timezone.now()
+    with transaction.atomic():
+        claimed = m.DataJobUnit.objects.filter(pk=unit.pk, status=m.JobStatus.PENDING).update(
+            status=m.JobStatus.DONE, results=results, finished_at=now
+        )
+        if claimed != 1:
+            return False
+        if rows:
+            for row in rows:
+                row.created_by_job_id = unit.pk
+            m.DataRow.objects.bulk_create(rows)
+            by_hash = {r.data_hash: r for r in rows}
+            all_members = []
+            for data_hash, group in members.items():
+                for mem in group:
+                    mem.data_row = by_hash[data_hash]
+                    all_members.append(mem)
+            if all_members:
+                m.DataRowMember.objects.bulk_create(all_members, batch_size=2000)
+        for data_hash, metadata in upsert or []:
+            m.DataRow.objects.filter(dataset_id=job.dataset_id, data_hash=data_hash).update(
+                client_metadata=metadata
+            )
+        m.Dataset.objects.filter(pk=job.dataset_id).update(last_edited_at=now)
+    return True
+
+
+
+
+def unit_result(row: m.DataRow, duplicate_of: str | None = None) -> dict:
+    out = {
+        "data_hash": str(row.data_hash),
+        "title": row.title,
+        "backing_item_uuid": str(row.backing_item_uuid),
+    }
+    if duplicate_of:
+        out["duplicate_of"] = duplicate_of
+    return out
+
+
+
+def cancel_pending(job: m.DataJob, reason: str) -> None:
+    units = list(
+        m.DataJobUnit.objects.filter(job=job, status=m.JobStatus.PENDING).only("pk", "object_urls", "job")
+    )
+    cancelled = m.DataJobUnit.objects.filter(pk__in=[u.pk for u in units], status=m.JobStatus.PENDING).update(
+        status=m.JobStatus.CANCELLED, error=reason, finished_at=timezone.now()
+    )
+    if cancelled and job.kind == m.DataJob.KIND_UPLOAD:
+        storage.delete_files([k for u in units for k in unit_files(u)])
+
+
+
+
+def finish_data_job(job: m.DataJob) -> str:
+    """Records the job's final status from its units, once. With ignore_errors off, a failed unit
+    makes the job ERROR and the rows of its other units are rolled back (nothing half-added)."""
+    # One query: the units' states, and whether any asked for its image group as a video.
+    outcomes = set(m.DataJobUnit.objects.filter(job=job).values_list("status", "spec__create_video").distinct())
+    statuses = {status for status, _ in outcomes}
+    wants_video = any(video for _, video in outcomes)
+    if m.JobStatus.PENDING in statuses:
+        return m.JobStatus.PENDING
+    failed = m.JobStatus.ERROR in statuses
+    now = timezone.now()
+    if failed and not job.ignore_errors:
+        with transaction.atomic():
+            claimed = m.DataJob.objects.filter(pk=job.pk, status=m.JobStatus.PENDING).update(
+                status=m.JobStatus.ERROR,
+                finished_at=now,
+                message="At least one item failed; nothing was added.",
+            )
+            if claimed:
+                rows = m.DataRow.objects.filter(dataset_id=job.dataset_id, created_by_job__job=job)
+                keys = storage.hosted_keys_of(rows)
+                rows.delete()
+                m.DataJobUnit.objects.filter(job=job, status=m.JobStatus.DONE).update(
+                    status=m.JobStatus.CANCELLED,
+                    error="Rolled back: another item of this job failed and ignore_errors is off.",
+                )
+                queue.delete_files_after_commit(keys)
+        return m.JobStatus.ERROR
+    finished = m.DataJob.objects.filter(pk=job.pk, status=m.JobStatus.PENDING).update(
+        status=m.JobStatus.DONE, finished_at=now
+    )
+    if finished and wants_video:
+        queue_for_job(job)
+    return m.JobStatus.DONE
