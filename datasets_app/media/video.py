@@ -21,6 +21,7 @@ import numpy as np
 
 from .bounded import megapixels, too_many_pixels
 from .ffmpeg import FFmpegOutOfMemory, run_ffmpeg  # noqa: F401  (the re-encode's runner, kept importable here)
+from .mp4_edit_list import edit_list_reason, mp4_video_edit_list  # noqa: F401  (part of the probe's public face)
 
 VERDICT_OK = "ok"
 VERDICT_AT_RISK = "at risk"
@@ -195,20 +196,9 @@ def probe_video(
         if not container.streams.video:
             raise VideoProbeError("The file has no video stream.", source=src)
         stream = container.streams.video[0]
-        ctx = stream.codec_context
         tb = stream.time_base or Fraction(1, 90000)
-        _check_size(int(ctx.width or 0), int(ctx.height or 0), max_pixels)
-        info: dict[str, Any] = {
-            "codec": ctx.name if ctx else None,
-            "width": int(ctx.width or 0),
-            "height": int(ctx.height or 0),
-            "time_base": _fraction_str(tb),
-            "r_frame_rate": _fraction_str(stream.base_rate),
-            "avg_frame_rate": _fraction_str(stream.average_rate),
-            "has_audio": bool(container.streams.audio),
-            "container": container.format.name,
-        }
-        reasons: list[str] = []
+        _check_size(int(stream.codec_context.width or 0), int(stream.codec_context.height or 0), max_pixels)
+        info = _stream_info(container, stream, tb)
         try:
             facts = _demux_facts(container, stream, tb, max_frames)
         except (av.error.FFmpegError, ValueError) as exc:
@@ -218,98 +208,141 @@ def probe_video(
         decode_error = _decode_first_frame(src, max_pixels)
         if decode_error:
             return {**info, **_unknown(decode_error)}
-
-        pts_sorted = facts["pts_sorted"]
-        count = facts["count"]
-        deltas = np.diff(pts_sorted)
-        start_pts = int(pts_sorted[0])
-        last_duration = facts["last_duration"] or (int(deltas[-1]) if len(deltas) else 0)
-        duration_ticks = (int(pts_sorted[-1]) - start_pts) + last_duration
-        duration = float(duration_ticks * tb) if duration_ticks > 0 else float((stream.duration or 0) * tb)
-        avg = Fraction(count, 1) / Fraction(duration).limit_denominator(10**6) if duration > 0 else None
-        fps = float(stream.average_rate) if stream.average_rate else (float(avg) if avg else 0.0)
-
-        # Variable frame rate: frame durations vary beyond timestamp rounding (one tick).
-        vfr = False
-        if len(deltas):
-            lo, hi = int(deltas.min()), int(deltas.max())
-            if lo <= 0:
-                reasons.append("Two frames share a presentation time (duplicate or zero-length frames).")
-            if hi - lo > 1:
-                vfr = True
-                reasons.append(
-                    f"Variable frame rate: frame durations range from {float(lo * tb) * 1000:.1f} ms "
-                    f"to {float(hi * tb) * 1000:.1f} ms."
-                )
-        r_rate, a_rate = stream.base_rate, stream.average_rate
-        # (Without timestamps both rates are the demuxer's guesses: nothing to compare.)
-        timed = facts["missing_pts"] < count
-        if timed and r_rate and a_rate and abs(float(r_rate) - float(a_rate)) > FRAME_RATE_TOLERANCE * float(a_rate):
-            if not vfr:
-                reasons.append(
-                    f"Variable frame rate: the nominal rate ({float(r_rate):.3f} fps) differs from the "
-                    f"average rate ({float(a_rate):.3f} fps)."
-                )
-            vfr = True
-
-        has_b = bool(facts["out_of_order"]) or bool(getattr(ctx, "has_b_frames", 0))
-        if has_b:
-            reasons.append(
-                "B-frames: frames are stored out of presentation order, so decode order and "
-                "display order differ."
-            )
-        if facts["missing_pts"]:
-            reasons.append(f"Missing timestamps: {facts['missing_pts']} of {count} frames have no presentation time.")
-        start_time = float(start_pts * tb)
-        if abs(start_time) > 1e-6:
-            reasons.append(
-                f"Non-zero start time ({start_time:.3f} s): an edit list or offset shifts the first "
-                f"frame, so players and decoders may disagree on frame 0."
-            )
-        if facts["discarded"]:
-            reasons.append(
-                f"Edit list: {facts['discarded']} frames are hidden by the container's edit list "
-                f"(decoded but not shown)."
-            )
-        if not _is_url(src):
-            edit_reason = edit_list_reason(src)
-            if edit_reason:
-                reasons.append(edit_reason)
-        if not facts["first_is_key"]:
-            reasons.append("The first frame is not a keyframe.")
-        max_gap = facts["max_key_gap_ticks"]
-        if facts["keyframes"] and max_gap is not None:
-            max_gap_s = float(max_gap * tb)
-        else:
-            max_gap_s = duration
-        if max_gap_s > SPARSE_KEYFRAME_SECONDS:
-            reasons.append(
-                f"Very sparse keyframes: up to {max_gap_s:.1f} s between keyframes, so seeking "
-                f"is slow and some players land on the wrong frame."
-            )
-        table = frame_table_of(pts_sorted, tb, max_bytes=table_max_bytes)
-        if table is None:
-            reasons.append(
-                f"The frame table is not stored: the durations of its {count} frames follow no pattern "
-                f"that fits in {table_max_bytes // 1024} KiB (MEDIA_FRAME_TABLE_MAX_BYTES); re-encode the "
-                f"video for a constant frame rate."
-            )
-        info.update(
-            fps=round(fps, 6),
-            duration=round(duration, 6),
-            frame_count=count,
-            start_time=round(start_time, 6),
-            is_variable_frame_rate=vfr,
-            has_b_frames=has_b,
-            keyframe_count=facts["keyframes"],
-            max_keyframe_interval=round(max_gap_s, 3),
-            verdict=VERDICT_AT_RISK if reasons else VERDICT_OK,
-            reasons=reasons,
-            frame_table=table,
-        )
+        info.update(_frame_sync_verdict(src, stream, tb, facts, table_max_bytes))
         return info
     finally:
         container.close()
+
+
+def _stream_info(container, stream, tb: Fraction) -> dict[str, Any]:
+    """What the container header says about the video stream (no packet read)."""
+    ctx = stream.codec_context
+    return {
+        "codec": ctx.name if ctx else None,
+        "width": int(ctx.width or 0),
+        "height": int(ctx.height or 0),
+        "time_base": _fraction_str(tb),
+        "r_frame_rate": _fraction_str(stream.base_rate),
+        "avg_frame_rate": _fraction_str(stream.average_rate),
+        "has_audio": bool(container.streams.audio),
+        "container": container.format.name,
+    }
+
+
+def _frame_sync_verdict(src: str, stream, tb: Fraction, facts: dict, table_max_bytes: int) -> dict[str, Any]:
+    """The timing numbers, the frame table and the verdict with its reasons, from demuxed facts.
+
+    The reasons keep one order (rate, frame order, start, keyframes, table): reports compare them."""
+    pts_sorted, count = facts["pts_sorted"], facts["count"]
+    deltas = np.diff(pts_sorted)
+    duration, fps = _duration_and_fps(stream, tb, facts, deltas)
+    start_time = float(int(pts_sorted[0]) * tb)
+    reasons: list[str] = []
+    vfr = _frame_rate_risks(stream, tb, facts, deltas, reasons)
+    has_b = bool(facts["out_of_order"]) or bool(getattr(stream.codec_context, "has_b_frames", 0))
+    _order_and_start_risks(src, facts, has_b, start_time, reasons)
+    max_gap_s = _keyframe_risks(tb, facts, duration, reasons)
+    table = frame_table_of(pts_sorted, tb, max_bytes=table_max_bytes)
+    if table is None:
+        reasons.append(
+            f"The frame table is not stored: the durations of its {count} frames follow no pattern "
+            f"that fits in {table_max_bytes // 1024} KiB (MEDIA_FRAME_TABLE_MAX_BYTES); re-encode the "
+            f"video for a constant frame rate."
+        )
+    return {
+        "fps": round(fps, 6),
+        "duration": round(duration, 6),
+        "frame_count": count,
+        "start_time": round(start_time, 6),
+        "is_variable_frame_rate": vfr,
+        "has_b_frames": has_b,
+        "keyframe_count": facts["keyframes"],
+        "max_keyframe_interval": round(max_gap_s, 3),
+        "verdict": VERDICT_AT_RISK if reasons else VERDICT_OK,
+        "reasons": reasons,
+        "frame_table": table,
+    }
+
+
+def _duration_and_fps(stream, tb: Fraction, facts: dict, deltas) -> tuple[float, float]:
+    """(duration in seconds, average frame rate): from presentation times, the last frame's
+    duration included; the stream header's numbers when the times give none."""
+    pts_sorted, count = facts["pts_sorted"], facts["count"]
+    last_duration = facts["last_duration"] or (int(deltas[-1]) if len(deltas) else 0)
+    duration_ticks = (int(pts_sorted[-1]) - int(pts_sorted[0])) + last_duration
+    duration = float(duration_ticks * tb) if duration_ticks > 0 else float((stream.duration or 0) * tb)
+    avg = Fraction(count, 1) / Fraction(duration).limit_denominator(10**6) if duration > 0 else None
+    fps = float(stream.average_rate) if stream.average_rate else (float(avg) if avg else 0.0)
+    return duration, fps
+
+
+def _frame_rate_risks(stream, tb: Fraction, facts: dict, deltas, reasons: list[str]) -> bool:
+    """Appends the frame-rate reasons; True for a variable frame rate: frame durations vary beyond
+    timestamp rounding (one tick), or the nominal and average rates disagree."""
+    vfr = False
+    if len(deltas):
+        lo, hi = int(deltas.min()), int(deltas.max())
+        if lo <= 0:
+            reasons.append("Two frames share a presentation time (duplicate or zero-length frames).")
+        if hi - lo > 1:
+            vfr = True
+            reasons.append(
+                f"Variable frame rate: frame durations range from {float(lo * tb) * 1000:.1f} ms "
+                f"to {float(hi * tb) * 1000:.1f} ms."
+            )
+    r_rate, a_rate = stream.base_rate, stream.average_rate
+    # (Without timestamps both rates are the demuxer's guesses: nothing to compare.)
+    timed = facts["missing_pts"] < facts["count"]
+    if timed and r_rate and a_rate and abs(float(r_rate) - float(a_rate)) > FRAME_RATE_TOLERANCE * float(a_rate):
+        if not vfr:
+            reasons.append(
+                f"Variable frame rate: the nominal rate ({float(r_rate):.3f} fps) differs from the "
+                f"average rate ({float(a_rate):.3f} fps)."
+            )
+        vfr = True
+    return vfr
+
+
+def _order_and_start_risks(src: str, facts: dict, has_b: bool, start_time: float, reasons: list[str]) -> None:
+    """Appends the reasons about decode order, missing timestamps, the start time and edit lists."""
+    if has_b:
+        reasons.append(
+            "B-frames: frames are stored out of presentation order, so decode order and "
+            "display order differ."
+        )
+    if facts["missing_pts"]:
+        reasons.append(
+            f"Missing timestamps: {facts['missing_pts']} of {facts['count']} frames have no presentation time."
+        )
+    if abs(start_time) > 1e-6:
+        reasons.append(
+            f"Non-zero start time ({start_time:.3f} s): an edit list or offset shifts the first "
+            f"frame, so players and decoders may disagree on frame 0."
+        )
+    if facts["discarded"]:
+        reasons.append(
+            f"Edit list: {facts['discarded']} frames are hidden by the container's edit list "
+            f"(decoded but not shown)."
+        )
+    if not _is_url(src):
+        edit_reason = edit_list_reason(src)
+        if edit_reason:
+            reasons.append(edit_reason)
+
+
+def _keyframe_risks(tb: Fraction, facts: dict, duration: float, reasons: list[str]) -> float:
+    """Appends the keyframe reasons; returns the longest gap between keyframes in seconds (the
+    whole duration when there is one keyframe or none)."""
+    if not facts["first_is_key"]:
+        reasons.append("The first frame is not a keyframe.")
+    max_gap = facts["max_key_gap_ticks"]
+    max_gap_s = float(max_gap * tb) if facts["keyframes"] and max_gap is not None else duration
+    if max_gap_s > SPARSE_KEYFRAME_SECONDS:
+        reasons.append(
+            f"Very sparse keyframes: up to {max_gap_s:.1f} s between keyframes, so seeking "
+            f"is slow and some players land on the wrong frame."
+        )
+    return max_gap_s
 
 
 def _unknown(reason: str) -> dict:
@@ -451,97 +484,6 @@ def video_thumbnail(
     image.thumbnail((size, size))
     image.convert("RGB").save(out_file, format="JPEG", quality=85)
     return image.size
-
-
-# ---- MP4 edit lists ---------------------------------------------------------------------------
-
-_CONTAINER_BOXES = {b"moov", b"trak", b"edts", b"mdia"}
-
-
-def _boxes(fh, start: int, end: int):
-    """(type, payload start, box end) of the boxes in [start, end); reads headers only."""
-    import struct
-
-    pos = start
-    while pos + 8 <= end:
-        fh.seek(pos)
-        header = fh.read(16)
-        if len(header) < 8:
-            return
-        size, kind = struct.unpack(">I4s", header[:8])
-        body = pos + 8
-        if size == 1 and len(header) == 16:
-            size = struct.unpack(">Q", header[8:16])[0]
-            body = pos + 16
-        elif size == 0:
-            size = end - pos
-        if size < 8:
-            return
-        yield kind, body, min(pos + size, end)
-        pos += size
-
-
-def mp4_video_edit_list(path: str) -> list[tuple[int, int]] | None:
-    """[(segment_duration, media_time), ...] of the first video track's edit list in a local
-    MP4/MOV file; None when there is none (or the file is not MP4). Reads box headers, the
-    `hdlr` and the `elst` only: a few kilobytes whatever the file size."""
-    import struct
-
-    try:
-        fh = open(path, "rb")
-    except OSError:
-        return None
-    with fh:
-        fh.seek(0, os.SEEK_END)
-        size = fh.tell()
-        for kind, body, end in _boxes(fh, 0, size):
-            if kind != b"moov":
-                continue
-            for tkind, tbody, tend in _boxes(fh, body, end):
-                if tkind != b"trak":
-                    continue
-                handler, edits = None, None
-                for bkind, bbody, bend in _boxes(fh, tbody, tend):
-                    if bkind == b"mdia":
-                        for mkind, mbody, _mend in _boxes(fh, bbody, bend):
-                            if mkind == b"hdlr":
-                                fh.seek(mbody + 8)
-                                handler = fh.read(4)
-                    elif bkind == b"edts":
-                        for ekind, ebody, _eend in _boxes(fh, bbody, bend):
-                            if ekind == b"elst":
-                                fh.seek(ebody)
-                                version_flags, count = struct.unpack(">II", fh.read(8))
-                                wide = version_flags >> 24 == 1
-                                fmt, step = (">QqI", 20) if wide else (">IiI", 12)
-                                edits = []
-                                for _ in range(min(count, 1000)):
-                                    seg, media_time, _rate = struct.unpack(fmt, fh.read(step))
-                                    edits.append((seg, media_time))
-                if handler == b"vide":
-                    return edits
-    return None
-
-
-def edit_list_reason(path: str) -> str | None:
-    """A sentence when a local MP4's video edit list shifts, cuts or delays frames, else None."""
-    edits = mp4_video_edit_list(path)
-    if not edits:
-        return None
-    if len(edits) == 1 and edits[0][1] == 0:
-        return None  # the whole media, from its start: no effect
-    empty = sum(1 for _seg, media_time in edits if media_time == -1)
-    if empty:
-        return (
-            f"Edit list: the container delays the video with {empty} empty edit(s), so a player's "
-            f"time 0 is not the first frame."
-        )
-    if len(edits) > 1:
-        return f"Edit list: the video track has {len(edits)} edits, so frames are skipped or repeated on playback."
-    return (
-        f"Edit list: playback starts {edits[0][1]} media ticks into the video track (often to hide "
-        f"a B-frame delay), so tools that ignore edit lists disagree on frame times."
-    )
 
 
 # ---- re-encoding -----------------------------------------------------------------------------
