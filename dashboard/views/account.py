@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from dashboard.errors import add_form_error, sdk_errors_as_http
+from dashboard.errors import add_form_error
 from dashboard.forms import KeyPairGenerateForm, PublicKeyAddForm
 from datasets_app.sdk import accounts
 from datasets_app.sdk.exceptions import DuplicateSshKeyError, InvalidArgumentError
@@ -84,8 +84,7 @@ def public_key_delete(request, key_id: int):
     if key is None:
         raise Http404("No such key.")
     if request.method == "POST":
-        with sdk_errors_as_http():
-            accounts.delete_public_key(request.user, key.pk)
+        accounts.delete_public_key(request.user, key.pk)
         messages.success(request, f"Public key {key.fingerprint} deleted.")
         return redirect("dashboard:account")
     return render(request, "public_key_delete.html", {"key": key, "nav": "account"})
@@ -95,8 +94,7 @@ def public_key_delete(request, key_id: int):
 @require_POST
 def bearer_token_revoke(request, token_id: int):
     """Revokes one of the signed-in user's live bearer tokens (404 for anyone else's)."""
-    with sdk_errors_as_http():
-        token = accounts.revoke_bearer_token(request.user, token_id)
+    token = accounts.revoke_bearer_token(request.user, token_id)
     messages.success(request, f"Bearer token {token.prefix}… revoked: clients using it are now refused.")
     return redirect("dashboard:account")
 

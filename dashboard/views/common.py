@@ -6,11 +6,36 @@ import datetime as dt
 
 from django.http import HttpRequest
 
-from datasets_app.sdk import UserClient
+from datasets_app.sdk import Dataset, UserClient, policy
+from datasets_app.sdk.policy import Op
 
 
 def user_client(request: HttpRequest) -> UserClient:
     return UserClient.for_user(request.user)
+
+
+def open_dataset(request: HttpRequest, dataset_hash: object, op: Op = Op.READ) -> Dataset:
+    """The dataset if the signed-in user may do `op` on it (one query), else the policy's typed
+    error, which SDKErrorMiddleware answers with a 404 (dashboard/errors.py). Pages open a dataset
+    for the operation their form performs, so no one is shown a form they may not submit."""
+    principal = user_client(request).principal
+    return Dataset(policy.require(principal, dataset_hash, op), principal)
+
+
+def dataset_page(dataset: Dataset, tab: str, **context) -> dict:
+    """The context every dataset page shares: the dataset, the current tab, and which tabs and
+    row actions this user has, each read from the policy table (no query)."""
+    can_write, can_delete = dataset.can(Op.WRITE_DATA), dataset.can(Op.DELETE_DATA)
+    return {
+        "dataset": dataset,
+        "tab": tab,
+        "can_upload": can_write,
+        "can_write": can_write,
+        "can_delete": can_delete,
+        "can_manage": dataset.can(Op.MANAGE),
+        "selectable": can_write or can_delete,
+        **context,
+    }
 
 
 def is_partial(request: HttpRequest) -> bool:

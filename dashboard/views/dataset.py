@@ -9,12 +9,10 @@ from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.vary import vary_on_headers
 
-from dashboard.errors import sdk_errors_as_http
 from dashboard.forms import DataRowFilterForm
 from datasets_app.sdk.exceptions import InvalidArgumentError
-from datasets_app.sdk.policy import Op
 
-from .common import is_partial, like_contains, user_client
+from .common import dataset_page, is_partial, like_contains, open_dataset
 from .frame_plot import frame_duration_plot
 
 PAGE_SIZE = 100
@@ -36,8 +34,7 @@ class KeysetPage:
 @login_required
 @vary_on_headers("HX-Request")
 def dataset_detail(request, dataset_hash: str):
-    with sdk_errors_as_http():
-        dataset = user_client(request).get_dataset(dataset_hash)
+    dataset = open_dataset(request, dataset_hash)
     form = DataRowFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     row_filters = {
@@ -55,19 +52,7 @@ def dataset_detail(request, dataset_hash: str):
     _attach_previews(request, dataset, page.object_list)
     query = request.GET.copy()
     query.pop("after", None)
-    context = {
-        "dataset": dataset,
-        "form": form,
-        "page": page,
-        "query": query.urlencode(),
-        "can_write": dataset.can(Op.WRITE_DATA),
-        "can_delete": dataset.can(Op.DELETE_DATA),
-        "can_manage": dataset.can(Op.MANAGE),
-        "selectable": dataset.can(Op.DELETE_DATA) or dataset.can(Op.WRITE_DATA),
-        "can_upload": dataset.can(Op.WRITE_DATA),
-        "reencode_enabled": True,
-        "tab": "data",
-    }
+    context = dataset_page(dataset, "data", form=form, page=page, query=query.urlencode(), reencode_enabled=True)
     template = "partials/dataset_rows.html" if is_partial(request) else "dataset.html"
     return render(request, template, context)
 
@@ -77,40 +62,29 @@ def dataset_detail(request, dataset_hash: str):
 def data_row_detail(request, dataset_hash: str, data_hash: str):
     """One data item: its page (images in order, frame-sync panel), or (htmx) its table row,
     e.g. when an inline rename is cancelled."""
-    with sdk_errors_as_http():
-        dataset = user_client(request).get_dataset(dataset_hash)
-        row = dataset.data_rows_queryset(data_hashes=[data_hash]).first()
+    dataset = open_dataset(request, dataset_hash)
+    row = dataset.data_rows_queryset(data_hashes=[data_hash]).first()
     if row is None:
         raise Http404("No such data item in this dataset.")
     _attach_previews(request, dataset, [row])
-    context = {
-        "dataset": dataset,
-        "row": row,
-        "can_write": dataset.can(Op.WRITE_DATA),
-        "can_delete": dataset.can(Op.DELETE_DATA),
-        "can_manage": dataset.can(Op.MANAGE),
-        "can_upload": dataset.can(Op.WRITE_DATA),
-        "selectable": dataset.can(Op.DELETE_DATA) or dataset.can(Op.WRITE_DATA),
-        "tab": "data",
-    }
+    context = dataset_page(dataset, "data", row=row)
     if is_partial(request):
         return render(request, "partials/dataset_row.html", context)
     base = request.build_absolute_uri("/").rstrip("/")
-    with sdk_errors_as_http():
-        if row.data_type in ("IMG_GROUP", "DICOM"):
-            context["images"] = dataset.image_group_images(str(row.data_hash), base_url=base)
-            context["sequence_video"] = dataset.sequence_video(str(row.data_hash), base_url=base)
-        if row.data_type == "VIDEO":
-            try:
-                timestamps = dataset.get_frame_timestamps(str(row.data_hash))
-            except InvalidArgumentError as error:
-                context["frame_sync_error"] = error.message
+    if row.data_type in ("IMG_GROUP", "DICOM"):
+        context["images"] = dataset.image_group_images(str(row.data_hash), base_url=base)
+        context["sequence_video"] = dataset.sequence_video(str(row.data_hash), base_url=base)
+    if row.data_type == "VIDEO":
+        try:
+            timestamps = dataset.get_frame_timestamps(str(row.data_hash))
+        except InvalidArgumentError as error:
+            context["frame_sync_error"] = error.message
+        else:
+            if timestamps.pending:  # measured by the worker; this page probes nothing
+                context["frame_sync_pending"] = timestamps.reasons
             else:
-                if timestamps.pending:  # measured by the worker; this page probes nothing
-                    context["frame_sync_pending"] = timestamps.reasons
-                else:
-                    context["frame_sync"] = timestamps
-                    context["plot"] = frame_duration_plot(timestamps.times, timestamps.fps)
+                context["frame_sync"] = timestamps
+                context["plot"] = frame_duration_plot(timestamps.times, timestamps.fps)
     return render(request, "data_row.html", context)
 
 

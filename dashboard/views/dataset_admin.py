@@ -10,56 +10,41 @@ from django.views.decorators.http import require_http_methods
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from dashboard.errors import add_form_error, sdk_errors_as_404, sdk_errors_as_http
+from dashboard.errors import add_form_error
 from dashboard.forms import DataRowRenameForm, DataRowSelectionForm, DatasetSettingsForm
 from datasets_app.sdk.exceptions import InvalidArgumentError, ResourceNotFoundError
 from datasets_app.sdk.policy import Op
 
-from .common import is_partial, user_client
-
-
-def _open(request, dataset_hash: str, op: Op):
-    """The dataset, if this user may do `op` on it; a 404 otherwise (the page is not theirs)."""
-    with sdk_errors_as_404():
-        dataset = user_client(request).get_dataset(dataset_hash)
-        dataset.require(op)
-    return dataset
+from .common import dataset_page, is_partial, open_dataset
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def dataset_settings(request, dataset_hash: str):
-    dataset = _open(request, dataset_hash, Op.MANAGE)
+    dataset = open_dataset(request, dataset_hash, Op.MANAGE)
     initial = {"title": dataset.title, "description": dataset.description}
     form = DatasetSettingsForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            with sdk_errors_as_404():
-                dataset.rename(form.cleaned_data["title"], form.cleaned_data["description"])
+            dataset.rename(form.cleaned_data["title"], form.cleaned_data["description"])
         except InvalidArgumentError as error:
             add_form_error(form, error)
         else:
             messages.success(request, "Dataset settings saved.")
             return redirect("dashboard:dataset-settings", dataset_hash=dataset.dataset_hash)
-    context = {"dataset": dataset, "form": form, "tab": "settings", "can_manage": True, "can_upload": True}
-    return render(request, "dataset_settings.html", context)
+    return render(request, "dataset_settings.html", dataset_page(dataset, "settings", form=form))
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def dataset_delete(request, dataset_hash: str):
-    dataset = _open(request, dataset_hash, Op.MANAGE)
+    dataset = open_dataset(request, dataset_hash, Op.MANAGE)
     if request.method == "POST":
         title = dataset.title
-        with sdk_errors_as_404():
-            dataset.delete()
+        dataset.delete()
         messages.success(request, f"Dataset “{title}” deleted.")
         return redirect("dashboard:dataset-list")
-    return render(
-        request,
-        "dataset_delete.html",
-        {"dataset": dataset, "tab": "settings", "can_manage": True, "can_upload": True},
-    )
+    return render(request, "dataset_delete.html", dataset_page(dataset, "settings"))
 
 
 @login_required
@@ -67,24 +52,21 @@ def dataset_delete(request, dataset_hash: str):
 @require_http_methods(["GET", "POST"])
 def data_row_rename(request, dataset_hash: str, data_hash: str):
     """GET: the row with a title form in place (htmx) or a page; POST: rename, then the row again."""
-    with sdk_errors_as_http():
-        dataset = user_client(request).get_dataset(dataset_hash)
-        dataset.require(Op.WRITE_DATA)
-        row = _row(dataset, data_hash)
+    dataset = open_dataset(request, dataset_hash, Op.WRITE_DATA)
+    row = _row(dataset, data_hash)
     form = DataRowRenameForm(request.POST or None, initial={"title": row.title})
     if request.method == "POST" and form.is_valid():
         try:
-            with sdk_errors_as_http():
-                dataset.update_data_row(data_hash, title=form.cleaned_data["title"])
-                row = _row(dataset, data_hash)
+            dataset.update_data_row(data_hash, title=form.cleaned_data["title"])
+            row = _row(dataset, data_hash)
         except InvalidArgumentError as error:
             add_form_error(form, error)
         else:
             if not is_partial(request):
                 messages.success(request, f"Renamed to “{row.title}”.")
                 return redirect("dashboard:dataset-detail", dataset_hash=dataset.dataset_hash)
-            return render(request, "partials/dataset_row.html", _row_context(dataset, row))
-    context = {**_row_context(dataset, row), "form": form, "editing": True}
+            return render(request, "partials/dataset_row.html", dataset_page(dataset, "data", row=row))
+    context = dataset_page(dataset, "data", row=row, form=form, editing=True)
     if is_partial(request):
         # htmx swaps only 2xx answers, so the row with its error comes back as a 200.
         return render(request, "partials/dataset_row.html", context)
@@ -100,21 +82,11 @@ def _row(dataset, data_hash: str):
     return row
 
 
-def _row_context(dataset, row) -> dict:
-    return {
-        "dataset": dataset,
-        "row": row,
-        "can_write": dataset.can(Op.WRITE_DATA),
-        "can_delete": dataset.can(Op.DELETE_DATA),
-        "selectable": dataset.can(Op.DELETE_DATA) or dataset.can(Op.WRITE_DATA),
-    }
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def data_rows_delete(request, dataset_hash: str):
     """GET ?data_hash=..: the confirmation listing the chosen rows; POST: delete them."""
-    dataset = _open(request, dataset_hash, Op.DELETE_DATA)
+    dataset = open_dataset(request, dataset_hash, Op.DELETE_DATA)
     form = DataRowSelectionForm(request.POST if request.method == "POST" else request.GET)
     back = reverse("dashboard:dataset-detail", args=[dataset.dataset_hash])
     if not form.is_valid():
@@ -122,15 +94,13 @@ def data_rows_delete(request, dataset_hash: str):
         return redirect(back)
     hashes = form.cleaned_data["data_hash"]
     if request.method == "POST":
-        with sdk_errors_as_http():
-            count = dataset.delete_data(hashes)
+        count = dataset.delete_data(hashes)
         messages.success(request, f"Deleted {count} data item{'s' if count != 1 else ''}.")
         if request.htmx:
             return HttpResponseClientRedirect(back)
         return redirect(back)
-    with sdk_errors_as_http():
-        rows = list(dataset.data_rows_queryset(data_hashes=hashes)[:500])
+    rows = list(dataset.data_rows_queryset(data_hashes=hashes)[:500])
     if not rows:
         messages.error(request, "None of the selected items is in this dataset any more.")
         return redirect(back)
-    return render(request, "data_rows_delete.html", {"dataset": dataset, "rows": rows})
+    return render(request, "data_rows_delete.html", dataset_page(dataset, "data", rows=rows))

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from dashboard.errors import add_form_error, sdk_errors_as_404
+from dashboard.errors import add_form_error
 from dashboard.forms import IntegrationCreateForm
 from datasets_app.sdk.exceptions import InvalidArgumentError
 
@@ -17,9 +17,9 @@ from .common import user_client
 
 
 def _client(request):
+    """This user's client, if they manage integrations (organisation admins); a 404 otherwise."""
     client = user_client(request)
-    with sdk_errors_as_404():
-        client.require_org_admin()
+    client.require_org_admin()
     return client
 
 
@@ -32,14 +32,13 @@ def integration_list(request):
     if request.method == "POST" and form.is_valid():
         config, credentials = form.config_and_credentials()
         try:
-            with sdk_errors_as_404():
-                created = client.create_cloud_integration(
-                    form.cleaned_data["title"],
-                    form.cleaned_data["provider"],
-                    config=config,
-                    credentials=credentials,
-                    allow_private_network=form.cleaned_data["allow_private_network"],
-                )
+            created = client.create_cloud_integration(
+                form.cleaned_data["title"],
+                form.cleaned_data["provider"],
+                config=config,
+                credentials=credentials,
+                allow_private_network=form.cleaned_data["allow_private_network"],
+            )
         except InvalidArgumentError as error:
             add_form_error(form, error, {"integration title": "title"})
         else:
@@ -66,8 +65,7 @@ def integration_delete(request, integration_id):
     integration = found[0]
     if request.method == "POST":
         try:
-            with sdk_errors_as_404():
-                client.delete_cloud_integration(integration.id)
+            client.delete_cloud_integration(integration.id)
         except InvalidArgumentError as error:
             messages.error(request, error.message)
         else:

@@ -7,11 +7,9 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.views.decorators.vary import vary_on_headers
 
-from dashboard.errors import sdk_errors_as_http
 from datasets_app.sdk import workers
-from datasets_app.sdk.policy import Op
 
-from .common import is_partial, user_client
+from .common import dataset_page, is_partial, open_dataset, user_client
 
 
 @login_required
@@ -35,18 +33,15 @@ def job_list(request):
 @vary_on_headers("HX-Request")
 def data_job_detail(request, dataset_hash: str, process_hash: str):
     """One upload/import job: progress while PENDING, then the rows it made and per-item errors."""
-    with sdk_errors_as_http():
-        dataset = user_client(request).get_dataset(dataset_hash)
-        job = dataset.get_data_job(str(process_hash))
+    dataset = open_dataset(request, dataset_hash)
+    job = dataset.get_data_job(str(process_hash))
     done = job.units_done_count + job.units_error_count + job.units_cancelled_count
-    context = {
-        "dataset": dataset,
-        "job": job,
-        "percent": int(100 * done / job.units_total) if job.units_total else (100 if job.is_terminal else 0),
-        "tab": "data",
-        "can_manage": dataset.can(Op.MANAGE),
-        "can_upload": dataset.can(Op.WRITE_DATA),
-        "waiting": None if job.is_terminal else workers.data_job_waiting(job.process_hash),
-    }
+    context = dataset_page(
+        dataset,
+        "data",
+        job=job,
+        percent=int(100 * done / job.units_total) if job.units_total else (100 if job.is_terminal else 0),
+        waiting=None if job.is_terminal else workers.data_job_waiting(job.process_hash),
+    )
     template = "partials/data_job_status.html" if is_partial(request) else "data_job.html"
     return render(request, template, context)

@@ -9,25 +9,17 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from dashboard.errors import add_form_error, sdk_errors_as_404
+from dashboard.errors import add_form_error
 from dashboard.forms import MemberAddForm, MemberRemoveForm, MemberRoleForm
 from datasets_app.sdk.exceptions import InvalidArgumentError, ResourceNotFoundError
 from datasets_app.sdk.orm import DatasetUserRole
 from datasets_app.sdk.policy import Op
 
-from .common import user_client
-
-
-def _open(request, dataset_hash):
-    with sdk_errors_as_404():
-        dataset = user_client(request).get_dataset(dataset_hash)
-        dataset.require(Op.MANAGE)
-    return dataset
+from .common import dataset_page, open_dataset
 
 
 def _page(request, dataset, add_form, status=200):
-    with sdk_errors_as_404():
-        members = dataset.list_users()
+    members = dataset.list_users()
     admins = sum(1 for u in members if u.user_role == DatasetUserRole.ADMIN)
     rows = [
         {
@@ -38,14 +30,7 @@ def _page(request, dataset, add_form, status=200):
         }
         for u in members
     ]
-    context = {
-        "dataset": dataset,
-        "rows": rows,
-        "form": add_form,
-        "tab": "members",
-        "can_manage": True,
-        "can_upload": True,
-    }
+    context = dataset_page(dataset, "members", rows=rows, form=add_form)
     return render(request, "members.html", context, status=status)
 
 
@@ -53,17 +38,15 @@ def _page(request, dataset, add_form, status=200):
 @require_http_methods(["GET", "POST"])
 def member_list(request, dataset_hash: str):
     """GET: members and the add form; POST: add a member by e-mail."""
-    dataset = _open(request, dataset_hash)
+    dataset = open_dataset(request, dataset_hash, Op.MANAGE)
     form = MemberAddForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         email, role = form.cleaned_data["email"], form.cleaned_data["role"]
         try:
-            with sdk_errors_as_404():
-                try:
-                    added = dataset.add_users([email], DatasetUserRole(role))
-                except ResourceNotFoundError as error:
-                    # An unknown address is a form error, not a missing page.
-                    raise InvalidArgumentError(error.message, field="user_emails") from None
+            added = dataset.add_users([email], DatasetUserRole(role))
+        except ResourceNotFoundError as error:
+            # An unknown address is a form error, not a missing page.
+            add_form_error(form, InvalidArgumentError(error.message, field="user_emails"), {"user_emails": "email"})
         except InvalidArgumentError as error:
             add_form_error(form, error, {"user_emails": "email", "user_role": "role"})
         else:
@@ -87,16 +70,13 @@ def member_list(request, dataset_hash: str):
 @login_required
 @require_POST
 def member_role(request, dataset_hash: str):
-    dataset = _open(request, dataset_hash)
+    dataset = open_dataset(request, dataset_hash, Op.MANAGE)
     form = MemberRoleForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose a member and a role.")
     else:
         try:
-            with sdk_errors_as_404():
-                member = dataset.set_user_role(
-                    form.cleaned_data["email"], DatasetUserRole(form.cleaned_data["role"])
-                )
+            member = dataset.set_user_role(form.cleaned_data["email"], DatasetUserRole(form.cleaned_data["role"]))
         except InvalidArgumentError as error:
             messages.error(request, error.message)
         else:
@@ -108,20 +88,18 @@ def member_role(request, dataset_hash: str):
 @require_http_methods(["GET", "POST"])
 def member_remove(request, dataset_hash: str):
     """GET ?email=: the confirmation; POST: remove the member."""
-    dataset = _open(request, dataset_hash)
+    dataset = open_dataset(request, dataset_hash, Op.MANAGE)
     form = MemberRemoveForm(request.POST if request.method == "POST" else request.GET)
     if not form.is_valid():
         raise Http404("No such member.")
     email = form.cleaned_data["email"]
-    with sdk_errors_as_404():
-        members = {u.user_email.lower(): u for u in dataset.list_users()}
+    members = {u.user_email.lower(): u for u in dataset.list_users()}
     member = members.get(email.lower())
     if member is None:
         raise Http404("No such member.")
     if request.method == "POST":
         try:
-            with sdk_errors_as_404():
-                dataset.remove_users([member.user_email])
+            dataset.remove_users([member.user_email])
         except InvalidArgumentError as error:
             messages.error(request, error.message)
             return redirect("dashboard:members", dataset_hash=dataset.dataset_hash)
@@ -129,8 +107,4 @@ def member_remove(request, dataset_hash: str):
         if member.user_email.lower() == request.user.email.lower():
             return redirect("dashboard:dataset-list")
         return redirect("dashboard:members", dataset_hash=dataset.dataset_hash)
-    return render(
-        request,
-        "member_remove.html",
-        {"dataset": dataset, "member": member, "tab": "members", "can_manage": True, "can_upload": True},
-    )
+    return render(request, "member_remove.html", dataset_page(dataset, "members", member=member))

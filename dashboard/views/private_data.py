@@ -7,43 +7,36 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from dashboard.errors import add_form_error, sdk_errors_as_404
+from dashboard.errors import add_form_error
 from dashboard.forms import PrivateDataImportForm
 from datasets_app.sdk.exceptions import InvalidArgumentError, ResourceNotFoundError
 from datasets_app.sdk.policy import Op
 
-from .common import user_client
+from .common import dataset_page, open_dataset
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def private_data_import(request, dataset_hash: str):
-    with sdk_errors_as_404():
-        dataset = user_client(request).get_dataset(dataset_hash)
-        dataset.require(Op.WRITE_DATA)
-        integrations = dataset.get_cloud_integrations()
+    dataset = open_dataset(request, dataset_hash, Op.WRITE_DATA)
+    integrations = dataset.get_cloud_integrations()
     form = PrivateDataImportForm(request.POST or None, request.FILES or None, integrations=integrations)
     if request.method == "POST" and form.is_valid():
         try:
-            with sdk_errors_as_404():
-                try:
-                    process_hash = dataset.add_private_data_to_dataset_start(
-                        form.cleaned_data["integration"], form.cleaned_data["document"], ignore_errors=True
-                    )
-                except ResourceNotFoundError as error:
-                    raise InvalidArgumentError(error.message, field="integration") from None
+            process_hash = _start_import(dataset, form.cleaned_data)
         except InvalidArgumentError as error:
             add_form_error(form, error, {"private_files": "manifest", "integration id": "integration"})
         else:
             return redirect(
                 "dashboard:data-job", dataset_hash=dataset.dataset_hash, process_hash=process_hash
             )
-    context = {
-        "dataset": dataset,
-        "form": form,
-        "integrations": integrations,
-        "tab": "import",
-        "can_upload": True,
-        "can_manage": dataset.can(Op.MANAGE),
-    }
+    context = dataset_page(dataset, "import", form=form, integrations=integrations)
     return render(request, "private_data_import.html", context)
+
+
+def _start_import(dataset, cleaned: dict) -> str:
+    """The import job's process hash; an integration this user cannot use is a form error."""
+    try:
+        return dataset.add_private_data_to_dataset_start(cleaned["integration"], cleaned["document"], ignore_errors=True)
+    except ResourceNotFoundError as error:
+        raise InvalidArgumentError(error.message, field="integration") from None

@@ -10,78 +10,58 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
-from dashboard.errors import sdk_errors_as_404, sdk_errors_as_http
 from dashboard.forms import DataRowSelectionForm
 from datasets_app.sdk import workers
 from datasets_app.sdk.policy import Op
 
-from .common import is_partial, user_client
+from .common import dataset_page, is_partial, open_dataset
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def reencode_start(request, dataset_hash: str):
     """GET ?data_hash=..: the videos that will be re-encoded; POST: start the task."""
-    with sdk_errors_as_404():
-        dataset = user_client(request).get_dataset(dataset_hash)
-        dataset.require(Op.WRITE_DATA)
+    dataset = open_dataset(request, dataset_hash, Op.WRITE_DATA)
     form = DataRowSelectionForm(request.POST if request.method == "POST" else request.GET)
     back = reverse("dashboard:dataset-detail", args=[dataset.dataset_hash])
     if not form.is_valid():
         messages.error(request, " ".join(form.errors.get("data_hash", ["Select at least one video."])))
         return redirect(back)
-    with sdk_errors_as_http():
-        videos = list(
-            dataset.data_rows_queryset(data_hashes=form.cleaned_data["data_hash"], data_types=["VIDEO"])[:500]
-        )
+    videos = list(
+        dataset.data_rows_queryset(data_hashes=form.cleaned_data["data_hash"], data_types=["VIDEO"])[:500]
+    )
     if not videos:
         messages.error(request, "None of the selected items is a video of this dataset.")
         return redirect(back)
     if request.method == "POST":
-        with sdk_errors_as_http():
-            task_id = dataset.re_encode_data([str(v.data_hash) for v in videos])
+        task_id = dataset.re_encode_data([str(v.data_hash) for v in videos])
         return redirect("dashboard:reencode-task", dataset_hash=dataset.dataset_hash, task_id=task_id)
-    context = {
-        "dataset": dataset,
-        "videos": videos,
-        "skipped": len(form.cleaned_data["data_hash"]) - len(videos),
-        "tab": "data",
-        "can_upload": True,
-        "can_manage": dataset.can(Op.MANAGE),
-    }
+    context = dataset_page(dataset, "data", videos=videos, skipped=len(form.cleaned_data["data_hash"]) - len(videos))
     return render(request, "reencode_start.html", context)
 
 
 @login_required
 @vary_on_headers("HX-Request")
 def reencode_task(request, dataset_hash: str, task_id: int):
-    with sdk_errors_as_http():
-        dataset = user_client(request).get_dataset(dataset_hash)
-        task = dataset.re_encode_task_progress(task_id)
-        watch = {}
-        if task.status == "DONE":
-            status = dataset.re_encode_data_status(
-                task_id, base_url=request.build_absolute_uri("/").rstrip("/")
-            )
-            watch = {r.data_hash: r.signed_url for r in status.result or []}
+    dataset = open_dataset(request, dataset_hash)
+    task = dataset.re_encode_task_progress(task_id)
+    watch = {}
+    if task.status == "DONE":
+        status = dataset.re_encode_data_status(task_id, base_url=request.build_absolute_uri("/").rstrip("/"))
+        watch = {r.data_hash: r.signed_url for r in status.result or []}
     total = task.frames_total
-    context = {
-        "dataset": dataset,
-        "task": task,
-        "videos": [
-            {
-                "v": v,
-                "watch": watch.get(v.data_hash),
-                "percent": _percent(v.frames_done, v.frames_total, v.status),
-            }
-            for v in task.videos
-        ],
-        "percent": _percent(task.frames_done, total, task.status),
-        "tab": "data",
-        "can_manage": dataset.can(Op.MANAGE),
-        "can_upload": dataset.can(Op.WRITE_DATA),
-        "waiting": workers.reencode_waiting(task.status),
-    }
+    videos = [
+        {"v": v, "watch": watch.get(v.data_hash), "percent": _percent(v.frames_done, v.frames_total, v.status)}
+        for v in task.videos
+    ]
+    context = dataset_page(
+        dataset,
+        "data",
+        task=task,
+        videos=videos,
+        percent=_percent(task.frames_done, total, task.status),
+        waiting=workers.reencode_waiting(task.status),
+    )
     template = "partials/reencode_task_status.html" if is_partial(request) else "reencode_task.html"
     return render(request, template, context)
 

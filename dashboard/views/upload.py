@@ -11,12 +11,12 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from dashboard.errors import json_error, sdk_errors_as_404
+from dashboard.errors import json_error
 from datasets_app.sdk import chunked_uploads as cu
 from datasets_app.sdk.exceptions import DatasetsError
 from datasets_app.sdk.policy import Op
 
-from .common import user_client
+from .common import dataset_page, open_dataset
 
 CHUNK_BYTES = 4 * 1024 * 1024
 
@@ -31,13 +31,6 @@ MODE_CHOICES = [
     (cu.MODE_IMAGES, "Single images", "One data item per image.", "image/*"),
     (cu.MODE_DICOM, "DICOM series", "All files form one series.", ".dcm,application/dicom"),
 ]
-
-
-def _open(request, dataset_hash):
-    with sdk_errors_as_404():
-        dataset = user_client(request).get_dataset(dataset_hash)
-        dataset.require(Op.WRITE_DATA)
-    return dataset
 
 
 def _json(upload: cu.ChunkedUpload, status: int = 200) -> JsonResponse:
@@ -56,16 +49,10 @@ def _json(upload: cu.ChunkedUpload, status: int = 200) -> JsonResponse:
 @login_required
 @require_GET
 def upload_page(request, dataset_hash: str):
-    dataset = _open(request, dataset_hash)
-    context = {
-        "dataset": dataset,
-        "tab": "upload",
-        "can_manage": dataset.can(Op.MANAGE),
-        "can_upload": True,
-        "max_bytes": settings.UPLOAD_MAX_BYTES,
-        "chunk_bytes": CHUNK_BYTES,
-        "modes": MODE_CHOICES,
-    }
+    dataset = open_dataset(request, dataset_hash, Op.WRITE_DATA)
+    context = dataset_page(
+        dataset, "upload", max_bytes=settings.UPLOAD_MAX_BYTES, chunk_bytes=CHUNK_BYTES, modes=MODE_CHOICES
+    )
     return render(request, "upload.html", context)
 
 
@@ -73,7 +60,7 @@ def upload_page(request, dataset_hash: str):
 @require_POST
 def upload_start(request, dataset_hash: str):
     """POST file_name, size, mode -> 201 {upload_id, offset: 0, ...}."""
-    dataset = _open(request, dataset_hash)
+    dataset = open_dataset(request, dataset_hash, Op.WRITE_DATA)
     try:
         upload = cu.start_upload(
             dataset,
@@ -93,7 +80,7 @@ def upload_chunk(request, dataset_hash: str, upload_id: str):
     """GET: how much the server has. PUT ?offset=N with the chunk as the body: append it.
 
     409 {offset} when the chunk does not start where the server's copy ends."""
-    dataset = _open(request, dataset_hash)
+    dataset = open_dataset(request, dataset_hash, Op.WRITE_DATA)
     try:
         if request.method == "GET":
             return _json(cu.upload_status(dataset, upload_id))
@@ -118,7 +105,7 @@ def upload_chunk(request, dataset_hash: str, upload_id: str):
 @require_POST
 def upload_finish(request, dataset_hash: str):
     """POST mode, title, upload_id (repeated, in order) -> {job_url} of the started data job."""
-    dataset = _open(request, dataset_hash)
+    dataset = open_dataset(request, dataset_hash, Op.WRITE_DATA)
     try:
         process_hash = cu.start_job(
             dataset,
