@@ -1,17 +1,12 @@
-"""Hosted storage on S3 (moto's server on loopback): pre-signed upload URLs are the object store's
-own, bytes never pass through us, the job hashes while it streams the object once; downloads are
-pre-signed GETs. The real encord 0.1.211 SDK uploads through it."""
+"""Hosted storage on S3 (moto's server on loopback: the shared `s3_hosted` of tests/cloud_servers.py):
+pre-signed upload URLs are the object store's own, bytes never pass through us, the job hashes
+while it streams the object once; downloads are pre-signed GETs. The real encord 0.1.211 SDK
+uploads through it."""
 
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import socket
-import subprocess
-import time
 
-import boto3
 import pytest
 import requests
 
@@ -21,57 +16,16 @@ from datasets_app.sdk import UserClient, jobs
 from tests.api.conftest import fresh_rate_limits, sdk_client  # noqa: F401
 from tests.media.mediagen import make_image
 
-MOTO_PORT = int(os.environ.get("MEDIA_MOTO_PORT", "18110"))
-BUCKET = "hosted-media"
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    exe = shutil.which("moto_server") or os.path.join(os.path.dirname(os.sys.executable), "moto_server")
-    proc = subprocess.Popen(
-        [exe, "-H", "127.0.0.1", "-p", str(MOTO_PORT)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", MOTO_PORT)) == 0:
-                break
-        time.sleep(0.2)
-    endpoint = f"http://127.0.0.1:{MOTO_PORT}"
-    boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    ).create_bucket(Bucket=BUCKET)
-    yield endpoint
-    proc.terminate()
-    proc.wait(10)
-
-
-@pytest.fixture
-def s3_hosted(settings, moto_endpoint, media_in_tmp):
-    settings.AWS_STORAGE_BUCKET_NAME = BUCKET
-    settings.AWS_S3_ENDPOINT_URL = moto_endpoint
-    settings.AWS_S3_REGION_NAME = "us-east-1"
-    settings.AWS_ACCESS_KEY_ID = "test"
-    settings.AWS_SECRET_ACCESS_KEY = "test"
-    settings.AWS_QUERYSTRING_EXPIRE = 3600
-    settings.AWS_DEFAULT_ACL = None
-    settings.AWS_S3_FILE_OVERWRITE = True
-    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "storages.backends.s3.S3Storage"}}
-    yield moto_endpoint
-
 
 def test_presigned_put_is_the_object_stores_and_job_hashes_the_object(
     tmp_path, dataset, ds_user, s3_hosted, django_capture_on_commit_callbacks
 ):
+    server, bucket = s3_hosted
     ds = UserClient.for_user(ds_user).get_dataset(str(dataset.dataset_hash))
     from datasets_app.sdk.uploads import issue_upload_urls
 
     (slot,) = issue_upload_urls(ds.principal, 1, "image", base_url="http://testserver")
-    assert slot.signed_url.startswith(f"{s3_hosted}/{BUCKET}/{slot.object_key}?")
+    assert slot.signed_url.startswith(f"{server.endpoint_url}/{bucket}/{slot.object_key}?")
     assert "Signature=" in slot.signed_url
     # not uploaded yet: the start is refused, naming the key
     from datasets_app.sdk.exceptions import InvalidArgumentError
@@ -95,7 +49,7 @@ def test_presigned_put_is_the_object_stores_and_job_hashes_the_object(
     assert storage.exists(row.thumbnail_key)
     # downloads are S3's own pre-signed GETs
     fetched = ds.get_data_row(str(row.data_hash), signed_url=True)
-    assert fetched.signed_url.startswith(f"{s3_hosted}/{BUCKET}/")
+    assert fetched.signed_url.startswith(f"{server.endpoint_url}/{bucket}/")
     assert requests.get(fetched.signed_url, timeout=10).content == body
 
 
@@ -124,11 +78,5 @@ def test_encord_sdk_uploads_image_group_to_s3(tmp_path, dataset, ds_user, sdk_cl
         "1.jpg",
         "2.jpg",
     ]
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=s3_hosted,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
-    assert all(s3.head_object(Bucket=BUCKET, Key=k)["ContentLength"] > 0 for k in keys)
+    server, bucket = s3_hosted
+    assert all(server.client().head_object(Bucket=bucket, Key=k)["ContentLength"] > 0 for k in keys)
