@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -18,6 +19,31 @@ from datasets_app.sdk.exceptions import InvalidArgumentError
 from .common import day_end, day_start, is_partial, like_contains, user_client
 
 PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class DatasetListRow:
+    """One row of the datasets table, as plain values (the template runs no query)."""
+
+    dataset_hash: str
+    title: str
+    description: str
+    user_role: int | None
+    storage: str
+    created_at: dt.datetime
+    last_edited_at: dt.datetime
+
+    @classmethod
+    def of(cls, dataset) -> DatasetListRow:
+        return cls(
+            dataset_hash=str(dataset.dataset_hash),
+            title=dataset.title,
+            description=dataset.description,
+            user_role=dataset.user_role,
+            storage=dataset.get_storage_location_display(),
+            created_at=dataset.created_at,
+            last_edited_at=dataset.last_edited_at,
+        )
 
 
 @login_required
@@ -38,6 +64,9 @@ def dataset_list(request):
         edited_before=day_end(filters.get("edited_before")),
     )
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    # Counted and read here, so the page handed to the template holds plain rows.
+    page.paginator.count  # noqa: B018 - cached on the paginator
+    page.object_list = [DatasetListRow.of(ds) for ds in page.object_list]
     query = request.GET.copy()
     query.pop("page", None)
     context = {
