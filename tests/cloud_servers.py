@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -109,6 +110,24 @@ def moto_s3():
     proc, server = start_moto()
     yield server
     _stop(proc)
+
+
+@pytest.fixture
+def s3_hosted(settings, moto_s3):
+    """Django's default storage is a fresh bucket on `moto_s3`, as in a deployment with AWS_* set:
+    (server, bucket). One way to host media on S3 for every test module."""
+    bucket = f"hosted-{uuid.uuid4().hex[:8]}"
+    moto_s3.client().create_bucket(Bucket=bucket)
+    settings.AWS_STORAGE_BUCKET_NAME = bucket
+    settings.AWS_S3_ENDPOINT_URL = moto_s3.endpoint_url
+    settings.AWS_S3_REGION_NAME = moto_s3.region
+    settings.AWS_ACCESS_KEY_ID = moto_s3.access_key_id
+    settings.AWS_SECRET_ACCESS_KEY = moto_s3.secret_access_key
+    settings.AWS_QUERYSTRING_EXPIRE = 3600
+    settings.AWS_DEFAULT_ACL = None
+    settings.AWS_S3_FILE_OVERWRITE = True
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "storages.backends.s3.S3Storage"}}
+    return moto_s3, bucket
 
 
 @dataclass
@@ -348,30 +367,11 @@ def make_mp4(width: int = 64, height: int = 48, frames: int = 10, fps: int = 10)
 def make_dicom(
     instance: int = 1, rows: int = 8, cols: int = 8, series_uid: str = "1.2.826.0.1.3680043.8.498.1"
 ) -> bytes:
-    import io
+    """The bytes of one DICOM instance of `series_uid`, as tests.media.mediagen.make_dicom writes it."""
+    import tempfile
 
-    from pydicom.dataset import FileDataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+    from tests.media.mediagen import make_dicom as write_dicom
 
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = FileDataset(None, {}, file_meta=meta, preamble=b"\0" * 128)
-    ds.SOPClassUID = meta.MediaStorageSOPClassUID
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.SeriesInstanceUID = series_uid
-    ds.StudyInstanceUID = series_uid + ".0"
-    ds.PatientID = "P1"
-    ds.Modality = "CT"
-    ds.InstanceNumber = instance
-    ds.Rows, ds.Columns = rows, cols
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.BitsAllocated = ds.BitsStored = 16
-    ds.HighBit = 15
-    ds.PixelRepresentation = 0
-    ds.PixelData = bytes(rows * cols * 2)
-    buf = io.BytesIO()
-    ds.save_as(buf, enforce_file_format=True)
-    return buf.getvalue()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_dicom(Path(tmp) / "instance.dcm", instance, rows=rows, columns=cols, series_uid=series_uid)
+        return path.read_bytes()

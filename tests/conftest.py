@@ -6,13 +6,14 @@ from dataclasses import dataclass
 
 import pytest
 from celery.contrib.testing.worker import start_worker
+from django.test import Client
 
 from dashboard.celery import app as celery_app
 from datasets_app import models as m
 from datasets_app.sdk import Dataset, UserClient
 
 from .factories import DatasetFactory, DatasetMembershipFactory, UserFactory
-from .cloud_servers import azurite, gcs_emulator, http_media, moto_s3  # noqa: F401  (loopback storage servers)
+from .cloud_servers import azurite, gcs_emulator, http_media, moto_s3, s3_hosted  # noqa: F401  (loopback storage servers)
 
 
 @pytest.fixture(autouse=True)
@@ -69,6 +70,19 @@ def dataset(db):
 
 def _member(dataset, role):
     return DatasetMembershipFactory(dataset=dataset, role=role).user
+
+
+@pytest.fixture
+def ds(dataset, ds_user):
+    """The dataset as its USER member opens it through the SDK."""
+    return UserClient.for_user(ds_user).get_dataset(str(dataset.dataset_hash))
+
+
+def signed_in(user) -> Client:
+    """A dashboard client with `user`'s session."""
+    client = Client()
+    client.force_login(user)
+    return client
 
 
 @pytest.fixture

@@ -10,12 +10,12 @@ import os
 import subprocess
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from datasets_app import models as m
 from datasets_app.sdk import UserClient
 from tests.api.conftest import openssh_private, register_key
+from tests.conftest import signed_in
 from tests.api.test_sdk_0145 import python_0145  # noqa: F401  (fixture: the seed's SDK, 0.1.145)
 
 FETCH_KEYS = """
@@ -29,12 +29,6 @@ print(json.dumps([[k.key_hash, k.api_key] for k in client.get_dataset_api_keys(c
 
 def keys_url(dataset) -> str:
     return reverse("dashboard:api-keys", args=[dataset.dataset_hash])
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def fetch_keys_with_sdk_0145(python, live_server, user, dataset) -> list[list[str]]:

@@ -24,17 +24,11 @@ import pytest
 from django.db import connection
 
 from datasets_app import models as m
-from datasets_app.sdk import UserClient
 from tests.media.mediagen import make_dicom, make_image, make_png_bomb, make_video
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 MiB = 1024 * 1024
-
-
-@pytest.fixture
-def ds(dataset, ds_user):
-    return UserClient.for_user(ds_user).get_dataset(str(dataset.dataset_hash))
 
 
 def _peak_rss() -> int:

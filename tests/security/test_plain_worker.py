@@ -29,7 +29,6 @@ from django.urls import reverse
 
 from dashboard.celery import app as celery_app
 from datasets_app import models as m
-from datasets_app.sdk import UserClient
 from tests.factories import DataRowFactory
 from tests.media.mediagen import make_image, make_video
 
@@ -101,11 +100,6 @@ def _fresh_worker_answers():
     cache.clear()
     yield
     cache.clear()
-
-
-@pytest.fixture
-def ds(dataset, ds_user):
-    return UserClient.for_user(ds_user).get_dataset(str(dataset.dataset_hash))
 
 
 def test_a_plain_worker_runs_video_uploads_and_reencodes(tmp_path, dataset, ds):

@@ -24,22 +24,6 @@ from datasets_app.sdk.uploads import issue_upload_urls
 from ..cloud_servers import make_jpeg
 
 
-@pytest.fixture
-def s3_hosted(settings, moto_s3):
-    bucket = f"hosted-{uuid.uuid4().hex[:8]}"
-    moto_s3.client().create_bucket(Bucket=bucket)
-    settings.AWS_STORAGE_BUCKET_NAME = bucket
-    settings.AWS_S3_ENDPOINT_URL = moto_s3.endpoint_url
-    settings.AWS_S3_REGION_NAME = "us-east-1"
-    settings.AWS_ACCESS_KEY_ID = "testing"
-    settings.AWS_SECRET_ACCESS_KEY = "testing"
-    settings.AWS_QUERYSTRING_EXPIRE = 3600
-    settings.AWS_DEFAULT_ACL = None
-    settings.AWS_S3_FILE_OVERWRITE = True
-    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "storages.backends.s3.S3Storage"}}
-    return moto_s3, bucket
-
-
 def _writer(dataset, ds_user):
     return UserClient.for_user(ds_user).get_dataset(str(dataset.dataset_hash))
 

@@ -7,13 +7,13 @@ wire, signed with the user's Ed25519 key) and used through the real SDK against 
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from encord.exceptions import AuthenticationError, AuthorisationError
 from encord.user_client import EncordUserClient
 
 from datasets_app import models as m
 from tests.api.conftest import fresh_rate_limits, register_key, sdk_client  # noqa: F401  (fixtures)
+from tests.conftest import signed_in
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,12 +26,6 @@ def alice(db):
 
 def token_client(token: str, live_server) -> EncordUserClient:
     return EncordUserClient.create_with_bearer_token(token, domain=live_server.url)
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_a_bearer_token_cannot_mint_another(sdk_client, alice, live_server):  # noqa: F811

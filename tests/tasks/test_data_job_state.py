@@ -11,11 +11,6 @@ from datasets_app.sdk import UserClient, jobs
 from tests.media.mediagen import make_image
 
 
-@pytest.fixture
-def ds(dataset, ds_user):
-    return UserClient.for_user(ds_user).get_dataset(str(dataset.dataset_hash))
-
-
 def test_unit_finished_by_another_delivery_is_skipped(
     tmp_path, dataset, ds, django_capture_on_commit_callbacks
 ):

@@ -44,11 +44,6 @@ def snapshot(dataset):
     )
 
 
-@pytest.fixture
-def ds(dataset, ds_user):
-    return UserClient.for_user(ds_user).get_dataset(str(dataset.dataset_hash))
-
-
 def rerun_all_jobs(dataset):
     for job_id in m.DataJob.objects.filter(dataset=dataset).values_list("pk", flat=True):
         jobs.run_data_job(job_id)
