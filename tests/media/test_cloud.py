@@ -1,102 +1,22 @@
-"""Provider adapters against real servers on loopback, and the SSRF guard.
+"""Provider adapters (media/cloud/) against real servers on loopback, and their SSRF checks.
 
 Each provider: URL forms, listing, HEAD, ranged read, streamed read, the provider's signed URL
 (fetched with plain requests to prove it works), a probe through RangeFile, and a 404."""
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import socket
-import sys
 import uuid
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 
-from datasets_app.media import cloud, netguard, relay, video
+from datasets_app.media import cloud
 
 from ..cloud_servers import AZURITE_KEY, make_jpeg, make_mp4
-
-# ---- traffic audit: proves what the process tried to connect to --------------------------------
-
-_connects: list[tuple] = []
-_auditing = [False]
-
-
-def _audit(event, args):
-    if event == "socket.connect" and _auditing[0]:
-        _connects.append(args[1])
-
-
-sys.addaudithook(_audit)
-
-
-@pytest.fixture
-def connections():
-    """Every socket.connect address made while the test runs."""
-    _connects.clear()
-    _auditing[0] = True
-    yield _connects
-    _auditing[0] = False
-
-
-def assert_only_loopback(addresses):
-    for addr in addresses:
-        if isinstance(addr, tuple):
-            assert ipaddress.ip_address(addr[0].split("%")[0]).is_loopback, f"connected outside 127/8: {addr}"
-
-
-# ---- SSRF guard --------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "host",
-    [
-        "127.0.0.1",
-        "10.0.0.1",
-        "169.254.169.254",
-        "::1",
-        "192.168.1.10",
-        "100.64.0.1",
-        "::ffff:10.0.0.1",
-        "0.0.0.0",
-        "metadata.google.internal",
-    ],
-)
-def test_netguard_refuses_non_public_addresses_without_connecting(host, connections):
-    with pytest.raises(netguard.AddressRefused):
-        netguard.check_host(host)
-    url_host = f"[{host}]" if ":" in host else host
-    with pytest.raises(netguard.AddressRefused):
-        netguard.guarded_session().get(f"http://{url_host}:18299/latest/meta-data/", timeout=2)
-    assert connections == []
-
-
-def test_netguard_allows_public_address_literals():
-    assert netguard.check_host("8.8.8.8") == ["8.8.8.8"]
-    assert netguard.classify(ipaddress.ip_address("169.254.169.254")) == "a cloud metadata service"
-
-
-def test_netguard_hostname_resolving_to_loopback_is_refused(connections):
-    with pytest.raises(netguard.AddressRefused, match="localhost .127.0.0.1. is a loopback"):
-        netguard.check_url("https://localhost/x")
-    assert connections == []
-
-
-def test_netguard_refuses_non_http_schemes():
-    for url in ("file:///etc/passwd", "gopher://x/", "ftp://example.com/a"):
-        with pytest.raises(netguard.AddressRefused):
-            netguard.check_url(url)
-
-
-def test_guarded_session_with_private_network_allowed_reaches_loopback(http_media):
-    (http_media.root / "hello.txt").write_bytes(b"hi")
-    r = netguard.guarded_session(allow_private_network=True).get(
-        http_media.base_url + "/hello.txt", timeout=5
-    )
-    assert r.status_code == 200 and r.content == b"hi"
+from .traffic import answer_in_turn, connections  # noqa: F401  (fixture)
 
 
 @pytest.mark.parametrize(
@@ -128,64 +48,6 @@ def test_https_adapter_refuses_private_urls_before_connecting(url, connections):
     with pytest.raises(cloud.AddressRefused):
         adapter.head(adapter.parse(url))
     assert connections == []
-
-
-def answer_in_turn(monkeypatch, host: str, answers: list[list[str]]) -> list[str]:
-    """Makes netguard.resolve answer `host` with each of `answers` in turn (the last one stays): a
-    DNS server rebinding the name between one lookup and the next. Returns the lookups seen."""
-    real = netguard.resolve
-    lookups: list[str] = []
-
-    def resolve(name, port=None):
-        if name.strip("[]").rstrip(".").lower() != host:
-            return real(name, port)
-        lookups.append(name)
-        return list(answers[min(len(lookups), len(answers)) - 1])
-
-    monkeypatch.setattr(netguard, "resolve", resolve)
-    return lookups
-
-
-def test_relay_passes_ranges_through_and_ends_with_its_block(http_media, connections):
-    body = bytes(range(256)) * 40
-    (http_media.root / "relay.bin").write_bytes(body)
-    with relay.relayed(http_media.base_url + "/relay.bin", allow_private_network=True) as source:
-        assert source.url.startswith("http://127.0.0.1:") and "relay.bin" in source.url
-        part = requests.get(source.url, headers={"Range": "bytes=10-19"}, timeout=5)
-        assert part.status_code == 206 and part.content == body[10:20]
-        assert part.headers["Content-Range"] == "bytes 10-19/10240"
-        assert requests.get(source.url, timeout=5).content == body
-        assert source.refusal is None
-    assert requests.get(source.url, timeout=5).status_code == 404
-    assert_only_loopback(connections)
-
-
-def test_relay_answers_502_with_the_reason_when_the_origin_is_unreachable(connections):
-    from tests.cloud_servers import free_port
-
-    closed = f"http://127.0.0.1:{free_port()}/gone.mp4"  # nothing listens there
-    with relay.relayed(closed, allow_private_network=True, label="https://bucket.example/gone.mp4") as source:
-        answer = requests.get(source.url, timeout=30)
-        assert answer.status_code == 502 and "could not be fetched" in answer.text
-        assert "could not be fetched (ConnectionError" in source.refusal and source.label.endswith("gone.mp4")
-    assert_only_loopback(connections)
-
-
-def test_relay_refuses_a_dns_answer_that_changed_after_the_check(http_media, tmp_path, monkeypatch, connections):
-    from tests.media.test_video import make_video
-
-    make_video(http_media.root / "rebind.mp4", frames=10)
-    port = urlsplit(http_media.base_url).port
-    url = f"http://rebind.example:{port}/rebind.mp4"
-    lookups = answer_in_turn(monkeypatch, "rebind.example", [["93.184.216.34"], ["127.0.0.1"]])
-    netguard.check_url(url)  # the check before handing the URL over sees a public address
-    with relay.relayed(url, allow_private_network=False) as source:
-        with pytest.raises(video.VideoProbeError):
-            video.probe_video(source.url)  # PyAV connects to the relay; the relay's connect is refused
-        assert "rebind.example (127.0.0.1) is a loopback address" in source.refusal
-    assert len(lookups) >= 2
-    assert not [a for a in connections if isinstance(a, tuple) and a[1] == port], "reached the origin"
-    assert_only_loopback(connections)
 
 
 def test_s3_client_connections_are_checked_when_they_open(moto_s3, monkeypatch, connections):
@@ -377,11 +239,4 @@ def test_s3_ranged_reads_refuse_a_private_endpoint_before_connecting(connections
         adapter.read_range(ref, 0, 10)
     with pytest.raises(cloud.AddressRefused):
         adapter.open(ref)
-    assert connections == []
-
-
-def test_guarded_pool_manager_refuses_metadata_address(connections):
-    pool = netguard.guarded_pool_manager()
-    with pytest.raises(netguard.AddressRefused):
-        pool.request("GET", "http://169.254.169.254/latest/meta-data/", retries=False)
     assert connections == []
