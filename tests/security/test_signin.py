@@ -16,19 +16,11 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from tests.api.conftest import fresh_rate_limits  # noqa: F401  (autouse: sign-in counters live in the cache)
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture(autouse=True)
-def clean_cache():
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
