@@ -53,19 +53,21 @@ def dataset_delete(request, dataset_hash: str):
 def data_row_rename(request, dataset_hash: str, data_hash: str):
     """GET: the row with a title form in place (htmx) or a page; POST: rename, then the row again."""
     dataset = open_dataset(request, dataset_hash, Op.WRITE_DATA)
-    row = _row(dataset, data_hash)
-    form = DataRowRenameForm(request.POST or None, initial={"title": row.title})
+    form = DataRowRenameForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
+            # Finds the row itself (not-found for another dataset's row), so it is read once, after.
             dataset.update_data_row(data_hash, title=form.cleaned_data["title"])
-            row = _row(dataset, data_hash)
         except InvalidArgumentError as error:
             add_form_error(form, error)
         else:
+            row = _row(dataset, data_hash)
             if not is_partial(request):
                 messages.success(request, f"Renamed to “{row.title}”.")
                 return redirect("dashboard:dataset-detail", dataset_hash=dataset.dataset_hash)
             return render(request, "partials/dataset_row.html", dataset_page(dataset, "data", row=row))
+    row = _row(dataset, data_hash)
+    form.initial = {"title": row.title}
     context = dataset_page(dataset, "data", row=row, form=form, editing=True)
     if is_partial(request):
         # htmx swaps only 2xx answers, so the row with its error comes back as a 200.

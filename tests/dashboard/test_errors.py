@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from dashboard.errors import status_for
 from datasets_app.sdk import exceptions as exc
+from tests.factories import DataRowFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -59,3 +60,12 @@ def test_a_post_asks_the_policy_once_in_the_view_and_once_in_the_sdk(as_user, da
         response = client.post(reverse(f"dashboard:{name}", args=[dataset.dataset_hash]), data)
     assert response.status_code in (200, 201, 302)
     assert _permission_queries(ctx) == 2
+
+
+def test_renaming_a_row_asks_the_policy_once_per_step(as_user, dataset, ds_admin):
+    row = DataRowFactory(dataset=dataset)
+    url = reverse("dashboard:data-row-rename", args=[dataset.dataset_hash, row.data_hash])
+    with CaptureQueriesContext(connection) as ctx:
+        response = as_user(ds_admin).post(url, {"title": "Renamed"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and "Renamed" in response.content.decode()
+    assert _permission_queries(ctx) == 3  # open, the SDK's rename, the renamed row read back
