@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-from urllib.parse import urlsplit
 
 import pytest
 from django.core.files.base import ContentFile
@@ -20,28 +19,10 @@ from datasets_app import models as m
 from datasets_app.media.downloads import signed_download_url
 from datasets_app.sdk.policy import Principal
 from datasets_app.sdk.uploads import issue_upload_urls
+from tests.asgi_scopes import http_scope
 from tests.factories import DataJobFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _scope(method: str, url: str, headers: dict[str, str] | None = None) -> dict:
-    parts = urlsplit(url)
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": parts.path,
-        "raw_path": parts.path.encode(),
-        "query_string": parts.query.encode(),
-        "root_path": "",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-        + [(b"host", b"testserver")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
 
 
 class Exchange:
@@ -106,7 +87,7 @@ def test_signed_put_streams_a_body_of_many_messages_into_storage(ds_user):
     pieces = [os.urandom(64 * 1024 + i) for i in range(40)]  # ~2.6 MB in 40 messages
     content = b"".join(pieces)
     exchange = Exchange(pieces).run(
-        _scope("PUT", slot.signed_url, {"content-length": str(len(content)), "content-type": "video/mp4"})
+        http_scope("PUT", slot.signed_url, {"content-length": str(len(content)), "content-type": "video/mp4"})
     )
     assert exchange.status == 200, exchange.body
     digest = hashlib.sha256(content).hexdigest()
@@ -121,7 +102,7 @@ def test_signed_put_streams_a_body_of_many_messages_into_storage(ds_user):
 def test_signed_put_cut_off_by_the_client_keeps_nothing(ds_user):
     (slot,) = issue_upload_urls(Principal(user=ds_user), 1, "video", base_url="http://testserver/")
     exchange = Exchange([b"a" * 300_000, b"b" * 300_000], disconnect_after_body=True).run(
-        _scope("PUT", slot.signed_url, {"content-length": "4000000"})
+        http_scope("PUT", slot.signed_url, {"content-length": "4000000"})
     )
     assert exchange.status is None  # nobody left to answer
     assert _files() == set()
@@ -131,26 +112,26 @@ def test_signed_put_cut_off_by_the_client_keeps_nothing(ds_user):
 def test_signed_put_refusals_answer_without_reading_the_body(ds_user, settings):
     settings.UPLOAD_MAX_BYTES = 1000
     (slot,) = issue_upload_urls(Principal(user=ds_user), 1, "image", base_url="http://testserver/")
-    too_big = Exchange([b"x" * 2000]).run(_scope("PUT", slot.signed_url, {"content-length": "2000"}))
+    too_big = Exchange([b"x" * 2000]).run(http_scope("PUT", slot.signed_url, {"content-length": "2000"}))
     assert too_big.status == 413 and b"the limit is 1000 bytes" in too_big.body
     tampered = Exchange([b"x" * 10]).run(
-        _scope("PUT", slot.signed_url.replace("signature=", "signature=0"), {"content-length": "10"})
+        http_scope("PUT", slot.signed_url.replace("signature=", "signature=0"), {"content-length": "10"})
     )
     assert tampered.status == 403
-    short = Exchange([b"x" * 10]).run(_scope("PUT", slot.signed_url, {"content-length": "20"}))
+    short = Exchange([b"x" * 10]).run(http_scope("PUT", slot.signed_url, {"content-length": "20"}))
     assert short.status == 400 and b"after 10 of 20 bytes" in short.body
     assert _files() == set()
 
 
 def test_other_bodies_are_capped_before_django_spools_them(settings):
     settings.REQUEST_MAX_BODY_BYTES = 1000
-    declared = Exchange([b"{}"]).run(_scope("POST", "/public", {"content-length": "5000"}))
+    declared = Exchange([b"{}"]).run(http_scope("POST", "/public", {"content-length": "5000"}))
     assert declared.status == 413 and declared.body_reads == 0
     # no Content-Length (chunked): counted as it arrives, cut at the cap
-    counted = Exchange([b"x" * 600, b"x" * 600, b"x" * 600]).run(_scope("POST", "/public"))
+    counted = Exchange([b"x" * 600, b"x" * 600, b"x" * 600]).run(http_scope("POST", "/public"))
     assert counted.status == 413 and counted.body_reads == 2
     # under the cap: Django answers as usual (an unsigned v1 call: the protocol's error envelope)
-    small = Exchange([b"{}"]).run(_scope("POST", "/public", {"content-length": "2"}))
+    small = Exchange([b"{}"]).run(http_scope("POST", "/public", {"content-length": "2"}))
     assert small.status == 200 and b"error" in small.body.lower(), small.body  # a v1 error envelope
 
 
@@ -158,16 +139,16 @@ def test_signed_media_download_is_streamed_and_honours_range():
     content = os.urandom(3 * 1024 * 1024 + 5)
     key = default_storage.save("datasets/x/big.bin", ContentFile(content))
     url = signed_download_url(key, base_url="http://testserver/")
-    whole = Exchange([]).run(_scope("GET", url))
+    whole = Exchange([]).run(http_scope("GET", url))
     assert whole.status == 200 and whole.body == content
     # sent as it is read, in pieces, not gathered first
     assert len(whole.body_messages) > 3 and max(map(len, whole.body_messages)) < len(content) // 2
-    ranged = Exchange([]).run(_scope("GET", url, {"range": "bytes=1000-1999"}))
+    ranged = Exchange([]).run(http_scope("GET", url, {"range": "bytes=1000-1999"}))
     assert ranged.status == 206 and ranged.body == content[1000:2000]
 
 
 def test_static_files_are_served():
-    exchange = Exchange([]).run(_scope("GET", "/static/css/app.css"))
+    exchange = Exchange([]).run(http_scope("GET", "/static/css/app.css"))
     assert exchange.status == 200 and b"{" in exchange.body
 
 
@@ -196,7 +177,7 @@ def test_v1_data_rows_are_streamed(dataset, ds_user):
 
     DataRowFactory.create_batch(3000, dataset=dataset)  # several V1Stream batches
     body, headers = _v1(ds_user, dataset, "dataset", "GET", str(dataset.dataset_hash))
-    exchange = Exchange([body]).run(_scope("POST", "/public", headers))
+    exchange = Exchange([body]).run(http_scope("POST", "/public", headers))
     rows = json.loads(exchange.body)["response"]["data_rows"]
     assert exchange.status == 200 and len(rows) == 3000
     assert len(exchange.body_messages) > 1
@@ -215,11 +196,11 @@ def test_long_polls_wait_in_the_event_loop_not_in_a_web_thread(dataset, ds_user)
 
     async def scenario() -> tuple[list[Exchange], Exchange]:
         loop = asyncio.get_running_loop()
-        polls = [asyncio.ensure_future(Exchange([poll[0]]).arun(_scope("POST", "/public", poll[1])))
+        polls = [asyncio.ensure_future(Exchange([poll[0]]).arun(http_scope("POST", "/public", poll[1])))
                  for _ in range(waiting)]
         await asyncio.sleep(1.0)
         # while every poll waits, another request gets a web thread and its answer
-        answered = await asyncio.wait_for(Exchange([other[0]]).arun(_scope("POST", "/public", other[1])), 10)
+        answered = await asyncio.wait_for(Exchange([other[0]]).arun(http_scope("POST", "/public", other[1])), 10)
         assert not any(p.done() for p in polls)
         # when the job ends, the polls wake up (well before their 30 s) and answer DONE
         await loop.run_in_executor(None, _finish, job.pk)
@@ -245,11 +226,11 @@ def test_a_long_poll_on_a_job_that_stays_pending_answers_pending_after_its_timeo
     job = DataJobFactory(dataset=dataset, kind=m.DataJob.KIND_UPLOAD, created_by=ds_user)
     body, headers = _v1(ds_user, dataset, "datasetdatalongpolling", "GET", str(dataset.dataset_hash),
                         {"process_hash": str(job.process_hash), "timeout_seconds": 1})
-    exchange = Exchange([body]).run(_scope("POST", "/public", headers))
+    exchange = Exchange([body]).run(http_scope("POST", "/public", headers))
     assert exchange.status == 200 and json.loads(exchange.body)["response"]["status"] == "PENDING"
     # a poll of someone else's job is refused in the first pass, without waiting
     stranger_body, stranger_headers = _v1(UserFactory(), dataset, "datasetdatalongpolling", "GET",
                                           str(dataset.dataset_hash),
                                           {"process_hash": str(job.process_hash), "timeout_seconds": 30})
-    refused = Exchange([stranger_body]).run(_scope("POST", "/public", stranger_headers))
+    refused = Exchange([stranger_body]).run(http_scope("POST", "/public", stranger_headers))
     assert json.loads(refused.body)["status"] != 200

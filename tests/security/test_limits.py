@@ -26,19 +26,15 @@ from dashboard.asgi import application
 from datasets_app.sdk.exceptions import InvalidArgumentError
 from datasets_app.sdk.policy import Principal
 from datasets_app.sdk.uploads import issue_upload_urls
+from tests.asgi_scopes import http_scope
 from tests.factories import UserFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _scope(client_addr: str, length: int) -> dict:
-    return {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-        "scheme": "http", "path": "/public", "raw_path": b"/public", "query_string": b"", "root_path": "",
-        "headers": [(b"host", b"testserver"), (b"content-type", b"application/json"),
-                    (b"content-length", str(length).encode())],
-        "client": (client_addr, 50000), "server": ("testserver", 80),
-    }
+    headers = {"content-type": "application/json", "content-length": str(length)}
+    return http_scope("POST", "/public", headers, client_addr=client_addr)
 
 
 class SlowClient:
