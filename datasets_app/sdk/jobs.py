@@ -9,8 +9,6 @@ is sdk/unit_outcomes.py, shared by both."""
 from __future__ import annotations
 
 import logging
-import uuid
-from collections import OrderedDict
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import transaction
@@ -20,8 +18,23 @@ from datasets_app import models as m
 from datasets_app.media import probe, storage
 from datasets_app.media.probe import MediaError
 
-from . import uploads as up
 from .private_import import process_private_unit, run_private_job
+from .units import (
+    DICOM_MIME,
+    KIND_DICOM,
+    KIND_IMAGE,
+    KIND_IMAGE_GROUP,
+    KIND_VIDEO,
+    FileFacts,
+    UnitFile,
+    UnitSpec,
+    by_resolution,
+    dicom_order,
+    dicom_row,
+    group_digest,
+    image_group_row,
+    single_row,
+)
 from .unit_outcomes import (
     cancel_pending,
     commit_unit,
@@ -43,20 +56,62 @@ def run_delete_files(keys: list[str]) -> int:
 # ---- processing upload units ---------------------------------------------------------------------
 
 
-def _probe_file(key: str, sha: str, kind: str, unit_used: int = 0):
-    """(facts, sha256) of one hosted upload; MediaError when missing, not the right media or
-    over a media limit (`unit_used`: pixels of the unit's earlier files, see media/probe.py)."""
+def _probe_file(f: UnitFile, kind: str, unit_used: int = 0) -> FileFacts:
+    """What one hosted upload is; MediaError when missing, not the right media or over a media
+    limit (`unit_used`: pixels of the unit's earlier files, see media/probe.py)."""
     try:
-        with storage.local_copy(key, want_sha256=not sha) as (path, digest):
-            if kind == up.UNIT_VIDEO:
+        with storage.local_copy(f.source, want_sha256=not f.sha256) as (path, digest):
+            if kind == KIND_VIDEO:
                 facts = probe.video(path)
-            elif kind == up.UNIT_DICOM:
+            elif kind == KIND_DICOM:
                 facts = probe.dicom(path, unit_used=unit_used)
             else:
                 facts = probe.image(path, unit_used=unit_used)
     except FileNotFoundError:
         raise MediaError("The uploaded file is missing from storage.") from None
-    return facts, sha or digest
+    place = {"storage_key": f.source, "sha256": f.sha256 or digest}
+    if kind == KIND_DICOM:
+        return FileFacts(
+            title=f.title,
+            place=place,
+            size=f.size,
+            mime_type=DICOM_MIME,
+            width=facts.columns,
+            height=facts.rows,
+            instance_number=facts.instance_number,
+            pixels=facts.pixels,
+            media_info={"modality": facts.modality, "series_instance_uid": facts.series_instance_uid},
+        )
+    place["thumbnail_key"] = storage.thumbnail_key(f.source)
+    out = FileFacts(
+        title=f.title,
+        place=place,
+        size=f.size,
+        mime_type=getattr(facts, "mime_type", ""),  # a video's is read from its container below
+        width=facts.width,
+        height=facts.height,
+        pixels=facts.width * facts.height,
+        thumbnail=facts.thumbnail,
+    )
+    if kind == KIND_VIDEO:
+        out.fps, out.duration, out.frame_count = facts.fps, facts.duration, facts.frame_count
+        out.media_info = facts.media_info
+        container = (facts.media_info or {}).get("container") or ""
+        out.mime_type = _VIDEO_MIME.get(container.split(",")[0], "video/mp4")
+    return out
+
+
+def _probe_files(spec: UnitSpec) -> list[FileFacts]:
+    """Probes a group's or series' files in order; any bad file fails the unit, named."""
+    probed, used = [], 0
+    for f in spec.files:
+        try:
+            facts = _probe_file(f, spec.kind, used)
+        except MediaError as exc:
+            raise MediaError(f"{f.title}: {exc.reason}") from None
+        used += facts.pixels
+        probed.append(facts)
+    return probed
 
 
 def _existing_by_sha(job: m.DataJob, shas: list[str]) -> dict[str, str]:
@@ -74,7 +129,6 @@ def _existing_by_sha(job: m.DataJob, shas: list[str]) -> dict[str, str]:
     return found
 
 
-
 def _skip_duplicate(job: m.DataJob, unit: m.DataJobUnit, title: str, existing: str, metadata: dict) -> None:
     """Skip: nothing is created, the upload's files go, the result names the existing row."""
     upsert = [(existing, metadata)] if job.upsert_metadata and metadata else None
@@ -83,35 +137,20 @@ def _skip_duplicate(job: m.DataJob, unit: m.DataJobUnit, title: str, existing: s
         delete_unit_files(unit)
 
 
-def _process_single(job: m.DataJob, unit: m.DataJobUnit) -> None:
-    spec = unit.spec
-    kind = spec["type"]
-    key = spec["key"]
-    facts, sha = _probe_file(key, spec.get("sha256", ""), kind)
+def _save_thumbnails(files: list[FileFacts]) -> None:
+    for f in files:
+        storage.save_small(f.place["thumbnail_key"], f.thumbnail)
+
+
+def _process_single(job: m.DataJob, unit: m.DataJobUnit, spec: UnitSpec) -> None:
+    facts = _probe_file(spec.files[0], spec.kind)
+    sha = facts.place["sha256"]
     existing = _existing_by_sha(job, [sha]).get(sha)
     if existing and job.skip_duplicates:
-        _skip_duplicate(job, unit, spec["title"], existing, spec.get("client_metadata") or {})
+        _skip_duplicate(job, unit, spec.title, existing, spec.client_metadata)
         return
-    thumb = storage.thumbnail_key(key)
-    storage.save_small(thumb, facts.thumbnail)
-    row = m.DataRow(
-        dataset_id=job.dataset_id,
-        title=spec["title"],
-        data_type=m.DataType.VIDEO if kind == up.UNIT_VIDEO else m.DataType.IMAGE,
-        file_size=spec.get("size"),
-        mime_type="video/mp4" if kind == up.UNIT_VIDEO else facts.mime_type,
-        width=facts.width,
-        height=facts.height,
-        client_metadata=spec.get("client_metadata") or {},
-        storage_key=key,
-        sha256=sha,
-        thumbnail_key=thumb,
-    )
-    if kind == up.UNIT_VIDEO:
-        row.fps, row.duration, row.frame_count = facts.fps, facts.duration, facts.frame_count
-        row.media_info = facts.media_info
-        container = (facts.media_info or {}).get("container") or ""
-        row.mime_type = _VIDEO_MIME.get(container.split(",")[0], "video/mp4")
+    _save_thumbnails([facts])
+    row = single_row(dataset_id=job.dataset_id, spec=spec, title=spec.title, facts=facts, place=facts.place)
     commit_unit(job, unit, rows=[row], members={}, results=[unit_result(row, existing)])
 
 
@@ -123,126 +162,43 @@ _VIDEO_MIME = {
 }
 
 
-def _process_image_group(job: m.DataJob, unit: m.DataJobUnit) -> None:
+def _process_image_group(job: m.DataJob, unit: m.DataJobUnit, spec: UnitSpec) -> None:
     """Images of one resolution form one group; several resolutions make several groups, each
     keeping the caller's order as data_sequence. Any bad image fails the whole unit."""
-    spec = unit.spec
-    probed, used = [], 0
-    for f in spec["files"]:
-        try:
-            facts, sha = _probe_file(f["key"], f.get("sha256", ""), up.UNIT_IMAGE, used)
-        except MediaError as exc:
-            raise MediaError(f"{f['title']}: {exc.reason}") from None
-        used += facts.width * facts.height
-        probed.append((f, facts, sha))
-    groups: OrderedDict[tuple[int, int], list] = OrderedDict()
-    for item in probed:
-        groups.setdefault((item[1].width, item[1].height), []).append(item)
-    base_title = spec.get("title") or f"image-group-{str(unit.subtask_uuid)[:8]}"
-    digests = {res: up.group_digest([sha for _, _, sha in items]) for res, items in groups.items()}
+    groups = by_resolution(_probe_files(spec))
+    base_title = spec.title or f"image-group-{str(unit.subtask_uuid)[:8]}"
+    digests = {res: group_digest([f.place["sha256"] for f in files]) for res, files in groups.items()}
     existing = _existing_by_sha(job, list(digests.values()))
-    metadata = spec.get("client_metadata") or {}
     if job.skip_duplicates and existing and all(d in existing for d in digests.values()):
-        _skip_duplicate(job, unit, base_title, existing[next(iter(digests.values()))], metadata)
+        _skip_duplicate(job, unit, base_title, existing[next(iter(digests.values()))], spec.client_metadata)
         return
     rows, members, results = [], {}, []
-    for (w, h), items in groups.items():
+    for (w, h), files in groups.items():
         digest = digests[(w, h)]
         if job.skip_duplicates and digest in existing:
             results.append({"title": base_title, "duplicate_of": existing[digest], "skipped": True})
             continue
+        _save_thumbnails(files)
         title = base_title if len(groups) == 1 else f"{base_title} ({w}x{h})"
-        group_members = []
-        for seq, (f, facts, sha) in enumerate(items):
-            thumb = storage.thumbnail_key(f["key"])
-            storage.save_small(thumb, facts.thumbnail)
-            group_members.append(
-                m.DataRowMember(
-                    data_sequence=seq,
-                    title=f["title"],
-                    storage_key=f["key"],
-                    mime_type=facts.mime_type,
-                    file_size=f.get("size"),
-                    width=w,
-                    height=h,
-                    sha256=sha,
-                    thumbnail_key=thumb,
-                )
-            )
-        row = m.DataRow(
-            dataset_id=job.dataset_id,
-            title=title,
-            data_type=m.DataType.IMG_GROUP,
-            file_size=sum(mem.file_size or 0 for mem in group_members),
-            mime_type=group_members[0].mime_type,
-            width=w,
-            height=h,
-            frame_count=len(group_members),
-            client_metadata=metadata,
-            sha256=digest,
-            thumbnail_key=group_members[0].thumbnail_key,
-            is_optimised_image_group=bool(spec.get("create_video")),
-            sequence_video_status="PENDING" if spec.get("create_video") else "",
-        )
+        place = {"sha256": digest, "thumbnail_key": files[0].place["thumbnail_key"]}
+        row, group_members = image_group_row(dataset_id=job.dataset_id, spec=spec, title=title, files=files, place=place)
         rows.append(row)
         members[row.data_hash] = group_members
         results.append(unit_result(row, existing.get(digest)))
     commit_unit(job, unit, rows=rows, members=members, results=results)
 
 
-def _process_dicom(job: m.DataJob, unit: m.DataJobUnit) -> None:
-    from datasets_app.media.dicom import series_order
-
-    spec = unit.spec
-    probed, used = [], 0
-    for f in spec["files"]:
-        try:
-            info, sha = _probe_file(f["key"], f.get("sha256", ""), up.UNIT_DICOM, used)
-        except MediaError as exc:
-            raise MediaError(f"{f['title']}: {exc.reason}") from None
-        used += info.pixels
-        probed.append((f, info, sha))
-    order = series_order([info for _, info, _ in probed])
-    ordered = [probed[i] for i in order]
-    digest = up.group_digest([sha for _, _, sha in ordered])
-    title = spec.get("title") or f"dicom-series-{str(unit.subtask_uuid)[:8]}"
-    metadata = spec.get("client_metadata") or {}
+def _process_dicom(job: m.DataJob, unit: m.DataJobUnit, spec: UnitSpec) -> None:
+    ordered = dicom_order(_probe_files(spec))
+    digest = group_digest([f.place["sha256"] for f in ordered])
+    title = spec.title or f"dicom-series-{str(unit.subtask_uuid)[:8]}"
     existing = _existing_by_sha(job, [digest]).get(digest)
     if existing and job.skip_duplicates:
-        _skip_duplicate(job, unit, title, existing, metadata)
+        _skip_duplicate(job, unit, title, existing, spec.client_metadata)
         return
-    first = ordered[0][1]
-    thumb = _dicom_thumbnail(ordered[0][0]["key"])
-    group_members = [
-        m.DataRowMember(
-            data_sequence=seq,
-            title=f["title"],
-            storage_key=f["key"],
-            mime_type="application/dicom",
-            file_size=f.get("size"),
-            width=info.columns,
-            height=info.rows,
-            sha256=sha,
-        )
-        for seq, (f, info, sha) in enumerate(ordered)
-    ]
-    row = m.DataRow(
-        dataset_id=job.dataset_id,
-        title=title,
-        data_type=m.DataType.DICOM,
-        file_size=sum(mem.file_size or 0 for mem in group_members),
-        mime_type="application/dicom",
-        width=first.columns,
-        height=first.rows,
-        frame_count=len(group_members),
-        client_metadata=metadata,
-        sha256=digest,
-        thumbnail_key=thumb,
-        media_info={"modality": first.modality, "series_instance_uid": first.series_instance_uid},
-    )
-    commit_unit(
-        job, unit, rows=[row], members={row.data_hash: group_members}, results=[unit_result(row, existing)]
-    )
+    place = {"sha256": digest, "thumbnail_key": _dicom_thumbnail(ordered[0].place["storage_key"])}
+    row, members = dicom_row(dataset_id=job.dataset_id, spec=spec, title=title, files=ordered, place=place)
+    commit_unit(job, unit, rows=[row], members={row.data_hash: members}, results=[unit_result(row, existing)])
 
 
 def _dicom_thumbnail(key: str) -> str:
@@ -257,10 +213,10 @@ def _dicom_thumbnail(key: str) -> str:
 
 
 _UPLOAD_PROCESSORS = {
-    up.UNIT_VIDEO: _process_single,
-    up.UNIT_IMAGE: _process_single,
-    up.UNIT_IMAGE_GROUP: _process_image_group,
-    up.UNIT_DICOM: _process_dicom,
+    KIND_VIDEO: _process_single,
+    KIND_IMAGE: _process_single,
+    KIND_IMAGE_GROUP: _process_image_group,
+    KIND_DICOM: _process_dicom,
 }
 
 
@@ -271,7 +227,8 @@ def process_unit(job: m.DataJob, unit: m.DataJobUnit) -> None:
         if job.kind == m.DataJob.KIND_PRIVATE:
             process_private_unit(unit)
         else:
-            _UPLOAD_PROCESSORS[unit.spec["type"]](job, unit)
+            spec = UnitSpec.from_json(unit.spec)
+            _UPLOAD_PROCESSORS[spec.kind](job, unit, spec)
     except MediaError as exc:
         record_unit_error(unit, exc.reason)
     except SoftTimeLimitExceeded:

@@ -30,7 +30,19 @@ from .exceptions import InvalidArgumentError
 from .policy import Op, Principal
 from .private_data import PrivateDataError, integration_for
 from .private_manifest import Entry, load_private_files, parse_private_files, title_for
-from .private_probes import Probed, submit_probes
+from .private_probes import submit_probes
+from .units import (
+    KIND_DICOM,
+    KIND_IMAGE,
+    KIND_VIDEO,
+    FileFacts,
+    UnitSpec,
+    by_resolution,
+    dicom_order,
+    dicom_row,
+    image_group_row,
+    single_row,
+)
 from .unit_outcomes import cancel_pending, commit_unit, enqueue_data_job, finish_data_job, record_unit_error, unit_result
 
 ACTIONS = {
@@ -146,7 +158,7 @@ def add_private_data_start(
                 m.DataJobUnit,
                 job_id=job.pk,
                 index=i,
-                spec=entry.spec(),
+                spec=entry.spec().to_json(),
                 object_urls=entry.urls,
                 action_description=ACTIONS[entry.data_type],
             )
@@ -207,108 +219,43 @@ def _row_from_metadata(ds: m.Dataset, integration: m.CloudIntegration, entry: En
 
 
 def _rows_for(
-    unit: m.DataJobUnit, integration: m.CloudIntegration, probed: list[Probed]
+    unit: m.DataJobUnit, integration: m.CloudIntegration, probed: list[FileFacts]
 ) -> tuple[list[m.DataRow], list[m.DataRowMember]]:
-    spec = unit.spec
+    """The unit's rows from its probed objects (sdk/units.py's builders; members point at their row)."""
+    spec = UnitSpec.from_json(unit.spec)
     ds_id = unit.job.dataset_id
-    base_title = spec.get("title") or spec["urls"][0].rsplit("/", 1)[-1]
-    if spec["type"] in (m.DataType.VIDEO, m.DataType.IMAGE):
-        p = probed[0]
-        row = m.DataRow(
-            dataset_id=ds_id,
-            title=base_title,
-            data_type=spec["type"],
-            file_size=p.size,
-            mime_type=p.mime_type,
-            width=p.width,
-            height=p.height,
-            fps=p.fps,
-            duration=p.duration,
-            frame_count=p.frame_count,
-            client_metadata=spec.get("client_metadata") or {},
-            url=p.url,
-            integration=integration,
-            media_info=p.media_info,
-            created_by_job_id=unit.pk,
-        )
-        return [row], []
-    if spec["type"] == m.DataType.DICOM:
-        # Ordered by instance number (document order breaks ties and fills gaps).
-        ordered = sorted(
-            enumerate(probed),
-            key=lambda ip: (ip[1].instance_number is None, ip[1].instance_number or 0, ip[0]),
-        )
-        first = ordered[0][1]
-        row = m.DataRow(
-            dataset_id=ds_id,
-            title=base_title,
-            data_type=spec["type"],
-            file_size=sum(p.size or 0 for p in probed),
-            mime_type="application/dicom",
-            width=first.width,
-            height=first.height,
-            frame_count=len(probed),
-            client_metadata=spec.get("client_metadata") or {},
-            url=first.url,
-            integration=integration,
-            media_info=first.media_info,
-            created_by_job_id=unit.pk,
-        )
-        members = [
-            m.DataRowMember(
-                data_row=row,
-                data_sequence=seq,
-                title=p.url.rsplit("/", 1)[-1][:1024],
-                url=p.url,
-                mime_type=p.mime_type,
-                file_size=p.size,
-                width=p.width,
-                height=p.height,
+    base_title = spec.title or spec.sources[0].rsplit("/", 1)[-1]
+
+    def place(files: list[FileFacts]) -> dict:
+        return {"url": files[0].place["url"], "integration_id": integration.pk}
+
+    if spec.kind in (KIND_VIDEO, KIND_IMAGE):
+        facts = probed[0]
+        row = single_row(dataset_id=ds_id, spec=spec, title=base_title, facts=facts, place=place(probed))
+        built = [(row, [])]
+    elif spec.kind == KIND_DICOM:
+        ordered = dicom_order(probed)
+        built = [dicom_row(dataset_id=ds_id, spec=spec, title=base_title, files=ordered, place=place(ordered))]
+    else:
+        groups = by_resolution(probed)
+        built = [
+            image_group_row(
+                dataset_id=ds_id,
+                spec=spec,
+                title=base_title if len(groups) == 1 else f"{base_title} ({w}x{h})",
+                files=files,
+                place=place(files),
             )
-            for seq, (_, p) in enumerate(ordered)
+            for (w, h), files in groups.items()
         ]
-        return [row], members
-    # Image group: one group per resolution, each keeping the caller's order.
-    by_size: dict[tuple, list[Probed]] = {}
-    for p in probed:
-        by_size.setdefault((p.width, p.height), []).append(p)
     rows, members = [], []
-    for n, ((w, h), group) in enumerate(by_size.items()):
-        title = base_title if len(by_size) == 1 else f"{base_title} ({w}x{h})"
-        row = m.DataRow(
-            dataset_id=ds_id,
-            title=title,
-            data_type=m.DataType.IMG_GROUP,
-            file_size=sum(p.size or 0 for p in group),
-            mime_type=group[0].mime_type,
-            width=w,
-            height=h,
-            frame_count=len(group),
-            client_metadata=spec.get("client_metadata") or {},
-            url=group[0].url,
-            integration=integration,
-            is_optimised_image_group=bool(spec.get("create_video")),
-            sequence_video_status="PENDING" if spec.get("create_video") else "",
-            created_by_job_id=unit.pk,
-        )
+    for row, row_members in built:
+        row.created_by_job_id = unit.pk
         rows.append(row)
-        members += [
-            m.DataRowMember(
-                data_row=row,
-                data_sequence=seq,
-                title=p.url.rsplit("/", 1)[-1][:1024],
-                url=p.url,
-                mime_type=p.mime_type,
-                file_size=p.size,
-                width=p.width,
-                height=p.height,
-            )
-            for seq, p in enumerate(group)
-        ]
+        for member in row_members:
+            member.data_row = row
+        members += row_members
     return rows, members
-
-
-# Probes run ahead of a sequential runner: {unit pk: Future}, per process.
 
 
 def _job_integration(job: m.DataJob) -> m.CloudIntegration:

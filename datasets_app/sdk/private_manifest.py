@@ -17,6 +17,7 @@ from datasets_app import models as m
 from datasets_app.media import cloud
 
 from .exceptions import InvalidArgumentError
+from .units import KIND_OF_DATA_TYPE, UnitFile, UnitSpec
 from .validation import clean_flag
 
 # A document may name at most this many object URLs (all types together); 100,000 is refused.
@@ -69,15 +70,15 @@ class Entry:
     # clientMetadata was in the document (upsert_metadata replaces an existing item's only then)
     metadata_given: bool = False
 
-    def spec(self) -> dict:
-        return {
-            "type": self.data_type,
-            "urls": self.urls,
-            "title": title_for(self),
-            "client_metadata": self.client_metadata,
-            "metadata": self.metadata,
-            "create_video": self.create_video,
-        }
+    def spec(self) -> UnitSpec:
+        return UnitSpec(
+            kind=KIND_OF_DATA_TYPE[self.data_type],
+            files=[UnitFile(source=url) for url in self.urls],
+            title=title_for(self),
+            client_metadata=self.client_metadata,
+            create_video=self.create_video,
+            metadata=self.metadata,
+        )
 
 
 NOT_A_DOCUMENT = (

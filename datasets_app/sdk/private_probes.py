@@ -5,8 +5,6 @@ per-process thread pool so network waits overlap."""
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-
 from django.conf import settings
 
 from datasets_app import models as m
@@ -14,6 +12,7 @@ from datasets_app.media import cloud, relay
 from datasets_app.media import probe as media_probe
 
 from .private_data import PrivateDataError
+from .units import KIND_DICOM, KIND_IMAGE, KIND_IMAGE_GROUP, KIND_VIDEO, FileFacts, UnitSpec
 
 PROBE_THREADS = int(getattr(settings, "PRIVATE_PROBE_THREADS", 16))
 IMAGE_BLOCK = 64 * 1024
@@ -22,31 +21,20 @@ _pool: ThreadPoolExecutor | None = None
 
 
 def submit_probes(adapter: cloud.CloudAdapter, units: list[m.DataJobUnit]) -> list[tuple[m.DataJobUnit, Future]]:
-    """Starts the probes of these units in the pool; each future resolves to [Probed] or raises
+    """Starts the probes of these units in the pool; each future resolves to [FileFacts] or raises
     PrivateDataError."""
     global _pool
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=PROBE_THREADS, thread_name_prefix="private-probe")
-    return [(u, _pool.submit(probe_unit, adapter, u.spec)) for u in units]
+    return [(u, _pool.submit(probe_unit, adapter, UnitSpec.from_json(u.spec))) for u in units]
 
 
-@dataclass
-class Probed:
-    """What reading one object told us."""
-
-    url: str
-    size: int | None = None
-    mime_type: str = ""
-    width: int | None = None
-    height: int | None = None
-    fps: float | None = None
-    duration: float | None = None
-    frame_count: int | None = None
-    media_info: dict = field(default_factory=dict)
-    instance_number: int | None = None
+def _facts(ref: cloud.ObjectRef, **facts) -> FileFacts:
+    """A private object's facts: its place is its URL (the row adds the integration)."""
+    return FileFacts(title=ref.url.rsplit("/", 1)[-1][:1024], place={"url": ref.url}, **facts)
 
 
-def _probe_image(adapter: cloud.CloudAdapter, ref: cloud.ObjectRef) -> Probed:
+def _probe_image(adapter: cloud.CloudAdapter, ref: cloud.ObjectRef) -> FileFacts:
     from PIL import Image, UnidentifiedImageError
 
     f = adapter.open(ref, block_size=IMAGE_BLOCK)
@@ -67,10 +55,10 @@ def _probe_image(adapter: cloud.CloudAdapter, ref: cloud.ObjectRef) -> Probed:
         if isinstance(exc, cloud.CloudError):
             raise
         raise PrivateDataError(f"{ref.url} is not an image Pillow can read.") from None
-    return Probed(url=ref.url, size=size, mime_type=mime, width=width, height=height)
+    return _facts(ref, size=size, mime_type=mime, width=width, height=height)
 
 
-def _probe_video(adapter: cloud.CloudAdapter, ref: cloud.ObjectRef) -> Probed:
+def _probe_video(adapter: cloud.CloudAdapter, ref: cloud.ObjectRef) -> FileFacts:
     info = adapter.head(ref)
     if info.size == 0:
         raise PrivateDataError(f"{ref.url} is empty (0 bytes).")
@@ -86,8 +74,8 @@ def _probe_video(adapter: cloud.CloudAdapter, ref: cloud.ObjectRef) -> Probed:
             if relayed.refusal:
                 raise PrivateDataError(f"{ref.url} could not be read: {relayed.refusal}") from None
             raise PrivateDataError(f"{ref.url} is not a readable video: {exc.reason}") from None
-    return Probed(
-        url=ref.url,
+    return _facts(
+        ref,
         size=info.size,
         mime_type=info.content_type if info.content_type.startswith("video/") else "video/mp4",
         width=facts.get("width"),
@@ -99,7 +87,7 @@ def _probe_video(adapter: cloud.CloudAdapter, ref: cloud.ObjectRef) -> Probed:
     )
 
 
-def _probe_dicom(adapter: cloud.CloudAdapter, ref: cloud.ObjectRef) -> Probed:
+def _probe_dicom(adapter: cloud.CloudAdapter, ref: cloud.ObjectRef) -> FileFacts:
     import pydicom
     from pydicom.errors import InvalidDicomError
 
@@ -118,8 +106,8 @@ def _probe_dicom(adapter: cloud.CloudAdapter, ref: cloud.ObjectRef) -> Probed:
             raise
         raise PrivateDataError(f"{ref.url} is not a DICOM file.") from None
     number = header.get("InstanceNumber")
-    return Probed(
-        url=ref.url,
+    return _facts(
+        ref,
         size=f.size,
         mime_type="application/dicom",
         width=int(header.get("Columns") or 0) or None,
@@ -133,18 +121,18 @@ def _probe_dicom(adapter: cloud.CloudAdapter, ref: cloud.ObjectRef) -> Probed:
 
 
 PROBES = {
-    m.DataType.VIDEO: _probe_video,
-    m.DataType.IMAGE: _probe_image,
-    m.DataType.IMG_GROUP: _probe_image,
-    m.DataType.DICOM: _probe_dicom,
+    KIND_VIDEO: _probe_video,
+    KIND_IMAGE: _probe_image,
+    KIND_IMAGE_GROUP: _probe_image,
+    KIND_DICOM: _probe_dicom,
 }
 
 
-def probe_unit(adapter: cloud.CloudAdapter, spec: dict) -> list[Probed]:
+def probe_unit(adapter: cloud.CloudAdapter, spec: UnitSpec) -> list[FileFacts]:
     """Reads every object of a unit; the first failure becomes the unit's PrivateDataError."""
     out = []
-    probe = PROBES[spec["type"]]
-    for url in spec["urls"]:
+    probe = PROBES[spec.kind]
+    for url in spec.sources:
         try:
             ref = adapter.parse(url)
             out.append(probe(adapter, ref))
