@@ -10,6 +10,7 @@ import requests
 
 from datasets_app.media import netguard, relay, video
 
+from .mediagen import make_video
 from .traffic import answer_in_turn, assert_only_loopback, connections  # noqa: F401  (fixture)
 
 
@@ -39,8 +40,6 @@ def test_relay_answers_502_with_the_reason_when_the_origin_is_unreachable(connec
 
 
 def test_relay_refuses_a_dns_answer_that_changed_after_the_check(http_media, tmp_path, monkeypatch, connections):
-    from tests.media.test_video import make_video
-
     make_video(http_media.root / "rebind.mp4", frames=10)
     port = urlsplit(http_media.base_url).port
     url = f"http://rebind.example:{port}/rebind.mp4"
