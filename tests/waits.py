@@ -25,3 +25,12 @@ def wait_for(predicate, timeout: float = 90.0, interval: float = 0.2):
             return value
         time.sleep(interval)
     raise AssertionError("timed out")
+
+
+def finish_job_from_another_thread(job_pk: int) -> None:
+    """Marks a data job DONE as a worker would, on the calling thread's own connection (closed
+    after), so a waiter on the test's thread sees the change arrive from elsewhere."""
+    from django.db import connection
+
+    m.DataJob.objects.filter(pk=job_pk).update(status=m.JobStatus.DONE)
+    connection.close()

@@ -13,6 +13,7 @@ from django.test import RequestFactory
 from datasets_app import models as m
 from datasets_app.api import long_poll
 from tests.factories import DataJobFactory
+from tests.waits import finish_job_from_another_thread
 
 # JobWaiters reads the jobs from a thread of its own: the rows must be committed.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -45,7 +46,7 @@ def test_waiters_wake_every_wait_on_a_job_when_it_leaves_pending():
         waits = [asyncio.ensure_future(waiters.wait(process_hash, 30)) for _ in range(3)]
         await asyncio.sleep(0.3)
         assert not any(w.done() for w in waits)  # still PENDING: nobody wakes
-        await asyncio.get_running_loop().run_in_executor(None, _finish, job.pk)
+        await asyncio.get_running_loop().run_in_executor(None, finish_job_from_another_thread, job.pk)
         await asyncio.wait_for(asyncio.gather(*waits), 10)
         return time.monotonic() - started
 
@@ -64,10 +65,3 @@ def test_a_wait_on_a_pending_job_ends_at_its_timeout():
     assert 0.4 <= asyncio.run(scenario()) < 5
     job.refresh_from_db()
     assert job.status == m.JobStatus.PENDING
-
-
-def _finish(job_pk: int) -> None:
-    from django.db import connection
-
-    m.DataJob.objects.filter(pk=job_pk).update(status=m.JobStatus.DONE)
-    connection.close()

@@ -21,6 +21,7 @@ from datasets_app.sdk.policy import Principal
 from datasets_app.sdk.uploads import issue_upload_urls
 from tests.asgi_scopes import http_scope
 from tests.factories import DataJobFactory, UserFactory
+from tests.waits import finish_job_from_another_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -203,7 +204,7 @@ def test_long_polls_wait_in_the_event_loop_not_in_a_web_thread(dataset, ds_user)
         answered = await asyncio.wait_for(Exchange([other[0]]).arun(http_scope("POST", "/public", other[1])), 10)
         assert not any(p.done() for p in polls)
         # when the job ends, the polls wake up (well before their 30 s) and answer DONE
-        await loop.run_in_executor(None, _finish, job.pk)
+        await loop.run_in_executor(None, finish_job_from_another_thread, job.pk)
         done = await asyncio.wait_for(asyncio.gather(*polls), 15)
         return done, answered
 
@@ -211,13 +212,6 @@ def test_long_polls_wait_in_the_event_loop_not_in_a_web_thread(dataset, ds_user)
     assert json.loads(answered.body)["response"]["dataset_hash"] == str(dataset.dataset_hash)
     assert {json.loads(e.body)["response"]["status"] for e in done} == {"DONE"}
     assert all(e.status == 200 for e in done)
-
-
-def _finish(job_pk: int) -> None:
-    from django.db import connection
-
-    m.DataJob.objects.filter(pk=job_pk).update(status=m.JobStatus.DONE)
-    connection.close()
 
 
 def test_a_long_poll_on_a_job_that_stays_pending_answers_pending_after_its_timeout(dataset, ds_user):
