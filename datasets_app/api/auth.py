@@ -25,12 +25,11 @@ from datasets_app.sdk import accounts
 from datasets_app.sdk.dataset import authenticate_api_key
 from datasets_app.sdk.exceptions import (
     AuthenticationError,
-    AuthorisationError,
     InvalidArgumentError,
     PayloadTooLargeError,
     RateLimitExceededError,
 )
-from datasets_app.sdk.policy import Principal, parse_hash
+from datasets_app.sdk.policy import Principal, parse_hash, require_key_dataset
 
 V1_SIGNATURE = re.compile(r"^([0-9a-fA-F]{64}):([0-9a-fA-F]{128})$")
 V2_COVERED = '("@method" "@request-target" "content-digest")'
@@ -129,10 +128,7 @@ def authenticate_v1(request: HttpRequest, body: bytes, *, endpoint: str) -> Prin
         asked = parse_hash(resource_id, "ResourceID") if resource_id else None
     except InvalidArgumentError:
         asked = None
-    if asked is None or asked != key.dataset.dataset_hash:
-        raise AuthorisationError(
-            "This API key belongs to another dataset: send the key's own dataset hash as ResourceID."
-        )
+    require_key_dataset(key, asked, hint=": send the key's own dataset hash as ResourceID")
     return Principal(api_key=key)
 
 

@@ -27,7 +27,6 @@ from django.views.decorators.csrf import csrf_exempt
 from datasets_app.sdk import Dataset, Principal, UserClient
 from datasets_app.sdk.exceptions import (
     AuthenticationError,
-    AuthorisationError,
     DatasetsError,
     InvalidArgumentError,
     MethodNotAllowedError,
@@ -92,10 +91,7 @@ class V1Call:
                 "This call needs the dataset hash in the ResourceID header.", field="ResourceID"
             )
         if self.principal.is_key:
-            key = self.principal.api_key
-            if parse_hash(self.resource_id, "ResourceID") != key.dataset.dataset_hash:
-                raise AuthorisationError("This API key belongs to another dataset.")
-            self._dataset = Dataset(key.dataset, self.principal)
+            self._dataset = Dataset.of_key(self.principal, parse_hash(self.resource_id, "ResourceID"))
         else:
             self._dataset = self.user_client().get_dataset(self.resource_id)
         return self._dataset

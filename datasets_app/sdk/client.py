@@ -16,7 +16,7 @@ from . import convert, key_secrets, orm
 from .accounts import refuse_bearer_token
 from .dataset import Dataset, api_key_to_orm
 from .exceptions import AuthenticationError, InvalidArgumentError, ResourceNotFoundError
-from .policy import Op, Principal, parse_hash, require, role_subquery, usable_integrations
+from .policy import Op, Principal, may, parse_hash, require, require_org, role_subquery, usable_integrations
 from .validation import (
     clean_datetime,
     clean_description,
@@ -83,7 +83,7 @@ class UserClient:
 
     def visible_datasets(self, *, include_org_access: bool = False) -> QuerySet[m.Dataset]:
         """Datasets this user may see, annotated with `user_role` (None for org-only access)."""
-        if include_org_access and self.user.is_org_admin:
+        if include_org_access and may(self.principal, Op.SEE_ORGANISATION):
             qs = m.Dataset.objects.annotate(user_role=role_subquery(self.user))
         else:
             qs = m.Dataset.objects.filter(memberships__user=self.user).annotate(user_role=F("memberships__role"))
@@ -172,7 +172,7 @@ class UserClient:
         from django.db.models import Count, Subquery
 
         limit = max(1, min(int(limit), 500))
-        visible = self.visible_datasets(include_org_access=self.user.is_org_admin).values("pk")
+        visible = self.visible_datasets(include_org_access=True).values("pk")
         done, error = m.JobStatus.DONE, m.JobStatus.ERROR
         first_error = Subquery(
             m.DataJobUnit.objects.filter(job=OuterRef("pk"), status=error).order_by("index").values("error")[:1]
@@ -237,10 +237,7 @@ class UserClient:
     def require_org_admin(self) -> None:
         """AuthorisationError unless this user is an organisation admin (who manages integrations);
         pages call it before showing integration forms. No query."""
-        from .exceptions import AuthorisationError
-
-        if not self.user.is_org_admin:
-            raise AuthorisationError("Only organisation admins manage cloud integrations.")
+        require_org(self.principal, Op.MANAGE_INTEGRATIONS, "Only organisation admins manage cloud integrations.")
 
     def visible_integrations(self, *, include_org_access: bool = False) -> QuerySet[m.CloudIntegration]:
         """This user's integrations (all of them for an organisation admin with include_org_access)."""
@@ -272,11 +269,9 @@ class UserClient:
     ) -> orm.CloudIntegration:
         """Registers an integration (organisation admins only; `owner` defaults to this user).
         Credentials are encrypted at rest and never returned. See sdk/private_data.py."""
-        from .exceptions import AuthorisationError
         from .private_data import integration_create
 
-        if not self.user.is_org_admin:
-            raise AuthorisationError("Only organisation admins can add cloud integrations.")
+        require_org(self.principal, Op.MANAGE_INTEGRATIONS, "Only organisation admins can add cloud integrations.")
         i = integration_create(
             owner=owner or self.user, title=title, provider=provider, config=config,
             credentials=credentials, allow_private_network=allow_private_network,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import uuid
 from typing import Any, Iterable, Iterator
 
 from django.db import transaction
@@ -15,7 +16,16 @@ from datasets_app import models as m
 
 from . import convert, orm, queue
 from .exceptions import AuthenticationError, InvalidArgumentError, ResourceNotFoundError
-from .policy import Grant, Op, Principal, allowed, parse_hash, require, usable_integrations
+from .policy import (
+    Op,
+    Principal,
+    allowed,
+    grants_of,
+    parse_hash,
+    require,
+    require_key_dataset,
+    usable_integrations,
+)
 from .reencode import ReEncodeMixin
 from .uploads import UploadsMixin
 from .validation import clean_datetime, clean_like, clean_list, clean_optional_str, clean_title
@@ -85,12 +95,13 @@ class Dataset(UploadsMixin, ReEncodeMixin):
     def from_api_key(cls, dataset_hash: str, api_key: str) -> Dataset:
         """Resource authentication: the key's dataset, limited to the key's scopes."""
         key = authenticate_api_key(api_key)
-        principal = Principal(api_key=key)
-        ds_uuid = parse_hash(dataset_hash, "dataset_hash")
-        if key.dataset.dataset_hash != ds_uuid:
-            # Same refusal as policy.require: the key names its own dataset.
-            require(principal, ds_uuid, Op.READ)
-        ds = key.dataset
+        return cls.of_key(Principal(api_key=key), parse_hash(dataset_hash, "dataset_hash"))
+
+    @classmethod
+    def of_key(cls, principal: Principal, dataset_uuid: uuid.UUID | None) -> Dataset:
+        """A dataset API key's own dataset (AuthorisationError for any other); no scope is checked
+        here because each method checks the operation it performs. No query."""
+        ds = require_key_dataset(principal.api_key, dataset_uuid)
         ds.my_role = None  # type: ignore[attr-defined]
         return cls(ds, principal)
 
@@ -127,8 +138,6 @@ class Dataset(UploadsMixin, ReEncodeMixin):
 
     def can(self, op: Op) -> bool:
         """Whether this principal may do `op` here (for showing or hiding actions in pages)."""
-        from .policy import grants_of
-
         return allowed(op, grants_of(self.principal, self._ds, getattr(self._ds, "my_role", None)))
 
     def require(self, op: Op) -> None:
@@ -453,7 +462,7 @@ class Dataset(UploadsMixin, ReEncodeMixin):
         else gets the same answer whether an account exists or not: addresses without an account are
         listed as if added, with the address as given, and nothing is stored for them."""
         ds = self._require(Op.MANAGE)
-        if Grant.ORG_ADMIN not in ds.my_grants:
+        if not allowed(Op.LOOK_UP_ACCOUNTS, ds.my_grants):
             return self._add_users_quietly(ds, user_role, user_emails)
         try:
             role = orm.DatasetUserRole.parse(user_role)

@@ -24,6 +24,7 @@ class Grant(str, Enum):
     DS_USER = "dataset USER"
     READ_KEY = "READ key"
     WRITE_KEY = "WRITE key"
+    STAFF = "staff"
 
 
 class Op(str, Enum):
@@ -32,7 +33,14 @@ class Op(str, Enum):
     DELETE_DATA = "delete data"
     MANAGE = "rename/delete dataset, manage keys and members"
     USE_INTEGRATION = "list cloud integrations and import private data through them"
+    LOOK_UP_ACCOUNTS = "hear which e-mail addresses have an account when adding members"
+    # Organisation-wide: no dataset involved, decided from the principal alone (may/require_org).
+    MANAGE_INTEGRATIONS = "add cloud integrations"
+    SEE_ORGANISATION = "list every dataset and cloud integration of the organisation"
+    SEE_SERVER_DIAGNOSTICS = "read the server's health diagnostics"
 
+
+ORG_OPS = frozenset({Op.MANAGE_INTEGRATIONS, Op.SEE_ORGANISATION, Op.SEE_SERVER_DIAGNOSTICS})
 
 POLICY: dict[Op, frozenset[Grant]] = {
     Op.READ: frozenset({Grant.ORG_ADMIN, Grant.DS_ADMIN, Grant.DS_USER, Grant.READ_KEY}),
@@ -42,6 +50,12 @@ POLICY: dict[Op, frozenset[Grant]] = {
     # A READ key has no business with integrations: only the WRITE scope may list or use them.
     # Which integrations: usable_integrations() below.
     Op.USE_INTEGRATION: frozenset({Grant.ORG_ADMIN, Grant.DS_ADMIN, Grant.DS_USER, Grant.WRITE_KEY}),
+    # Anyone else adding members gets the same answer whether an address has an account or not.
+    Op.LOOK_UP_ACCOUNTS: frozenset({Grant.ORG_ADMIN}),
+    Op.MANAGE_INTEGRATIONS: frozenset({Grant.ORG_ADMIN}),
+    Op.SEE_ORGANISATION: frozenset({Grant.ORG_ADMIN}),
+    # /healthz's reasons name hosts and drivers: organisation admins and staff only.
+    Op.SEE_SERVER_DIAGNOSTICS: frozenset({Grant.ORG_ADMIN, Grant.STAFF}),
 }
 
 
@@ -98,13 +112,56 @@ def grants_of(principal: Principal, dataset: m.Dataset, role: int | None) -> fro
             held.add(Grant.WRITE_KEY)
         return frozenset(held)
     held = set()
-    if principal.user.is_org_admin:
+    if Grant.ORG_ADMIN in org_grants(principal.user):
         held.add(Grant.ORG_ADMIN)
     if role == m.DatasetUserRole.ADMIN:
         held.add(Grant.DS_ADMIN)
     elif role == m.DatasetUserRole.USER:
         held.add(Grant.DS_USER)
     return frozenset(held)
+
+
+def org_grants(user: m.User) -> frozenset[Grant]:
+    """The grants a user holds whatever the dataset (from the account's own flags)."""
+    held = set()
+    if user.is_org_admin:
+        held.add(Grant.ORG_ADMIN)
+    if user.is_staff:
+        held.add(Grant.STAFF)
+    return frozenset(held)
+
+
+def may(principal: Principal, op: Op) -> bool:
+    """Whether `principal` may do organisation-wide `op` (ORG_OPS); a dataset API key never may.
+    No query."""
+    if op not in ORG_OPS:
+        raise ValueError(f"{op!r} is decided per dataset: use require()")
+    if principal.api_key is not None:
+        return False
+    return allowed(op, org_grants(principal.user))
+
+
+def require_org(principal: Principal, op: Op, refusal: str) -> None:
+    """AuthorisationError with `refusal` unless `principal` may do organisation-wide `op`."""
+    if not may(principal, op):
+        raise AuthorisationError(refusal)
+
+
+def require_key_dataset(key: m.DatasetAPIKey, dataset_uuid: uuid.UUID | None, *, hint: str = "") -> m.Dataset:
+    """The key's own dataset if `dataset_uuid` names it, else AuthorisationError (`hint` says how
+    to fix it). The one key-versus-dataset check: a key names its dataset, so asking for another
+    one is refused without looking it up."""
+    if dataset_uuid is None or dataset_uuid != key.dataset.dataset_hash:
+        raise AuthorisationError(f"This API key belongs to another dataset{hint}.")
+    return key.dataset
+
+
+def manageable_integrations(principal: Principal) -> QuerySet[m.CloudIntegration]:
+    """The integrations `principal` may delete: its own, any for an organisation admin; a dataset
+    API key none (AuthorisationError)."""
+    if principal.api_key is not None:
+        raise AuthorisationError("Dataset API keys cannot delete integrations.")
+    return usable_integrations(principal, include_org_access=True)
 
 
 def usable_integrations(principal: Principal, *, include_org_access: bool = False) -> QuerySet[m.CloudIntegration]:
@@ -120,7 +177,7 @@ def usable_integrations(principal: Principal, *, include_org_access: bool = Fals
     integrations = m.CloudIntegration.objects.all()
     if principal.api_key is None:
         user = principal.user
-        if include_org_access and user.is_org_admin:
+        if include_org_access and may(principal, Op.SEE_ORGANISATION):
             return integrations
         return integrations.filter(owner=user)
     key = principal.api_key
@@ -155,13 +212,11 @@ def require(principal: Principal, dataset_hash: object, op: Op) -> m.Dataset:
     No grant at all (or no such dataset): ResourceNotFoundError. A grant, but not this one:
     OperationNotAllowed for API keys, AuthorisationError for users.
     """
+    if op in ORG_OPS:
+        raise ValueError(f"{op!r} is organisation-wide: use may() or require_org()")
     ds_uuid = parse_hash(dataset_hash, "dataset_hash")
     if principal.api_key is not None:
-        key = principal.api_key
-        # The key names its own dataset; asking for another one is refused without looking it up.
-        if key.dataset.dataset_hash != ds_uuid:
-            raise AuthorisationError("This API key belongs to another dataset.")
-        dataset, role = key.dataset, None
+        dataset, role = require_key_dataset(principal.api_key, ds_uuid), None
     else:
         row = (
             m.Dataset.objects.filter(dataset_hash=ds_uuid)
@@ -184,5 +239,8 @@ def require(principal: Principal, dataset_hash: object, op: Op) -> m.Dataset:
 
 
 def may_see_server_diagnostics(user) -> bool:
-    """/healthz's reasons (exception text naming hosts, drivers): organisation admins and staff."""
-    return bool(getattr(user, "is_authenticated", False) and user.is_active and (user.is_org_admin or user.is_staff))
+    """/healthz's reasons (exception text naming hosts, drivers) for a page's user, who may be
+    anonymous: Op.SEE_SERVER_DIAGNOSTICS."""
+    if not (getattr(user, "is_authenticated", False) and user.is_active):
+        return False
+    return may(Principal(user=user), Op.SEE_SERVER_DIAGNOSTICS)

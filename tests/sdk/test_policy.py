@@ -9,9 +9,20 @@ from datasets_app.sdk.exceptions import (
     OperationNotAllowed,
     ResourceNotFoundError,
 )
-from datasets_app.sdk.policy import POLICY, Grant, Op, Principal, require
+from datasets_app.sdk.policy import (
+    ORG_OPS,
+    POLICY,
+    Grant,
+    Op,
+    Principal,
+    may,
+    may_see_server_diagnostics,
+    require,
+    require_key_dataset,
+    require_org,
+)
 from tests.conftest import PERSONAS, KeyPersona
-from tests.factories import DatasetFactory
+from tests.factories import DatasetFactory, UserFactory
 
 PERSONA_GRANTS = {
     "org_admin": {Grant.ORG_ADMIN},
@@ -28,7 +39,10 @@ def _principal(who):
     return Principal(api_key=who.model) if isinstance(who, KeyPersona) else Principal(user=who)
 
 
-@pytest.mark.parametrize("op", list(Op))
+DATASET_OPS = [op for op in Op if op not in ORG_OPS]
+
+
+@pytest.mark.parametrize("op", DATASET_OPS)
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_policy_cell(request, dataset, persona, op):
     who = request.getfixturevalue(persona)
@@ -64,3 +78,48 @@ def test_key_of_another_dataset_is_refused_without_lookup(dataset, read_key, db)
     other = DatasetFactory(title="other")
     with pytest.raises(AuthorisationError):
         require(Principal(api_key=read_key.model), str(other.dataset_hash), Op.READ)
+
+
+@pytest.mark.parametrize("op", sorted(ORG_OPS))
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_org_policy_cell(request, dataset, persona, op):
+    """Organisation-wide operations: only an account's own flags count; a dataset role or a key
+    never grants one."""
+    who = request.getfixturevalue(persona)
+    principal = _principal(who)
+    grants = PERSONA_GRANTS[persona] if persona == "org_admin" else set()
+    assert may(principal, op) is bool(POLICY[op] & grants)
+    if POLICY[op] & grants:
+        require_org(principal, op, "refused")
+    else:
+        with pytest.raises(AuthorisationError, match="refused"):
+            require_org(principal, op, "refused")
+
+
+def test_org_ops_are_not_asked_per_dataset(dataset, org_admin):
+    with pytest.raises(ValueError):
+        require(Principal(user=org_admin), str(dataset.dataset_hash), Op.MANAGE_INTEGRATIONS)
+    with pytest.raises(ValueError):
+        may(Principal(user=org_admin), Op.READ)
+
+
+def test_org_policy_table():
+    assert POLICY[Op.LOOK_UP_ACCOUNTS] == {Grant.ORG_ADMIN}
+    assert POLICY[Op.MANAGE_INTEGRATIONS] == {Grant.ORG_ADMIN}
+    assert POLICY[Op.SEE_ORGANISATION] == {Grant.ORG_ADMIN}
+    assert POLICY[Op.SEE_SERVER_DIAGNOSTICS] == {Grant.ORG_ADMIN, Grant.STAFF}
+
+
+def test_staff_see_diagnostics_but_gain_nothing_on_datasets(dataset, db):
+    staff = UserFactory(is_staff=True)
+    assert may_see_server_diagnostics(staff)
+    with pytest.raises(ResourceNotFoundError):
+        require(Principal(user=staff), str(dataset.dataset_hash), Op.READ)
+
+
+def test_key_dataset_check_refuses_a_missing_or_other_hash(dataset, read_key, db):
+    other = DatasetFactory(title="other")
+    assert require_key_dataset(read_key.model, dataset.dataset_hash).pk == dataset.pk
+    for asked in (None, other.dataset_hash):
+        with pytest.raises(AuthorisationError, match="another dataset: hint"):
+            require_key_dataset(read_key.model, asked, hint=": hint")

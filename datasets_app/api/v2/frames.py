@@ -8,7 +8,7 @@ from typing import Any
 from django.urls import path
 
 from datasets_app.sdk import Dataset
-from datasets_app.sdk.exceptions import AuthorisationError
+from datasets_app.sdk.policy import parse_hash
 
 from .. import schemas as s
 from .base import V2Call, v2_endpoint
@@ -17,10 +17,7 @@ from .base import V2Call, v2_endpoint
 def _dataset(call: V2Call, dataset_uuid: str) -> Dataset:
     dataset_hash = s.uuid_str(dataset_uuid, "dataset_uuid")
     if call.principal is not None and call.principal.is_key:
-        key = call.principal.api_key
-        if str(key.dataset.dataset_hash) != dataset_hash:
-            raise AuthorisationError("This API key belongs to another dataset.")
-        return Dataset(key.dataset, call.principal)
+        return Dataset.of_key(call.principal, parse_hash(dataset_hash, "dataset_uuid"))
     return call.user_client().get_dataset(dataset_hash)
 
 
