@@ -14,7 +14,9 @@ from django.views.decorators.vary import vary_on_headers
 
 from dashboard.errors import add_form_error
 from dashboard.forms import DatasetCreateForm, DatasetFilterForm
+from datasets_app.sdk import policy
 from datasets_app.sdk.exceptions import InvalidArgumentError
+from datasets_app.sdk.policy import Op
 
 from .common import day_end, day_start, is_partial, like_contains, user_client
 
@@ -74,7 +76,7 @@ def dataset_list(request):
         "page": page,
         "query": query.urlencode(),
         "filtered": any(filters.get(k) for k in ("q", "description", "created_after", "created_before", "edited_after", "edited_before")),
-        "is_org_admin": request.user.is_org_admin,
+        "can_see_organisation": policy.may(client.principal, Op.SEE_ORGANISATION),
     }
     template = "partials/dataset_list_rows.html" if is_partial(request) else "dataset_list.html"
     return render(request, template, context)
