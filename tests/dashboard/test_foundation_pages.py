@@ -86,6 +86,13 @@ def test_dataset_list_query_count_is_constant(signed_in, member, django_assert_m
         signed_in.get("/datasets")
 
 
+def test_only_organisation_admins_get_the_whole_organisation_filter(client, member, org_admin):
+    client.force_login(member)
+    assert "Whole organisation" not in client.get("/datasets").content.decode()
+    client.force_login(org_admin)
+    assert "Whole organisation" in client.get("/datasets").content.decode()
+
+
 def test_create_dataset_form(signed_in, member):
     response = signed_in.post("/datasets/new", {"title": "Fresh", "description": "d", "storage_location": "0"})
     ds = m.Dataset.objects.get(title="Fresh")
