@@ -14,6 +14,15 @@ def user_client(request: HttpRequest) -> UserClient:
     return UserClient.for_user(request.user)
 
 
+def organisation_permissions(request: HttpRequest) -> dict:
+    """Template context processor: which organisation-wide pages the signed-in user may use, so
+    the navigation asks the policy table too (no query)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"can_manage_integrations": False}
+    return {"can_manage_integrations": policy.may(user_client(request).principal, Op.MANAGE_INTEGRATIONS)}
+
+
 def open_dataset(request: HttpRequest, dataset_hash: object, op: Op = Op.READ) -> Dataset:
     """The dataset if the signed-in user may do `op` on it (one query), else the policy's typed
     error, which SDKErrorMiddleware answers with a 404 (dashboard/errors.py). Pages open a dataset

@@ -16,6 +16,12 @@ pytestmark = pytest.mark.django_db
 SECRET = "wJalrXUtnFEMI-very-secret"
 
 
+def test_only_org_admins_see_the_integrations_link(as_user, org_admin, ds_admin):
+    link = f'href="{reverse("dashboard:integrations")}"'
+    assert link in as_user(org_admin).get(reverse("dashboard:dataset-list")).content.decode()
+    assert link not in as_user(ds_admin).get(reverse("dashboard:dataset-list")).content.decode()
+
+
 def test_integrations_page_is_for_org_admins_only(as_user, org_admin, ds_admin):
     assert as_user(org_admin).get(reverse("dashboard:integrations")).status_code == 200
     assert as_user(ds_admin).get(reverse("dashboard:integrations")).status_code == 404
