@@ -6,8 +6,8 @@ An upload session is an UploadSlot (sdk/uploads.py) issued to one user for one d
 file under DATA_DIR/chunked/<item_uuid>.part (one writer at a time, under a file lock); the
 chunk that completes the file streams the staging file into hosted storage (media/storage.py,
 SHA-256 on the way), marks the slot uploaded and removes the staging file. `start_job` then names
-the completed slots in a data job (the media helper's `Dataset.start_data_job`), exactly as the API's
-signed-PUT uploads do. One limit, settings.UPLOAD_MAX_BYTES, is checked when the session starts,
+the completed slots in a data job (`Dataset.start_upload_units`, the unit specs built here), exactly
+as the API's signed-PUT uploads are registered. One limit, settings.UPLOAD_MAX_BYTES, is checked when the session starts,
 on every chunk and again while streaming into storage.
 
 Staging is local disk: web processes that share an upload must share DATA_DIR (one host, or a
@@ -34,7 +34,9 @@ from datasets_app.media import storage
 
 from .exceptions import InvalidArgumentError, PayloadTooLargeError, ResourceNotFoundError
 from .policy import Op
-from .uploads import ITEM_DICOM, ITEM_IMAGE, ITEM_VIDEO, create_slots
+from .data_items import group_spec, single_spec
+from .units import KIND_DICOM, KIND_IMAGE, KIND_IMAGE_GROUP, KIND_VIDEO, UnitSpec
+from .upload_slots import ITEM_DICOM, ITEM_IMAGE, ITEM_VIDEO, create_slots
 
 # The largest chunk one request may carry; the page sends 4 MiB.
 MAX_CHUNK_BYTES = 32 * 1024 * 1024
@@ -308,22 +310,17 @@ def start_job(dataset, upload_ids: Iterable[Any], *, mode: Any, title: str | Non
             raise InvalidArgumentError(
                 f"{slot.file_name} was uploaded as a {slot.item_type}, not for {mode}."
             )
-    if mode == MODE_VIDEOS:
-        items: dict = {"videos": [{"objectUrl": s.object_key, "title": s.file_name} for s in slots]}
-    elif mode == MODE_IMAGES:
-        items = {"images": [{"objectUrl": s.object_key, "title": s.file_name} for s in slots]}
-    elif mode == MODE_IMAGE_GROUP:
-        group: dict = {"images": [{"url": s.object_key, "title": s.file_name} for s in slots]}
-        if title:
-            group["title"] = title
-        items = {"imageGroups": [group]}
-    else:
-        series: dict = {"dicomFiles": [{"url": s.object_key, "title": s.file_name} for s in slots]}
-        if title:
-            series["title"] = title
-        items = {"dicomSeries": [series]}
     # A bad file is reported against itself; the good ones are still added.
-    return dataset.start_data_job(items, ignore_errors=True)
+    return dataset.start_upload_units(_unit_specs(mode, slots, title), ignore_errors=True)
+
+
+def _unit_specs(mode: str, slots: list[m.UploadSlot], title: str | None) -> list[UnitSpec]:
+    """videos / images: one unit per file; image_group / dicom: one unit of all the files."""
+    if mode in (MODE_VIDEOS, MODE_IMAGES):
+        kind = KIND_VIDEO if mode == MODE_VIDEOS else KIND_IMAGE
+        return [single_spec(kind, s.object_key, s.file_name) for s in slots]
+    kind = KIND_IMAGE_GROUP if mode == MODE_IMAGE_GROUP else KIND_DICOM
+    return [group_spec(kind, [(s.object_key, s.file_name) for s in slots], title)]
 
 
 def sweep_staging(*, older_than_seconds: int = 3600) -> int:
