@@ -10,6 +10,9 @@ and re-encodes. Nothing here copies an object: probes read a prefix or seek thro
 Every host an adapter talks to passes the SSRF guard (`netguard`) first; HTTPS, GCS and Azure go
 through `netguard.guarded_session`, which re-checks on every connection. Failures are `CloudError`
 subclasses whose message a person can act on.
+
+One module per provider (s3.py, gcs.py, azure.py, https.py), each a `CloudAdapter` of base.py,
+which also holds what they share: ObjectRef/ObjectInfo, the errors and `RangeFile`.
 """
 
 from __future__ import annotations

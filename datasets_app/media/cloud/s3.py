@@ -6,8 +6,6 @@ import re
 from collections.abc import Iterator
 from urllib.parse import unquote, urlsplit
 
-import requests
-
 from .. import netguard, redact
 from .base import (
     STREAM_CHUNK,
@@ -45,7 +43,6 @@ class S3Adapter(CloudAdapter):
         self.endpoint_url = (self.config.get("endpoint_url") or "").rstrip("/") or None
         self.region = self.config.get("region") or "us-east-1"
         self._client = None
-        self._http: requests.Session | None = None
         self._pool = None
 
     @property
@@ -213,36 +210,6 @@ class S3Adapter(CloudAdapter):
         if self._pool is None:
             self._pool = netguard.guarded_pool_manager(allow_private_network=self.allow_private_network)
         return self._pool
-
-    @property
-    def http(self) -> requests.Session:
-        if self._http is None:
-            self._http = self.session()
-        return self._http
-
-    def _boto_read_range(self, ref: ObjectRef, start: int, length: int) -> tuple[bytes, ObjectInfo]:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            r = self.client.get_object(
-                Bucket=ref.bucket, Key=ref.key, Range=f"bytes={start}-{start + length - 1}"
-            )
-            body = r["Body"]
-            try:
-                data = body.read(length)
-            finally:
-                body.close()
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "InvalidRange":
-                info = self.head(ref)
-                return b"", info
-            raise self._errors(exc, ref) from None
-        except BotoCoreError as exc:
-            raise self._errors(exc, ref) from None
-        total = total_from_content_range(r.get("ContentRange")) or r.get("ContentLength")
-        return data, ObjectInfo(
-            size=total, content_type=strip_type(r.get("ContentType")), etag=r.get("ETag", "")
-        )
 
     def iter_chunks(self, ref: ObjectRef, chunk_size: int = STREAM_CHUNK) -> Iterator[bytes]:
         from botocore.exceptions import BotoCoreError, ClientError
