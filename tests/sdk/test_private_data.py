@@ -20,6 +20,7 @@ from datasets_app.sdk.exceptions import AuthorisationError, InvalidArgumentError
 
 from ..cloud_servers import make_dicom, make_jpeg, make_mp4, make_png
 from ..factories import UserFactory
+from ..media.traffic import connections  # noqa: F401  (a fixture)
 
 
 @pytest.fixture(scope="module")
@@ -284,10 +285,8 @@ def test_failed_units_fail_the_job_unless_ignore_errors(
 
 
 def test_ssrf_addresses_are_refused_per_unit_without_traffic(
-    ds, org_admin, django_capture_on_commit_callbacks
+    ds, org_admin, django_capture_on_commit_callbacks, connections
 ):
-    from ..media.test_cloud import _auditing, _connects
-
     https = private_data.integration_create(owner=org_admin, title="web", provider="https")
     doc = {
         "images": [
@@ -298,16 +297,12 @@ def test_ssrf_addresses_are_refused_per_unit_without_traffic(
     }
     with django_capture_on_commit_callbacks():
         process_hash = ds.add_private_data_to_dataset_start(str(https.integration_uuid), doc, True)
-    _connects.clear()
-    _auditing[0] = True
-    try:
-        result = run(ds, process_hash)
-    finally:
-        _auditing[0] = False
+    connections.clear()
+    result = run(ds, process_hash)
     assert result.units_error_count == 3
     assert all("does not allow private networks" in e for e in result.errors)
     # only database traffic (if any) on loopback: nothing to 10/8 or 169.254/16
-    assert all(isinstance(a, str) or a[0].startswith("127.") or a[0] == "::1" for a in _connects), _connects
+    assert all(isinstance(a, str) or a[0].startswith("127.") or a[0] == "::1" for a in connections), connections
 
 
 def test_unreachable_and_404_urls_over_https(ds, org_admin, http_media, django_capture_on_commit_callbacks):
