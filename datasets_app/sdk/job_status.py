@@ -9,6 +9,8 @@ from django.db.models import Count
 
 from datasets_app import models as m
 
+from .exceptions import InvalidArgumentError
+
 
 # ---- return types -------------------------------------------------------------------------------
 
@@ -139,3 +141,22 @@ def job_status(job: m.DataJob, *, legacy: bool = False, reveal_duplicates: bool 
         duplicates=duplicates,
         process_hash=str(job.process_hash),
     )
+
+
+def rows_or_raise(result: DatasetDataLongPolling, *, at_least: int) -> list[DatasetDataInfo]:
+    """The rows of a finished job; TimeoutError while it runs, InvalidArgumentError if it failed
+    or made fewer than `at_least` rows."""
+    if result.status == m.JobStatus.PENDING:
+        raise TimeoutError(
+            f"Upload job {result.process_hash} is still running; poll it with get_data_job."
+        )
+    if result.status != m.JobStatus.DONE:
+        raise InvalidArgumentError(
+            "; ".join(result.errors) or "The upload failed.", process_hash=result.process_hash
+        )
+    if len(result.data_hashes_with_titles) < at_least:
+        raise InvalidArgumentError(
+            "; ".join(result.errors) or "The upload created no data row (skipped as a duplicate?).",
+            process_hash=result.process_hash,
+        )
+    return result.data_hashes_with_titles

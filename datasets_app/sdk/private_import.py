@@ -27,6 +27,7 @@ from datasets_app.media.probe import MediaError
 
 from .bulk_insert import blank_row, fast_insert, fast_mark_done
 from .exceptions import InvalidArgumentError
+from .job_status import rows_or_raise
 from .policy import Op, Principal
 from .private_data import PrivateDataError, integration_for
 from .private_manifest import Entry, load_private_files, parse_private_files, title_for
@@ -402,5 +403,5 @@ def add_private_data(
         dataset, integration_id=integration_id, private_files=private_files, ignore_errors=ignore_errors
     )
     result = dataset.wait_data_job(process_hash, timeout_seconds)
-    return dataset._raise_unless_done(result, at_least=0)
+    return rows_or_raise(result, at_least=0)
 

@@ -31,7 +31,7 @@ from .exceptions import (
     PayloadTooLargeError,
     ResourceNotFoundError,
 )
-from .job_status import DatasetDataInfo, DatasetDataLongPolling, finished_data_jobs, job_status
+from .job_status import DatasetDataInfo, DatasetDataLongPolling, finished_data_jobs, job_status, rows_or_raise
 from .policy import Op, Principal, parse_hash
 from .private_import import add_private_data, add_private_data_start
 from .private_manifest import local_document
@@ -194,7 +194,7 @@ class UploadsMixin:
         result = self.wait_data_job(
             self.create_image_group_start(files, title, create_video), timeout_seconds
         )
-        return self._raise_unless_done(result, at_least=1)
+        return rows_or_raise(result, at_least=1)
 
     def create_dicom_series_start(self, files: Iterable[Any], title: str | None = None) -> str:
         files = list(files)
@@ -211,25 +211,8 @@ class UploadsMixin:
 
     def _single(self, process_hash: str, timeout_seconds: float) -> DatasetDataInfo:
         result = self.wait_data_job(process_hash, timeout_seconds)
-        (row,) = self._raise_unless_done(result, at_least=1)
+        (row,) = rows_or_raise(result, at_least=1)
         return row
-
-    @staticmethod
-    def _raise_unless_done(result: DatasetDataLongPolling, *, at_least: int) -> list[DatasetDataInfo]:
-        if result.status == m.JobStatus.PENDING:
-            raise TimeoutError(
-                f"Upload job {result.process_hash} is still running; poll it with get_data_job."
-            )
-        if result.status != m.JobStatus.DONE:
-            raise InvalidArgumentError(
-                "; ".join(result.errors) or "The upload failed.", process_hash=result.process_hash
-            )
-        if len(result.data_hashes_with_titles) < at_least:
-            raise InvalidArgumentError(
-                "; ".join(result.errors) or "The upload created no data row (skipped as a duplicate?).",
-                process_hash=result.process_hash,
-            )
-        return result.data_hashes_with_titles
 
     # -- private-cloud data: thin delegations to sdk/private_import.py --
 
