@@ -1,10 +1,12 @@
-"""Thin Celery tasks: ids and plain values in, a call into sdk/jobs.py."""
+"""Thin Celery tasks: ids and plain values in, one call into the SDK layer's runners (sdk/jobs.py,
+sdk/reencode_jobs.py, sdk/sequence_videos.py). The SDK queues them by name (sdk/queue.py), so
+nothing imports this module back."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from datasets_app.sdk import jobs
+from datasets_app.sdk import jobs, reencode_jobs, sequence_videos
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
@@ -28,16 +30,12 @@ def run_video_data_job_task(job_id: int) -> str:
 # Routed to the `media` queue by CELERY_TASK_ROUTES (settings).
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def reencode_videos_task(task_id: int) -> str:
-    from datasets_app.sdk import reencode_jobs
-
     return reencode_jobs.run_reencode(task_id)
 
 
 # An image group asked for as a video (createVideo): one task per group, after its data job.
 @shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=2 * 3600, soft_time_limit=2 * 3600 - 60)
 def make_sequence_video_task(data_hash: str) -> str:
-    from datasets_app.sdk import sequence_videos
-
     return sequence_videos.make_sequence_video(data_hash)
 
 
@@ -45,6 +43,4 @@ def make_sequence_video_task(data_hash: str) -> str:
 # itself): one probe, bounded, in the worker; a row that has a verdict by now is left alone.
 @shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=3600, soft_time_limit=3600 - 60)
 def probe_video_row_task(data_hash: str) -> str:
-    from datasets_app.sdk import reencode_jobs
-
     return reencode_jobs.probe_row_once(data_hash)

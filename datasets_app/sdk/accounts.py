@@ -5,12 +5,20 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import secrets
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_ssh_public_key
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+    load_ssh_public_key,
+)
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from datasets_app import crypto
 from datasets_app import models as m
 
 from .exceptions import (
@@ -18,6 +26,7 @@ from .exceptions import (
     AuthorisationError,
     DuplicateSshKeyError,
     InvalidArgumentError,
+    ResourceExistsError,
     ResourceNotFoundError,
 )
 from .policy import Principal
@@ -62,9 +71,6 @@ def add_public_key(user: m.User, openssh_line: str, title: str = "") -> m.Public
 def generate_key_pair(user: m.User, title: str = "") -> tuple[str, m.PublicKey]:
     """A new Ed25519 key pair: its public half registered for `user`, its private half returned
     (OpenSSH PEM, unencrypted) and never stored here. One insert."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from cryptography.hazmat.primitives.serialization import NoEncryption, PrivateFormat
-
     private = Ed25519PrivateKey.generate()
     private_pem = private.private_bytes(Encoding.PEM, PrivateFormat.OpenSSH, NoEncryption()).decode()
     public_line = private.public_key().public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH).decode()
@@ -98,8 +104,6 @@ def create_user(email: str, password: str | None = None, *, org_admin: bool = Fa
     if "@" not in email or len(email) > 254:
         raise InvalidArgumentError(f"{email!r} is not an e-mail address.", field="email")
     if m.User.objects.filter(email__iexact=email).exists():
-        from .exceptions import ResourceExistsError
-
         raise ResourceExistsError(f"A user with e-mail {email} already exists.", field="email")
     user = m.User.objects.create_user(email=email, password=password, is_org_admin=org_admin)
     if password is None:
@@ -123,10 +127,6 @@ def issue_bearer_token(user: m.User, public_key: m.PublicKey | None = None) -> s
     For trusted in-process callers (tests, `manage.py shell`); requests reach only
     `mint_bearer_token`, which insists on an Ed25519 signature. Tokens minted by `public_key`
     are deleted with it."""
-    import secrets
-
-    from datasets_app import crypto
-
     if user is None or not user.is_active:
         raise AuthenticationError("This account is not active.")
     token = secrets.token_urlsafe(32)
@@ -163,8 +163,6 @@ def refuse_bearer_token(principal: Principal, action: str) -> None:
 
 def user_for_bearer_token(token: str) -> m.User:
     """The active user a live bearer token belongs to, else AuthenticationError. One query."""
-    from datasets_app import crypto
-
     if not isinstance(token, str) or not token or len(token) > 200:
         raise AuthenticationError("Missing or malformed bearer token.")
     row = m.BearerToken.objects.select_related("user").filter(token_digest=crypto.secret_digest(token)).first()

@@ -7,13 +7,13 @@ import secrets
 from typing import Any, Iterable
 
 from django.db import transaction
-from django.db.models import F, OuterRef, Q, QuerySet
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 
 from datasets_app import crypto
 from datasets_app import models as m
 
 from . import convert, key_secrets, orm
-from .accounts import refuse_bearer_token
+from .accounts import mint_bearer_token, refuse_bearer_token
 from .dataset import Dataset, api_key_to_orm
 from .exceptions import AuthenticationError, InvalidArgumentError, ResourceNotFoundError
 from .policy import Op, Principal, may, parse_hash, require, require_org, role_subquery, usable_integrations
@@ -160,8 +160,6 @@ class UserClient:
     def get_bearer_token(self) -> str:
         """A new bearer token for this user (24 h), only for a request signed with the user's
         Ed25519 key (AuthorisationError otherwise); only its digest is stored. One insert."""
-        from .accounts import mint_bearer_token
-
         return mint_bearer_token(self.principal)
 
     # ---- jobs -------------------------------------------------------------------------------
@@ -169,8 +167,6 @@ class UserClient:
     def get_jobs(self, *, limit: int = 100) -> list[orm.JobSummary]:
         """This user's uploads, imports and re-encodes, newest first, across the datasets they can
         still open (limit each). Two queries whatever the count (unit counts are aggregated)."""
-        from django.db.models import Count, Subquery
-
         limit = max(1, min(int(limit), 500))
         visible = self.visible_datasets(include_org_access=True).values("pk")
         done, error = m.JobStatus.DONE, m.JobStatus.ERROR

@@ -11,12 +11,13 @@ import hashlib
 from dataclasses import dataclass
 from typing import Iterable
 
+from django.core.cache import cache
 from django.db import transaction
 
 from datasets_app import models as m
 from datasets_app.models.jobs import ReEncodeStatus
 
-from . import orm, queue
+from . import orm, queue, workers
 from .exceptions import InvalidArgumentError, ResourceNotFoundError
 from .policy import Op, parse_hash
 from .validation import clean_list
@@ -229,6 +230,7 @@ class ReEncodeMixin:
                 data_hash=str(row.data_hash), verdict=VERDICT_PENDING, reasons=queue_frame_probe(str(row.data_hash)),
                 fps=0.0, frame_count=0, start_time=0.0, time_base=None, times=[],
             )
+        # Imported here: media.video loads PyAV and numpy, which a web process needs only now.
         from datasets_app.media.video import frame_times
 
         table = info.get("frame_table") or {}
@@ -248,10 +250,6 @@ def queue_frame_probe(data_hash: str) -> list[str]:
     """Queues the worker's probe of a video row without a verdict (tasks.probe_video_row_task, after
     commit), at most once per PROBE_REQUEUE_SECONDS per row; returns the reasons a caller shows
     while it is pending (with a word when no running worker takes the task's queue)."""
-    from django.core.cache import cache
-
-    from . import workers
-
     if cache.add(f"frame-probe-queued:{data_hash}", 1, timeout=PROBE_REQUEUE_SECONDS):
         queue.enqueue(queue.PROBE_VIDEO_ROW, data_hash)
     reasons = [MEASURING]

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from datasets_app import models as m
 from datasets_app.models.jobs import ReEncodeStatus
-from datasets_app.media import ffmpeg, probe, relay, storage
+from datasets_app.media import cloud, ffmpeg, netguard, probe, relay, storage
 from datasets_app.media import video as vid
 
 from . import encoding
@@ -47,8 +47,6 @@ def _external_source(row: m.DataRow, url: str) -> Iterator[relay.RelayedSource]:
     """A private-cloud file as ffmpeg/PyAV read it: the integration's own time-limited GET URL
     (media/cloud.py), checked by the SSRF guard and fetched through the loopback relay (media/relay.py),
     so that a DNS answer changing after the check cannot take ffmpeg elsewhere."""
-    from datasets_app.media import cloud, netguard
-
     if row.integration is None:
         if not url.startswith(("http://", "https://")):
             raise ReEncodeFailed(f"Cannot read {url}: the data row has no cloud integration.")
