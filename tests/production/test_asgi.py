@@ -21,6 +21,7 @@ from datasets_app.sdk.policy import Principal
 from datasets_app.sdk.uploads import issue_upload_urls
 from tests.asgi_scopes import http_scope
 from tests.factories import DataJobFactory, UserFactory
+from tests.local_storage import stored_files
 from tests.waits import finish_job_from_another_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -78,11 +79,6 @@ class Exchange:
         return b"".join(self.body_messages)
 
 
-def _files() -> set[str]:
-    root = default_storage.location
-    return {os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs}
-
-
 def test_signed_put_streams_a_body_of_many_messages_into_storage(ds_user):
     (slot,) = issue_upload_urls(Principal(user=ds_user), 1, "video", base_url="http://testserver/")
     pieces = [os.urandom(64 * 1024 + i) for i in range(40)]  # ~2.6 MB in 40 messages
@@ -97,7 +93,7 @@ def test_signed_put_streams_a_body_of_many_messages_into_storage(ds_user):
         assert hashlib.sha256(stored.read()).hexdigest() == digest
     record = m.UploadSlot.objects.get(item_uuid=slot.item_uuid)
     assert (record.size, record.sha256, record.uploaded_at is not None) == (len(content), digest, True)
-    assert _files() == {slot.object_key}
+    assert stored_files() == {slot.object_key}
 
 
 def test_signed_put_cut_off_by_the_client_keeps_nothing(ds_user):
@@ -106,7 +102,7 @@ def test_signed_put_cut_off_by_the_client_keeps_nothing(ds_user):
         http_scope("PUT", slot.signed_url, {"content-length": "4000000"})
     )
     assert exchange.status is None  # nobody left to answer
-    assert _files() == set()
+    assert stored_files() == set()
     assert m.UploadSlot.objects.get(item_uuid=slot.item_uuid).uploaded_at is None
 
 
@@ -121,7 +117,7 @@ def test_signed_put_refusals_answer_without_reading_the_body(ds_user, settings):
     assert tampered.status == 403
     short = Exchange([b"x" * 10]).run(http_scope("PUT", slot.signed_url, {"content-length": "20"}))
     assert short.status == 400 and b"after 10 of 20 bytes" in short.body
-    assert _files() == set()
+    assert stored_files() == set()
 
 
 def test_other_bodies_are_capped_before_django_spools_them(settings):

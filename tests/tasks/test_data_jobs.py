@@ -17,18 +17,10 @@ from datasets_app.sdk.exceptions import InvalidArgumentError
 from datasets_app.sdk.policy import Principal
 from datasets_app.sdk.uploads import issue_upload_urls
 from tests.media.mediagen import make_dicom, make_image, make_png_bomb, make_video
+from tests.local_storage import stored_files
 from tests.waits import sequence_videos_settled
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def stored_files() -> set[str]:
-    root = default_storage.location
-    out = set()
-    for dirpath, _dirs, files in os.walk(root):
-        for name in files:
-            out.add(os.path.relpath(os.path.join(dirpath, name), root))
-    return out
 
 
 def snapshot(dataset):
