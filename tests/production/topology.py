@@ -65,6 +65,9 @@ class Topology:
             "MEDIA_ROOT": str(media_root),
             "SECRET_KEY": settings.SECRET_KEY,
             "DEBUG": "0",
+            # Production settings, but the test clients speak plain HTTP on loopback, as a TLS proxy in
+            # front would: no redirect to https (SECURE_SSL_REDIRECT defaults to on with DEBUG off).
+            "SECURE_SSL_REDIRECT": "0",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             # a killed worker's unacked message comes back after this many seconds
             "CELERY_VISIBILITY_TIMEOUT": "8",
@@ -100,6 +103,9 @@ class Topology:
         return proc
 
     def web(self, name: str = "web", workers: int = 2) -> str:
+        # pytest migrated the test database under the test settings (a per-process cache); these
+        # processes use production's default, the database cache, whose table `migrate` makes there.
+        self.manage("createcachetable")
         port = free_port(PORT_BASE)
         self.start(
             name,

@@ -41,6 +41,8 @@ def start_worker_process(name: str, *, preset: str, media_root: Path) -> subproc
         "DATA_DIR": str(settings.DATA_DIR),
         "MEDIA_ROOT": str(media_root),
         "REENCODE_PRESET": preset,
+        # outside pytest DEBUG is off, and then the settings want a SECRET_KEY
+        "SECRET_KEY": settings.SECRET_KEY,
         # an unacked message of a dead worker comes back after this many seconds
         "CELERY_VISIBILITY_TIMEOUT": "3",
     }
