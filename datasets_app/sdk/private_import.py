@@ -182,7 +182,7 @@ def add_private_data_start(
             fast_insert([r for _, r in rows], now=now, model=m.DataRow)
             m.Dataset.objects.filter(pk=ds.pk).update(last_edited_at=now)
         if len(ready) == len(units):
-            m.DataJob.objects.filter(pk=job.pk).update(status=m.JobStatus.DONE, finished_at=now)
+            m.DataJob.move(job.pk, m.JobStatus.PENDING, m.JobStatus.DONE, finished_at=now)
         else:
             enqueue_data_job(
                 job, video=any(e.data_type == m.DataType.VIDEO and e.metadata is None for e in entries)

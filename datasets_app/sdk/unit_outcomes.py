@@ -127,13 +127,10 @@ def finish_data_job(job: m.DataJob) -> str:
     if m.JobStatus.PENDING in statuses:
         return m.JobStatus.PENDING
     failed = m.JobStatus.ERROR in statuses
-    now = timezone.now()
     if failed and not job.ignore_errors:
         with transaction.atomic():
-            claimed = m.DataJob.objects.filter(pk=job.pk, status=m.JobStatus.PENDING).update(
-                status=m.JobStatus.ERROR,
-                finished_at=now,
-                message="At least one item failed; nothing was added.",
+            claimed = m.DataJob.move(
+                job.pk, m.JobStatus.PENDING, m.JobStatus.ERROR, message="At least one item failed; nothing was added."
             )
             if claimed:
                 rows = m.DataRow.objects.filter(dataset_id=job.dataset_id, created_by_job__job=job)
@@ -145,9 +142,7 @@ def finish_data_job(job: m.DataJob) -> str:
                 )
                 queue.delete_files_after_commit(keys)
         return m.JobStatus.ERROR
-    finished = m.DataJob.objects.filter(pk=job.pk, status=m.JobStatus.PENDING).update(
-        status=m.JobStatus.DONE, finished_at=now
-    )
+    finished = m.DataJob.move(job.pk, m.JobStatus.PENDING, m.JobStatus.DONE)
     if finished and wants_video:
         queue_for_job(job)
     return m.JobStatus.DONE
