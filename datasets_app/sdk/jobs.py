@@ -11,8 +11,6 @@ from __future__ import annotations
 import logging
 
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import transaction
-from django.utils import timezone
 
 from datasets_app import models as m
 from datasets_app.media import probe, storage

@@ -9,12 +9,10 @@
   no reading: their rows are written in the same transaction and their units recorded DONE.
 - `run_private_job(job_id)`: the runner (sdk/jobs.run_data_job hands private jobs here): pending
   units in batches, probed in parallel (sdk/private_probes.py), rows written in bulk.
-- `process_private_unit(unit)`: one unit on its own (idempotent); `process_private_units(units)`
-  the batch form."""
+- `process_private_unit(unit)`: one unit on its own (idempotent)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from concurrent.futures import Future
 from typing import Any
 
@@ -288,23 +286,6 @@ def process_private_unit(unit: m.DataJobUnit) -> list[dict]:
         # Another delivery recorded this unit first; its rows stand, ours were never written.
         return list(m.DataJobUnit.objects.values_list("results", flat=True).get(pk=unit.pk) or [])
     return results
-
-
-def process_private_units(units: Iterable[m.DataJobUnit]) -> dict[int, list[dict] | PrivateDataError]:
-    """The batch form: probes the units in parallel, then in ONE transaction writes the rows of
-    those still PENDING and records them DONE (bulk inserts and one bulk update). Returns
-    {unit.pk: rows} for units done now or before, {unit.pk: PrivateDataError} for failures (not
-    recorded here: the caller records them)."""
-    units = list(units)
-    out: dict[int, list[dict] | PrivateDataError] = {
-        u.pk: list(u.results or []) for u in units if u.status != m.JobStatus.PENDING
-    }
-    todo = [u for u in units if u.status == m.JobStatus.PENDING]
-    if not todo:
-        return out
-    adapter = cloud.adapter_for(_job_integration(todo[0].job))
-    out.update(_write_probed(submit_probes(adapter, todo)))
-    return out
 
 
 def _write_probed(futures: list[tuple[m.DataJobUnit, Future]]) -> dict[int, list[dict] | PrivateDataError]:

@@ -5,6 +5,7 @@ per-process thread pool so network waits overlap."""
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
+
 from django.conf import settings
 
 from datasets_app import models as m
