@@ -1,7 +1,7 @@
 """add_private_data_to_dataset through the SDK layer, against moto's S3 server and a local HTTP server.
 
-Jobs are started with the SDK call and run with `private_import.run_private_job` (the batch runner) or
-unit by unit with `process_private_unit`, as the media job runner does."""
+Jobs are started with the SDK call and run with `private_import.run_private_job` (the batch runner,
+which `jobs.run_data_job` hands private jobs to) or unit by unit with `process_private_unit`."""
 
 from __future__ import annotations
 
