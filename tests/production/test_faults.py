@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 import requests
 from django.conf import settings
-from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import connection
 
@@ -23,12 +22,12 @@ from datasets_app import models as m
 from datasets_app.sdk import UserClient
 from datasets_app.sdk.reencode_jobs import output_key_for
 from tests.factories import (
-    DataRowFactory,
     DatasetFactory,
     DatasetMembershipFactory,
     ReEncodeTaskFactory,
     ReEncodeVideoFactory,
     UserFactory,
+    hosted_video_row,
 )
 
 from .topology import Topology
@@ -47,13 +46,6 @@ def _video(tmp_path_factory, frames: int) -> Path:
         path = tmp_path_factory.mktemp("videos") / f"clip{frames}.mp4"
         _VIDEO_CACHE[key] = make_video(path, frames=frames, fps=30, width=480, height=360)
     return _VIDEO_CACHE[key]
-
-
-def _hosted_video(dataset, path: Path) -> m.DataRow:
-    row = DataRowFactory(dataset=dataset)
-    with open(path, "rb") as fh:
-        assert default_storage.save(row.storage_key, File(fh, name=path.name)) == row.storage_key
-    return row
 
 
 def _stored_keys() -> set[str]:
@@ -100,7 +92,7 @@ def _assert_one_clean_result(task_id: int, row: m.DataRow, original_key: str) ->
 def test_media_worker_killed_mid_job_completes_after_restart(topo, tmp_path_factory):
     # given a long enough video and a queued re-encode being worked on
     ds = DatasetFactory()
-    row = _hosted_video(ds, _video(tmp_path_factory, frames=450))
+    row = hosted_video_row(ds, _video(tmp_path_factory, frames=450))
     original_key = row.storage_key
     task_id = _editor(ds).re_encode_data([str(row.data_hash)])
     # veryslow: the encode must still be running when the kill lands (at veryfast a quick machine
@@ -124,7 +116,7 @@ def test_media_worker_killed_mid_job_completes_after_restart(topo, tmp_path_fact
 
 def test_same_task_delivered_twice_gives_one_result(topo, tmp_path_factory):
     ds = DatasetFactory()
-    row = _hosted_video(ds, _video(tmp_path_factory, frames=120))
+    row = hosted_video_row(ds, _video(tmp_path_factory, frames=120))
     original_key = row.storage_key
     task_id = _editor(ds).re_encode_data([str(row.data_hash)])  # first delivery (on commit)
     from datasets_app.tasks import reencode_videos_task
@@ -141,7 +133,7 @@ def test_redis_restart_loses_no_job(topo, private_redis, tmp_path_factory):
     redis_server = private_redis
     try:
         ds = DatasetFactory()
-        rows = [_hosted_video(ds, _video(tmp_path_factory, frames=60)) for _ in range(2)]
+        rows = [hosted_video_row(ds, _video(tmp_path_factory, frames=60), title=f"copy{i}.mp4") for i in range(2)]
         tasks = []
         for row in rows:
             task = ReEncodeTaskFactory(dataset=ds)
