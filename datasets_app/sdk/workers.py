@@ -28,6 +28,8 @@ from django.db.models import Q
 from datasets_app import models as m
 from datasets_app.models.jobs import ReEncodeStatus
 
+from . import queue
+
 logger = logging.getLogger(__name__)
 
 ANSWER_TIMEOUT_SECONDS = 1.0  # how long workers get to answer (the filesystem broker polls each 1 s)
@@ -35,11 +37,11 @@ FRESH_SECONDS = 10
 STALE_SECONDS = 120
 _CACHE_KEY = "dd:workers:active-queues"
 
-# The tasks whose queue a waiting job needs (names, so this module imports no edge).
-DATA_JOB_TASK = "datasets_app.tasks.run_data_job_task"
-VIDEO_DATA_JOB_TASK = "datasets_app.tasks.run_video_data_job_task"
-REENCODE_TASK = "datasets_app.tasks.reencode_videos_task"
-# Unit spec types sent to VIDEO_DATA_JOB_TASK (sdk/uploads.UNIT_VIDEO, and DataType.VIDEO for imports).
+# The tasks whose queue a waiting job needs (queue.py's names, so this module imports no edge).
+DATA_JOB_TASK = queue.RUN_DATA_JOB
+VIDEO_DATA_JOB_TASK = queue.RUN_VIDEO_DATA_JOB
+REENCODE_TASK = queue.REENCODE_VIDEOS
+# Unit spec types sent to the video data-job task (units.py writes "video"; older rows may say VIDEO).
 _VIDEO_UNIT_TYPES = ("video", m.DataType.VIDEO)
 
 _refreshing = threading.Lock()
