@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from datasets_app import models as m
-from tests.factories import UserFactory
+from tests.factories import DatasetMembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -112,7 +112,7 @@ def test_remove_unknown_member_is_404(as_user, dataset, ds_admin, stranger):
 @pytest.mark.parametrize("count", [2, 20])
 def test_members_page_queries_are_constant(as_user, dataset, ds_admin, count, django_assert_max_num_queries):
     for _ in range(count):
-        m.DatasetMembership.objects.create(dataset=dataset, user=UserFactory(), role=m.DatasetUserRole.USER)
+        DatasetMembershipFactory(dataset=dataset, role=m.DatasetUserRole.USER)
     c = as_user(ds_admin)
     with django_assert_max_num_queries(7):
         response = c.get(u("members", dataset))
