@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from datasets_app import models as m
-from tests.factories import DataRowFactory, DatasetFactory, UserFactory
+from tests.factories import DataRowFactory, DatasetFactory, DatasetMembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +51,7 @@ def test_dataset_list_shows_role_badges_and_only_visible_datasets(signed_in, dat
 def test_dataset_list_filters_as_partial_and_full_page(signed_in, member):
     for title in ("Night cars", "Day boats"):
         ds = DatasetFactory(title=title)
-        m.DatasetMembership.objects.create(dataset=ds, user=member, role=0)
+        DatasetMembershipFactory(dataset=ds, user=member, role=m.DatasetUserRole.ADMIN)
     partial = signed_in.get("/datasets?q=cars", headers={"HX-Request": "true"})
     body = partial.content.decode()
     assert body.lstrip().startswith('<section id="dataset-rows"') and "<html" not in body
@@ -65,7 +65,7 @@ def test_dataset_list_filters_as_partial_and_full_page(signed_in, member):
 
 def test_dataset_list_created_range_is_inclusive_of_days(signed_in, member):
     ds = DatasetFactory(title="Dated")
-    m.DatasetMembership.objects.create(dataset=ds, user=member, role=0)
+    DatasetMembershipFactory(dataset=ds, user=member, role=m.DatasetUserRole.ADMIN)
     m.Dataset.objects.filter(pk=ds.pk).update(created_at=dt.datetime(2024, 3, 5, 12, tzinfo=dt.timezone.utc))
     assert "Dated" in signed_in.get("/datasets?created_after=2024-03-05&created_before=2024-03-05").content.decode()
     assert "Dated" not in signed_in.get("/datasets?created_after=2024-03-06").content.decode()
@@ -76,7 +76,7 @@ def test_dataset_list_created_range_is_inclusive_of_days(signed_in, member):
 def test_dataset_list_query_count_is_constant(signed_in, member, django_assert_max_num_queries):
     def make(n):
         for _ in range(n):
-            m.DatasetMembership.objects.create(dataset=DatasetFactory(), user=member, role=1)
+            DatasetMembershipFactory(user=member, role=m.DatasetUserRole.USER)
 
     make(3)
     with django_assert_max_num_queries(8) as small:
