@@ -10,7 +10,13 @@ from django.urls import reverse
 from datasets_app import models as m
 from datasets_app.sdk import UserClient
 from datasets_app.tasks import reencode_videos_task
-from tests.factories import DataRowFactory
+from tests.factories import (
+    DataJobFactory,
+    DataJobUnitFactory,
+    DataRowFactory,
+    ReEncodeTaskFactory,
+    ReEncodeVideoFactory,
+)
 from tests.media.test_video import make_video, vfr_pts
 
 from .conftest import HX
@@ -98,8 +104,8 @@ def test_reencode_without_selection_is_a_message(as_user, dataset, ds_user):
 
 def _jobs(dataset, user, n):
     for i in range(n):
-        m.DataJob.objects.create(dataset=dataset, kind=m.DataJob.KIND_UPLOAD, created_by=user, units_total=1)
-        m.ReEncodeTask.objects.create(dataset=dataset, created_by=user)
+        DataJobFactory(dataset=dataset, created_by=user, units_total=1)
+        ReEncodeTaskFactory(dataset=dataset, created_by=user)
 
 
 @pytest.mark.parametrize("count", [2, 15])
@@ -122,9 +128,7 @@ def test_jobs_page_only_shows_own_jobs_and_is_empty_state_otherwise(as_user, dat
 
 
 def test_data_job_of_someone_else_is_404(as_user, dataset, ds_user, ds_admin):
-    job = m.DataJob.objects.create(
-        dataset=dataset, kind=m.DataJob.KIND_UPLOAD, created_by=ds_admin, units_total=1
-    )
+    job = DataJobFactory(dataset=dataset, created_by=ds_admin, units_total=1)
     assert (
         as_user(ds_user)
         .get(reverse("dashboard:data-job", args=[dataset.dataset_hash, job.process_hash]))
@@ -138,9 +142,9 @@ def test_reencode_task_page_queries_are_constant(
     as_user, dataset, ds_user, tmp_path, count, django_assert_max_num_queries
 ):
     rows = DataRowFactory.create_batch(count, dataset=dataset)
-    task = m.ReEncodeTask.objects.create(dataset=dataset, created_by=ds_user)
+    task = ReEncodeTaskFactory(dataset=dataset, created_by=ds_user)
     for r in rows:
-        m.ReEncodeVideo.objects.create(task=task, data_row=r, data_hash=r.data_hash)
+        ReEncodeVideoFactory(task=task, data_row=r)
     c = as_user(ds_user)
     url = reverse("dashboard:reencode-task", args=[dataset.dataset_hash, task.pk])
     with django_assert_max_num_queries(7):
@@ -150,11 +154,9 @@ def test_reencode_task_page_queries_are_constant(
 
 @pytest.mark.parametrize("count", [1, 12])
 def test_data_job_page_queries_are_constant(as_user, dataset, ds_user, count, django_assert_max_num_queries):
-    job = m.DataJob.objects.create(
-        dataset=dataset, kind=m.DataJob.KIND_UPLOAD, created_by=ds_user, units_total=count, status="DONE"
-    )
+    job = DataJobFactory(dataset=dataset, created_by=ds_user, units_total=count, status="DONE")
     for i in range(count):
-        m.DataJobUnit.objects.create(job=job, index=i, spec={}, status="ERROR", error=f"broken {i}", action_description="Uploading image")
+        DataJobUnitFactory(job=job, index=i, status="ERROR", error=f"broken {i}", action_description="Uploading image")
     c = as_user(ds_user)
     with django_assert_max_num_queries(7):
         response = c.get(reverse("dashboard:data-job", args=[dataset.dataset_hash, job.process_hash]))
