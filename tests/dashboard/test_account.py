@@ -14,14 +14,15 @@ from django.urls import reverse
 
 from datasets_app import models as m
 from datasets_app.sdk import accounts
+from tests.api.conftest import openssh_public
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def openssh_public() -> str:
-    key = Ed25519PrivateKey.generate().public_key()
-    return key.public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH).decode() + " me@laptop"
+def new_public_key_line() -> str:
+    """A fresh key's OpenSSH public line, with a comment as people paste it."""
+    return openssh_public(Ed25519PrivateKey.generate()) + " me@laptop"
 
 
 def test_account_page_shows_snippet_with_domain(as_user, stranger):
@@ -32,7 +33,7 @@ def test_account_page_shows_snippet_with_domain(as_user, stranger):
 
 def test_register_public_key(as_user, stranger):
     c = as_user(stranger)
-    line = openssh_public()
+    line = new_public_key_line()
     response = c.post(reverse("dashboard:account"), {"public_key": line, "title": "laptop"})
     assert response.status_code == 302
     key = m.PublicKey.objects.get(user=stranger)
@@ -56,7 +57,7 @@ def test_register_bad_key_shows_error_next_to_field(as_user, stranger, value, te
 
 
 def test_register_duplicate_key_is_a_form_error(as_user, stranger):
-    line = openssh_public()
+    line = new_public_key_line()
     accounts.add_public_key(UserFactory(), line)
     response = as_user(stranger).post(reverse("dashboard:account"), {"public_key": line})
     assert response.status_code == 200 and "already registered" in response.content.decode()
@@ -81,8 +82,8 @@ def test_generate_pair_hands_over_private_key_once(as_user, stranger):
 
 
 def test_delete_key_confirms_and_only_own_keys(as_user, stranger):
-    mine = accounts.add_public_key(stranger, openssh_public())
-    theirs = accounts.add_public_key(UserFactory(), openssh_public())
+    mine = accounts.add_public_key(stranger, new_public_key_line())
+    theirs = accounts.add_public_key(UserFactory(), new_public_key_line())
     c = as_user(stranger)
     url = reverse("dashboard:public-key-delete", args=[mine.pk])
     assert "stop working" in c.get(url).content.decode()
@@ -95,7 +96,7 @@ def test_delete_key_confirms_and_only_own_keys(as_user, stranger):
 @pytest.mark.parametrize("count", [1, 10])
 def test_account_page_queries_are_constant(as_user, stranger, count, django_assert_max_num_queries):
     for _ in range(count):
-        accounts.add_public_key(stranger, openssh_public())
+        accounts.add_public_key(stranger, new_public_key_line())
     c = as_user(stranger)
     with django_assert_max_num_queries(4):
         response = c.get(reverse("dashboard:account"))
