@@ -16,8 +16,9 @@ from datasets_app.sdk import jobs
 from datasets_app.sdk.policy import Principal
 from datasets_app.sdk.uploads import issue_upload_urls
 from tests.api.conftest import fresh_rate_limits, raw_client, sdk_client  # noqa: F401
+from tests.local_storage import stored_files
 from tests.media.mediagen import make_dicom, make_image, make_video
-from tests.tasks.test_data_jobs import snapshot, stored_files
+from tests.tasks.test_data_jobs import snapshot  # no shared home yet
 from tests.waits import sequence_videos_settled
 
 pytestmark = pytest.mark.django_db(transaction=True)
