@@ -29,6 +29,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 os.environ.setdefault("DATA_DIR", tempfile.mkdtemp(prefix="bench-private-"))
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
+import bench.common  # noqa: E402,F401  (the benchmarks' environment, before Django reads it)
 import django
 
 django.setup()

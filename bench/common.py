@@ -12,6 +12,11 @@ from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Benchmarks run the production settings (DEBUG off, the default) on loopback: they need a secret
+# key of their own, and their clients speak plain HTTP as a TLS proxy in front would deliver it.
+os.environ.setdefault("SECRET_KEY", "bench-" + os.urandom(16).hex())
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+
 
 def setup_django(default_db_url: str | None = None) -> None:
     sys.path.insert(0, str(ROOT))
