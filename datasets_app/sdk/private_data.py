@@ -15,8 +15,8 @@ from datasets_app import crypto
 from datasets_app import models as m
 from datasets_app.media import cloud, private_links
 
-from .exceptions import AuthorisationError, DatasetsError, InvalidArgumentError, ResourceNotFoundError
-from .policy import Principal, parse_hash, usable_integrations
+from .exceptions import DatasetsError, InvalidArgumentError, ResourceNotFoundError
+from .policy import Principal, manageable_integrations, parse_hash, usable_integrations
 
 
 class PrivateDataError(DatasetsError):
@@ -70,13 +70,14 @@ def integration_create(
     )
 
 
-def integration_for(principal: Principal, integration_id: Any) -> m.CloudIntegration:
+def integration_for(principal: Principal, integration_id: Any, usable=None) -> m.CloudIntegration:
     """The integration if this principal may use it (policy.usable_integrations: its owner, any for
     an organisation admin; for a dataset API key only its creator's own, while the creator may
-    still import into the key's dataset). Anything else: ResourceNotFoundError, word for word what
-    a missing integration gives. One or two queries."""
+    still import into the key's dataset), or among `usable` when given. Anything else:
+    ResourceNotFoundError, word for word what a missing integration gives. One or two queries."""
     integration_uuid = parse_hash(integration_id, "integration id")
-    usable = usable_integrations(principal, include_org_access=True)
+    if usable is None:
+        usable = usable_integrations(principal, include_org_access=True)
     integration = usable.filter(integration_uuid=integration_uuid).first()
     if integration is None:
         raise ResourceNotFoundError(
@@ -90,9 +91,7 @@ def integration_delete(principal: Principal, integration_id: Any) -> None:
     at it keep it alive: OperationNotAllowed-like InvalidArgumentError names how many."""
     from django.db.models import ProtectedError
 
-    if principal.user is None:
-        raise AuthorisationError("Dataset API keys cannot delete integrations.")
-    integration = integration_for(principal, integration_id)
+    integration = integration_for(principal, integration_id, usable=manageable_integrations(principal))
     try:
         integration.delete()
     except ProtectedError as exc:

@@ -125,3 +125,16 @@ def test_key_of_a_creator_no_longer_org_admin_uses_no_integration(wire_client, d
     key = wire_client(api_key=make_key(dataset, org_admin).secret)
     m.User.objects.filter(pk=org_admin.pk).update(is_org_admin=False)
     assert_refused_like_missing(key, dataset, bucket)
+
+
+def test_a_key_deletes_no_integration_not_even_its_creators(dataset, org_admin):
+    from datasets_app.sdk.exceptions import AuthorisationError
+    from datasets_app.sdk.policy import Principal
+
+    key = make_key(dataset, org_admin)
+    own = integration_of(org_admin, "creator's own")
+    with pytest.raises(AuthorisationError, match="Dataset API keys cannot delete integrations"):
+        private_data.integration_delete(Principal(api_key=key.model), str(own.integration_uuid))
+    assert m.CloudIntegration.objects.filter(pk=own.pk).exists()
+    private_data.integration_delete(Principal(user=org_admin), str(own.integration_uuid))
+    assert not m.CloudIntegration.objects.filter(pk=own.pk).exists()
