@@ -3,6 +3,8 @@ answer page), revoke, and the record of every time a secret was handed out in fu
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
@@ -43,11 +45,20 @@ def api_key_list(request, dataset_hash: str):
                 {"API key title": "title", "dataset_scopes": "scopes", "expires_at": "expires_on"},
             )
         else:
-            return render(request, "api_key_created.html", dataset_page(dataset, "keys", key=created))
+            context = dataset_page(dataset, "keys", key=created, expires_on=last_day(created.expires_at))
+            return render(request, "api_key_created.html", context)
     # Listed only when the list is shown: a created key's answer page does not need it.
     keys, reveals = client.list_dataset_api_keys(dataset.dataset_hash)
-    rows = [{"key": k, "masked": k.api_key} for k in reversed(keys)]
+    rows = [{"key": k, "masked": k.api_key, "expires_on": last_day(k.expires_at)} for k in reversed(keys)]
     return render(request, "api_keys.html", dataset_page(dataset, "keys", rows=rows, reveals=reveals, form=form))
+
+
+def last_day(expires_at: dt.datetime | None) -> dt.date | None:
+    """The last day (UTC) a key works: it is stored as the midnight UTC that ends the chosen day,
+    so a key chosen to expire on 2027-06-30 stops at 2027-07-01 00:00 UTC and shows 2027-06-30."""
+    if expires_at is None:
+        return None
+    return (expires_at.astimezone(dt.UTC) - dt.timedelta(microseconds=1)).date()
 
 
 @login_required

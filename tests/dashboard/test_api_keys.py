@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.urls import reverse
@@ -53,6 +54,17 @@ def test_create_with_expiry_sets_end_of_day(as_user, dataset, ds_admin):
     )
     key = m.DatasetAPIKey.objects.get(dataset=dataset)
     assert key.expires_at == dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC)
+
+
+def test_expiry_shows_the_chosen_day_everywhere(as_user, dataset, ds_admin):
+    """The key stops at the end of the chosen day (stored as the next midnight UTC): 2027-06-30 is
+    shown as 2027-06-30 on the created page and in the list, never as 2027-07-01."""
+    c = as_user(ds_admin)
+    created = c.post(keys_url(dataset), {"title": "k", "scopes": ["dataset.read"], "expires_on": "2027-06-30"})
+    listing = c.get(keys_url(dataset)).content.decode()
+    for body in (created.content.decode(), listing):
+        assert "2027-06-30" in body and "2027-07-01" not in body
+    assert re.search(r"until the end of <time[^>]*>2027-06-30</time> \(UTC\)", created.content.decode())
 
 
 @pytest.mark.parametrize(
