@@ -11,6 +11,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from dashboard.forms import DataRowFilterForm
 from datasets_app.sdk.exceptions import InvalidArgumentError
+from datasets_app.sdk.policy import Op
 
 from .common import dataset_page, is_partial, like_contains, open_dataset
 from .frame_plot import frame_duration_plot
@@ -52,7 +53,9 @@ def dataset_detail(request, dataset_hash: str):
     _attach_previews(request, dataset, page.object_list)
     query = request.GET.copy()
     query.pop("after", None)
-    context = dataset_page(dataset, "data", form=form, page=page, query=query.urlencode(), reencode_enabled=True)
+    # "Re-encode videos..." only where there is a video to re-encode (one indexed EXISTS).
+    has_videos = dataset.can(Op.WRITE_DATA) and dataset.data_rows_queryset(data_types=["VIDEO"]).exists()
+    context = dataset_page(dataset, "data", form=form, page=page, query=query.urlencode(), has_videos=has_videos)
     template = "partials/dataset_rows.html" if is_partial(request) else "dataset.html"
     return render(request, template, context)
 

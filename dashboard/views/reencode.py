@@ -61,6 +61,7 @@ def reencode_task(request, dataset_hash: str, task_id: int):
         videos=videos,
         percent=_percent(task.frames_done, total, task.status),
         waiting=workers.reencode_waiting(task.status),
+        done_videos=sum(1 for v in task.videos if v.status == "DONE"),
     )
     template = "partials/reencode_task_status.html" if is_partial(request) else "reencode_task.html"
     return render(request, template, context)

@@ -161,3 +161,16 @@ def test_data_job_page_queries_are_constant(as_user, dataset, ds_user, count, dj
     with django_assert_max_num_queries(7):
         response = c.get(reverse("dashboard:data-job", args=[dataset.dataset_hash, job.process_hash]))
     assert response.content.decode().count("broken ") == count
+
+
+def test_reencode_task_shows_frames_while_encoding(as_user, dataset, ds_user):
+    """A video at 528 of 900 frames reads "Encoding, 528 / 900 frames", not "Submitted"."""
+    task = ReEncodeTaskFactory(dataset=dataset, created_by=ds_user)
+    ReEncodeVideoFactory(task=task, data_row=DataRowFactory(dataset=dataset, title="busy.mp4"),
+                         frames_done=528, frames_total=900)
+    ReEncodeVideoFactory(task=task, data_row=DataRowFactory(dataset=dataset, title="next.mp4"))
+    url = reverse("dashboard:reencode-task", args=[dataset.dataset_hash, task.pk])
+    text = as_user(ds_user).get(url, **HX).content.decode()
+    assert "Encoding, 528 / 900 frames" in text and "Waiting to start" in text
+    assert "Submitted" not in text
+    assert "0 of 2 videos done" in text  # the task's line under its bar
