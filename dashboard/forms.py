@@ -43,7 +43,13 @@ class DatasetCreateForm(forms.Form):
         required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=settings.MAX_DESCRIPTION_LENGTH
     )
     storage_location = forms.TypedChoiceField(
-        choices=STORAGE_CHOICES, coerce=int, initial=0, label="Storage location"
+        choices=STORAGE_CHOICES,
+        coerce=int,
+        initial=0,
+        label="Storage location",
+        help_text="A label that Encord’s SDK reports. Files uploaded in the browser or the SDK are stored on "
+        "this server whatever you choose; media in your own bucket is added with “Import from cloud”, "
+        "through an integration.",
     )
 
 
@@ -157,6 +163,26 @@ class DatasetSettingsForm(forms.Form):
     description = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=settings.MAX_DESCRIPTION_LENGTH
     )
+
+
+class DatasetDeleteForm(forms.Form):
+    """Deleting a dataset asks for its title, typed (as GitHub asks for a repository's name)."""
+
+    confirm_title = forms.CharField(
+        label="Type the dataset’s title to confirm",
+        error_messages={"required": "Type the dataset’s title to confirm."},
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+
+    def __init__(self, *args, title: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.title = title
+
+    def clean_confirm_title(self):
+        typed = self.cleaned_data["confirm_title"]
+        if typed.strip() != self.title.strip():
+            raise ValidationError("Type the dataset’s title to confirm: what you typed does not match it.")
+        return typed
 
 
 class DataRowRenameForm(forms.Form):

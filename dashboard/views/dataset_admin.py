@@ -11,7 +11,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
 from dashboard.errors import add_form_error
-from dashboard.forms import DataRowRenameForm, DataRowSelectionForm, DatasetSettingsForm
+from dashboard.forms import DataRowRenameForm, DataRowSelectionForm, DatasetDeleteForm, DatasetSettingsForm
 from datasets_app.sdk.exceptions import InvalidArgumentError, ResourceNotFoundError
 from datasets_app.sdk.policy import Op
 
@@ -38,13 +38,18 @@ def dataset_settings(request, dataset_hash: str):
 @login_required
 @require_http_methods(["GET", "POST"])
 def dataset_delete(request, dataset_hash: str):
+    """GET: the confirmation asking for the title; POST: delete only when the title was typed."""
     dataset = open_dataset(request, dataset_hash, Op.MANAGE)
+    form = DatasetDeleteForm(request.POST if request.method == "POST" else None, title=dataset.title)
     if request.method == "POST":
-        title = dataset.title
-        dataset.delete()
-        messages.success(request, f"Dataset “{title}” deleted.")
-        return redirect("dashboard:dataset-list")
-    return render(request, "dataset_delete.html", dataset_page(dataset, "settings"))
+        if form.is_valid():
+            title = dataset.title
+            dataset.delete()
+            messages.success(request, f"Dataset “{title}” deleted.")
+            return redirect("dashboard:dataset-list")
+        context = dataset_page(dataset, "settings", form=form)
+        return render(request, "dataset_delete.html", context, status=400)
+    return render(request, "dataset_delete.html", dataset_page(dataset, "settings", form=form))
 
 
 @login_required

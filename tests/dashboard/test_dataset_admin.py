@@ -24,7 +24,7 @@ def test_dataset_settings_only_for_admins(request, as_user, dataset, persona, st
     c = as_user(request.getfixturevalue(persona))
     assert c.get(url("dataset-settings", dataset)).status_code == status
     assert c.get(url("dataset-delete", dataset)).status_code == status
-    assert c.post(url("dataset-delete", dataset)).status_code in (status, 302)
+    assert c.post(url("dataset-delete", dataset), {"confirm_title": dataset.title}).status_code in (status, 302)
     assert m.Dataset.objects.filter(pk=dataset.pk).exists() == (status == 404)
 
 
@@ -46,10 +46,41 @@ def test_dataset_settings_shows_error_next_to_title(as_user, dataset, ds_admin):
 def test_dataset_delete_confirms_then_deletes(as_user, dataset, ds_admin):
     c = as_user(ds_admin)
     page = c.get(url("dataset-delete", dataset)).content.decode()
-    assert "cannot be undone" in page and 'method="post"' in page
-    response = c.post(url("dataset-delete", dataset))
+    assert "cannot be undone" in page and 'method="post"' in page and 'name="confirm_title"' in page
+    response = c.post(url("dataset-delete", dataset), {"confirm_title": f"  {dataset.title} "})
     assert response.status_code == 302 and response["Location"] == reverse("dashboard:dataset-list")
     assert not m.Dataset.objects.filter(pk=dataset.pk).exists()
+
+
+@pytest.mark.parametrize("typed", [None, "", "wrong title", "__TITLE__x", "__UPPER__"])
+def test_dataset_delete_refuses_without_its_title(as_user, dataset, ds_admin, typed):
+    """One click no longer deletes: the title must be typed (as GitHub asks for a repository's name)."""
+    dataset.title = "Street scenes"
+    dataset.save()
+    typed = {"__TITLE__x": dataset.title + "x", "__UPPER__": dataset.title.upper()}.get(typed, typed)
+    data = {} if typed is None else {"confirm_title": typed}
+    response = as_user(ds_admin).post(url("dataset-delete", dataset), data)
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert 'id="id_confirm_title_error"' in body and "Type the dataset’s title" in body
+    assert m.Dataset.objects.filter(pk=dataset.pk).exists()
+
+
+def test_dataset_create_form_says_what_storage_location_means(as_user, ds_admin):
+    body = as_user(ds_admin).get(reverse("dashboard:dataset-create")).content.decode()
+    assert "id_storage_location_help" in body and "Import from cloud" in body
+
+
+@pytest.mark.parametrize("location,noted", [(m.StorageLocation.AWS, True), (m.StorageLocation.CORD_STORAGE, False)])
+def test_cloud_storage_location_is_explained_on_data_and_upload_tabs(as_user, dataset, ds_admin, location, noted):
+    dataset.storage_location = location
+    dataset.save()
+    c = as_user(ds_admin)
+    for name in ("dataset-detail", "upload"):
+        body = c.get(url(name, dataset)).content.decode()
+        assert ('id="storage-note"' in body) == noted, name
+        if noted:
+            assert "stored on this server" in body and url("private-data-import", dataset) in body
 
 
 def test_user_sees_no_admin_tabs_admin_does(as_user, dataset, ds_user, ds_admin):
