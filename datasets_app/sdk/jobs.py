@@ -141,7 +141,7 @@ def _save_thumbnails(files: list[FileFacts]) -> None:
 
 
 def _process_single(job: m.DataJob, unit: m.DataJobUnit, spec: UnitSpec) -> None:
-    facts = _probe_file(spec.files[0], spec.kind)
+    (facts,) = _probe_files(spec)  # its error names the file, as a group's does
     sha = facts.place["sha256"]
     existing = _existing_by_sha(job, [sha]).get(sha)
     if existing and job.skip_duplicates:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 
 import pytest
 from django.core.files.storage import default_storage
@@ -271,3 +272,48 @@ def test_group_page_shows_its_video_when_made_and_why_not_when_it_failed(as_user
     # groups that asked for no video show no such section
     plain = DataRowFactory(dataset=dataset, data_type=m.DataType.IMG_GROUP, storage_key="")
     assert "As a video" not in c.get(reverse("dashboard:data-row", args=[dataset.dataset_hash, plain.data_hash])).content.decode()
+
+
+def _finished_job_page(c, dataset, files, mode="images"):
+    ids = [upload_file(c, dataset, name, data, mode=mode) for name, data in files]
+    job_url = c.post(
+        reverse("dashboard:upload-finish", args=[dataset.dataset_hash]), {"mode": mode, "upload_id": ids}
+    ).json()["job_url"]
+    run_data_job(m.DataJob.objects.get().pk)
+    return ids, c.get(job_url, **HX).content.decode()
+
+
+def test_a_job_with_failed_units_is_done_with_a_warning_not_a_green_done(as_user, dataset, ds_user):
+    c = as_user(ds_user)
+    _, page = _finished_job_page(
+        c, dataset, [("good.png", png()), ("bad.png", b"not an image"), ("worse.png", b"nor this")]
+    )
+    badge = re.search(r'<span class="([^"]*status-badge[^"]*)"[^>]*>([^<]*)</span>', page)
+    assert badge.group(2) == "Done, 2 failed"
+    assert "badge-warn" in badge.group(1) and "status-DONE" not in badge.group(1)
+    assert 'data-status="DONE"' in page and 'data-failed="2"' in page
+
+
+def test_a_job_without_failures_is_a_plain_done(as_user, dataset, ds_user):
+    _, page = _finished_job_page(as_user(ds_user), dataset, [("good.png", png())])
+    badge = re.search(r'<span class="([^"]*status-badge[^"]*)"[^>]*>([^<]*)</span>', page)
+    assert badge.group(2) == "Done" and "status-DONE" in badge.group(1)
+    assert 'data-failed="0"' in page
+
+
+@pytest.mark.parametrize("mode", ["images", "videos"])
+def test_every_job_error_names_its_file_and_its_upload(as_user, dataset, ds_user, mode):
+    ids, page = _finished_job_page(
+        as_user(ds_user), dataset, [("holiday-one.bin", b"garbage one"), ("holiday-two.bin", b"garbage two")], mode
+    )
+    errors = re.findall(r'<li data-object-urls="([^"]*)">(.*?)</li>', page, re.S)
+    assert len(errors) == 2
+    for (urls, text), name, upload_id in zip(errors, ["holiday-one.bin", "holiday-two.bin"], ids, strict=True):
+        assert name in text, text
+        assert upload_id in urls  # the page's script marks that file's row as failed
+
+
+def test_upload_page_has_a_drop_zone_for_the_file_input(as_user, dataset, ds_user):
+    body = as_user(ds_user).get(reverse("dashboard:upload", args=[dataset.dataset_hash])).content.decode()
+    zone = re.search(r'<div class="drop-zone" id="drop-zone"[^>]*>(.*?)</div>', body, re.S)
+    assert zone and 'id="id_files"' in zone.group(1) and "drop" in zone.group(1).lower()
