@@ -45,7 +45,10 @@ def api_key_list(request, dataset_hash: str):
                 {"API key title": "title", "dataset_scopes": "scopes", "expires_at": "expires_on"},
             )
         else:
-            context = dataset_page(dataset, "keys", key=created, expires_on=last_day(created.expires_at))
+            reads = any(s.value == "dataset.read" for s in created.scopes)
+            context = dataset_page(
+                dataset, "keys", key=created, expires_on=last_day(created.expires_at), reads=reads
+            )
             return render(request, "api_key_created.html", context)
     # Listed only when the list is shown: a created key's answer page does not need it.
     keys, reveals = client.list_dataset_api_keys(dataset.dataset_hash)

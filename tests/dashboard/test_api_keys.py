@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
+import os
 import re
+import subprocess
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from datasets_app import models as m
 from datasets_app.sdk import Dataset, UserClient
 from datasets_app.sdk.exceptions import AuthenticationError
+from tests.api.test_sdk_0145 import python_0145  # noqa: F401 (the encord==0.1.145 interpreter)
+from tests.factories import DataRowFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -120,3 +126,36 @@ def test_keys_page_queries_are_constant(as_user, dataset, ds_admin, count, djang
     with django_assert_max_num_queries(6):
         response = c.get(keys_url(dataset))
     assert response.content.decode().count("Revoke…") == count
+
+
+def _snippet_and_secret(body: str) -> tuple[str, str]:
+    code = re.search(r'<pre class="snippet" id="python-snippet"><code>(.*?)</code></pre>', body, re.S)
+    secret = re.search(r'id="secret" value="([^"]+)"', body)
+    assert code and secret, "the created page shows no snippet or no secret"
+    return html.unescape(code.group(1)), html.unescape(secret.group(1))
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("scopes", [["dataset.read"], ["dataset.write"]])
+def test_created_page_python_snippet_runs_with_sdk_0145(python_0145, live_server, dataset, ds_admin, scopes):
+    """The snippet shown after creating a key is run, word for word with the secret pasted in,
+    by encord==0.1.145 against a live server (the page is asked for on the live server's host, so
+    its domain is the page's own)."""
+    DataRowFactory(dataset=dataset, title="cam1.mp4")
+    c = Client()
+    c.force_login(ds_admin)
+    host = live_server.url.split("://", 1)[1]
+    body = c.post(keys_url(dataset), {"title": "script", "scopes": scopes}, HTTP_HOST=host).content.decode()
+    assert "SDK <strong>0.1.145</strong>" in body
+    snippet, secret = _snippet_and_secret(body)
+    assert f'domain="{live_server.url}"' in snippet and snippet.count("<the secret above>") == 1
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ENCORD_", "CORD_"))}
+    proc = subprocess.run(
+        [str(python_0145), "-c", snippet.replace("<the secret above>", secret)],
+        capture_output=True, text=True, timeout=120, env=env, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    if scopes == ["dataset.read"]:
+        assert f"{dataset.title} 1 data items" in proc.stdout and "cam1.mp4" in proc.stdout
+    else:
+        assert f"key accepted for dataset {dataset.dataset_hash}" in proc.stdout
