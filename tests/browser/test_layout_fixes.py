@@ -136,6 +136,7 @@ def test_escape_cancels_an_inline_rename(page, shoot, viewport):
         )
     title_input = page.locator("#data-rows input[name=title]")
     title_input.fill("new-name.mp4")
+    _fits(page, f"#row-{row.data_hash} .badge-type", viewport["width"])  # editing widens no column
     shoot(page, f"layout-rename-editing-{viewport['width']}")
     title_input.press("Escape")
     expect(page.locator("#data-rows input[name=title]")).to_have_count(0)
