@@ -41,14 +41,11 @@ def dataset_delete(request, dataset_hash: str):
     """GET: the confirmation asking for the title; POST: delete only when the title was typed."""
     dataset = open_dataset(request, dataset_hash, Op.MANAGE)
     form = DatasetDeleteForm(request.POST if request.method == "POST" else None, title=dataset.title)
-    if request.method == "POST":
-        if form.is_valid():
-            title = dataset.title
-            dataset.delete()
-            messages.success(request, f"Dataset “{title}” deleted.")
-            return redirect("dashboard:dataset-list")
-        context = dataset_page(dataset, "settings", form=form)
-        return render(request, "dataset_delete.html", context, status=400)
+    if request.method == "POST" and form.is_valid():
+        title = dataset.title
+        dataset.delete()
+        messages.success(request, f"Dataset “{title}” deleted.")
+        return redirect("dashboard:dataset-list")
     return render(request, "dataset_delete.html", dataset_page(dataset, "settings", form=form))
 
 
