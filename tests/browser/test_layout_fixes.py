@@ -67,6 +67,12 @@ def test_a_1024_character_title_fits_at_desktop_and_phone(page, shoot):
     DatasetMembershipFactory(dataset=dataset, user=UserFactory(email="m" * 120 + "@example.com"))
     _sign_in(page, admin)
 
+    page.goto("/datasets")
+    expect(page.locator("#dataset-rows a.row-title")).to_have_attribute("title", LONG)
+    _fits(page, "#dataset-rows time", DESKTOP["width"])
+    _fits(page, "#dataset-rows time", PHONE["width"])
+    shoot(page, "layout-long-title-list")
+
     page.goto(f"/datasets/{dataset.dataset_hash}")
     expect(page.locator("h1")).to_have_attribute("title", LONG)
     expect(page.locator("#data-rows a.row-title")).to_have_attribute("title", "y" * 1024)

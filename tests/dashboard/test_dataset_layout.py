@@ -21,6 +21,8 @@ def test_long_titles_are_clamped_with_the_full_title_in_a_title_attribute(as_use
     assert f'<h1 class="clamp" title="{LONG}">' in body
     assert f'class="crumb-title" title="{LONG}"' in body
     assert f'class="row-title" title="{"y" * 1024}"' in body
+    listed = as_user(ds_admin).get(reverse("dashboard:dataset-list")).content.decode()
+    assert f'class="row-title" title="{LONG}"' in listed
 
 
 def test_members_page_long_email_keeps_the_full_address_in_a_title(as_user, dataset, ds_admin):
