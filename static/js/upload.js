@@ -2,7 +2,9 @@
 // sending, the page asks the server how much it already has, so a dropped connection or a page
 // reload (choosing the same files again) resumes where it stopped. Upload ids are remembered in
 // localStorage by dataset, kind, name, size and modification time. When every file is in, the
-// page starts the data job and shows its progress (an htmx partial that polls itself).
+// page starts the data job and shows its progress (an htmx partial that polls itself); when the
+// job ends, each file's row says whether it was added or failed (matched by its upload's key).
+// Files dropped on the drop zone are taken as if chosen.
 (() => {
   "use strict";
   const form = document.getElementById("upload-form");
@@ -13,6 +15,8 @@
   const summary = document.getElementById("upload-summary");
   const filesError = document.getElementById("files-error");
   const titleField = document.getElementById("title-field");
+  const dropZone = document.getElementById("drop-zone");
+  const jobSlot = document.getElementById("job-slot");
   const maxBytes = Number(form.dataset.maxBytes);
   const chunkBytes = Number(form.dataset.chunkBytes);
   const csrf = form.querySelector("input[name=csrfmiddlewaretoken]").value;
@@ -56,10 +60,98 @@
         li.querySelector(".progress").setAttribute("aria-valuenow", String(pct));
         if (state) li.querySelector(".state").textContent = state;
       },
-      fail(message) { li.classList.add("error"); li.querySelector(".state").textContent = message; },
+      fail(message) {
+        li.classList.remove("done");
+        li.classList.add("error");
+        li.querySelector(".state").textContent = message;
+      },
       done() { li.classList.add("done"); this.set(1, "uploaded"); },
+      note(text) { li.classList.remove("done"); li.querySelector(".state").textContent = text; },
     };
   }
+
+  // Whether a file fits the chosen kind's accept list ("video/*", "image/*", ".dcm,application/dicom").
+  // Dropped files skip the picker's filter; a file of no known type is left to the server.
+  function accepted(file) {
+    const accept = (form.querySelector("input[name=mode]:checked").dataset.accept || "").split(",");
+    const name = file.name.toLowerCase();
+    return !file.type || accept.some((a) => {
+      const rule = a.trim().toLowerCase();
+      if (rule.startsWith(".")) return name.endsWith(rule);
+      if (rule.endsWith("/*")) return file.type.startsWith(rule.slice(0, -1));
+      return file.type === rule;
+    });
+  }
+
+  const names = (files) => files.map((f) => f.name).join(", ");
+
+  // Drag and drop: files dropped on the box are put in the file input, as if chosen. A drop that
+  // misses the box is swallowed, so the browser does not leave the page to open the file.
+  const carriesFiles = (event) => Array.from(event.dataTransfer?.types || []).includes("Files");
+  ["dragenter", "dragover"].forEach((type) => dropZone.addEventListener(type, (event) => {
+    if (!carriesFiles(event)) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = "copy";
+    dropZone.classList.add("is-dragover");
+  }));
+  ["dragleave", "dragend"].forEach((type) => dropZone.addEventListener(type, (event) => {
+    if (!dropZone.contains(event.relatedTarget)) dropZone.classList.remove("is-dragover");
+  }));
+  dropZone.addEventListener("drop", (event) => {
+    if (!carriesFiles(event)) return;
+    event.preventDefault();
+    event.stopPropagation();
+    dropZone.classList.remove("is-dragover");
+    input.files = event.dataTransfer.files;
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+  });
+  ["dragover", "drop"].forEach((type) => window.addEventListener(type, (event) => {
+    if (!carriesFiles(event) || dropZone.contains(event.target)) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = "none";
+  }));
+  input.addEventListener("change", () => {
+    const files = Array.from(input.files || []);
+    const wrong = files.filter((f) => !accepted(f));
+    showFilesError(wrong.length ? `${names(wrong)}: not ${kindName()}; choose another kind above, or other files.` : "");
+    if (files.length) summary.textContent = `${files.length} file${files.length > 1 ? "s" : ""} chosen: ${names(files)}`;
+  });
+  const kindName = () => ({ videos: "a video", images: "an image", image_group: "an image", dicom: "a DICOM file" })[mode()] || "of this kind";
+
+  // When the job shown in #job-slot ends: each file's row says added or failed (an error lists the
+  // keys of its upload: uploads/<upload id>), and the summary line stops saying "Processing".
+  let pendingJob = null; // {files, rows, ids}
+  // An error item reads "<strong>Uploading image</strong>: name: reason": the row needs the reason.
+  function reason(li, file) {
+    const action = li.querySelector("strong");
+    let text = li.textContent.trim().slice(action ? action.textContent.length + 1 : 0).trim();
+    if (text.startsWith(`${file.name}:`)) text = text.slice(file.name.length + 1).trim();
+    return text;
+  }
+  function jobEnded() {
+    const badge = jobSlot.querySelector("[data-status]");
+    if (!pendingJob || !badge || badge.dataset.status === "PENDING") return;
+    const { files, rows, ids } = pendingJob;
+    pendingJob = null;
+    const failed = new Map();
+    jobSlot.querySelectorAll("li[data-object-urls]").forEach((li) => {
+      const keys = li.dataset.objectUrls.split(" ");
+      ids.forEach((id, i) => {
+        if (keys.some((k) => k.endsWith(id))) failed.set(i, li);
+      });
+    });
+    const status = badge.dataset.status;
+    files.forEach((f, i) => {
+      if (failed.has(i)) rows[i].fail(`not added: ${reason(failed.get(i), f)}`);
+      else if (status === "DONE") rows[i].set(1, "added");
+      else rows[i].note(`not added (job ${status.toLowerCase()})`);
+    });
+    const bad = files.filter((_, i) => failed.has(i));
+    if (status !== "DONE") summary.textContent = `The job ended ${status.toLowerCase()}: nothing was added. See the errors below.`;
+    else if (bad.length) summary.textContent = `Done: ${files.length - bad.length} of ${files.length} file${files.length > 1 ? "s" : ""} added; ${names(bad)} failed (see below).`;
+    else summary.textContent = `Done: ${files.length === 1 ? "the file was" : `all ${files.length} files were`} added.`;
+  }
+  document.body.addEventListener("htmx:afterSettle", jobEnded);
 
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -161,30 +253,36 @@
     const files = Array.from(input.files || []);
     showFilesError("");
     if (!files.length) { showFilesError("Choose at least one file."); input.focus(); return; }
+    const wrong = files.filter((f) => !accepted(f));
+    if (wrong.length) {
+      showFilesError(`${names(wrong)}: not ${kindName()}; choose another kind above, or other files.`);
+      input.focus();
+      return;
+    }
     const tooBig = files.filter((f) => f.size > maxBytes);
     if (tooBig.length) {
-      showFilesError(`${tooBig.map((f) => f.name).join(", ")} ${tooBig.length > 1 ? "are" : "is"} larger than the limit of ${human(maxBytes)}.`);
+      showFilesError(`${names(tooBig)} ${tooBig.length > 1 ? "are" : "is"} larger than the limit of ${human(maxBytes)}.`);
       input.focus();
       return;
     }
     const empty = files.filter((f) => f.size === 0);
-    if (empty.length) { showFilesError(`${empty.map((f) => f.name).join(", ")}: empty file.`); return; }
+    if (empty.length) { showFilesError(`${names(empty)}: empty file.`); return; }
     button.disabled = true;
     list.innerHTML = "";
     const rows = files.map(row);
     const ids = [];
-    let failed = 0;
+    const failed = [];
     for (let i = 0; i < files.length; i += 1) {
       summary.textContent = `Uploading ${i + 1} of ${files.length}…`;
       try {
         ids.push(await uploadFile(files[i], rows[i]));
       } catch (error) {
-        failed += 1;
+        failed.push(files[i]);
         rows[i].fail(error.message);
       }
     }
-    if (failed) {
-      summary.textContent = `${failed} file${failed > 1 ? "s" : ""} did not upload; nothing was added yet. Choose the files again to resume.`;
+    if (failed.length) {
+      summary.textContent = `${names(failed)} did not upload; nothing was added yet. Choose the files again to resume.`;
       button.disabled = false;
       return;
     }
@@ -196,11 +294,14 @@
     const { status, data } = await request("POST", form.dataset.finishUrl, body);
     if (status !== 201) {
       summary.textContent = data.error || `Could not start processing (${status}).`;
+      rows.forEach((r) => r.note("uploaded; not added"));
       button.disabled = false;
       return;
     }
     files.forEach((f) => localStorage.removeItem(storageKey(f)));
     summary.textContent = "Processing on the server…";
+    rows.forEach((r) => r.set(1, "uploaded; processing…"));
+    pendingJob = { files, rows, ids };
     button.disabled = false;
     input.value = "";
     window.htmx.ajax("GET", data.job_url, { target: "#job-slot", swap: "innerHTML" });
