@@ -67,6 +67,9 @@ def test_storage_note_key_expiry_snippet_and_delete_by_title(page, shoot):
     row = page.locator("table tr", has_text="nightly export").first
     expect(row).to_contain_text("2027-06-30")
     assert "2027-07-01" not in page.content()
+    # the Revoke button is not clipped by the table's box at desktop width
+    revoke, box = row.locator("text=Revoke…").bounding_box(), page.locator(".table-wrap").first.bounding_box()
+    assert revoke["x"] + revoke["width"] <= box["x"] + box["width"], (revoke, box)
     shoot(page, "admin-fixes-key-list")
 
     # deleting asks for the title: a wrong one is refused next to the field, the right one deletes
