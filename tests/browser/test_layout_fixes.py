@@ -17,7 +17,7 @@ from tests.factories import (
     UserFactory,
 )
 
-from .conftest import DESKTOP, PHONE
+from .conftest import DESKTOP, PHONE, WIDEST_JS
 
 PASSWORD = "correct horse battery"
 LONG = "x" * 1024
@@ -63,7 +63,7 @@ def _fits(page, selector: str, width: int) -> None:
 def test_a_1024_character_title_fits_at_desktop_and_phone(page, shoot):
     dataset = DatasetFactory(title=LONG, description="d" * 1024)
     admin = _admin_of(dataset)
-    DataRowFactory(dataset=dataset, title="y" * 1024)
+    item = DataRowFactory(dataset=dataset, title="y" * 1024)
     DatasetMembershipFactory(dataset=dataset, user=UserFactory(email="m" * 120 + "@example.com"))
     _sign_in(page, admin)
 
@@ -80,6 +80,25 @@ def test_a_1024_character_title_fits_at_desktop_and_phone(page, shoot):
     _fits(page, "#data-rows .badge-type", PHONE["width"])
     assert page.locator("h1").bounding_box()["height"] < 150  # clamped to a few lines, not 19 screens
     shoot(page, "layout-long-title")
+
+    for tab in ("Settings", "Upload", "API keys"):
+        page.goto(page.locator(f"nav.tabs >> text={tab}").get_attribute("href"))  # waits for its stylesheet
+        for size in (DESKTOP, PHONE):
+            page.set_viewport_size(size)
+            wide = page.evaluate("document.documentElement.scrollWidth")
+            assert wide <= size["width"], (tab, size, wide, page.evaluate(WIDEST_JS))
+        page.set_viewport_size(DESKTOP)
+    _fits(page, "main h1", PHONE["width"])
+    shoot(page, "layout-long-title-keys")
+
+    page.goto(f"/datasets/{dataset.dataset_hash}/rows/{item.data_hash}")  # its title in the crumbs and a heading
+    for size in (DESKTOP, PHONE):
+        page.set_viewport_size(size)
+        assert page.evaluate("document.documentElement.scrollWidth") <= size["width"], ("item page", size)
+    page.set_viewport_size(DESKTOP)
+    _fits(page, ".row-head >> text=Rename", DESKTOP["width"])
+    _fits(page, ".row-head >> text=Rename", PHONE["width"])
+    shoot(page, "layout-long-title-item")
 
     page.goto(f"/datasets/{dataset.dataset_hash}/members")
     _fits(page, "text=Remove…", DESKTOP["width"])
