@@ -5,6 +5,7 @@ artifacts/screenshots/ (gitignored; ARTIFACTS_DIR overrides)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -24,6 +25,23 @@ ARTIFACTS = (
 )
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
+# The password tests.factories.UserFactory gives every user.
+PASSWORD = "correct horse battery"
+
+
+def expect(locator):
+    """Playwright's expect, imported when used (the module imports without Playwright installed)."""
+    from playwright.sync_api import expect as _expect
+
+    return _expect(locator)
+
+
+def sign_in(page, user) -> None:
+    page.goto("/login")
+    page.fill("#id_username", user.email)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/datasets$"))
 
 
 def pytest_collection_modifyitems(config, items):

@@ -11,23 +11,9 @@ import pytest
 from datasets_app import models as m
 from tests.factories import UserFactory
 
-PASSWORD = "correct horse battery"
+from .conftest import expect, sign_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def expect(locator):
-    from playwright.sync_api import expect as _expect
-
-    return _expect(locator)
-
-
-def sign_in(page, user):
-    page.goto("/login")
-    page.fill("#id_username", user.email)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/datasets$"))
 
 
 def test_storage_note_key_expiry_snippet_and_delete_by_title(page, shoot):

@@ -16,18 +16,11 @@ from tests.factories import UserFactory
 from tests.media.mediagen import make_image
 from tests.media.test_video import make_video, vfr_pts
 
-from .conftest import ARTIFACTS
+from .conftest import ARTIFACTS, PASSWORD, expect
 
-PASSWORD = "correct horse battery"
 REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.slow]
-
-
-def expect(locator):
-    from playwright.sync_api import expect as _expect
-
-    return _expect(locator)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -17,26 +17,11 @@ from tests.factories import (
     UserFactory,
 )
 
-from .conftest import DESKTOP, PHONE, WIDEST_JS
+from .conftest import DESKTOP, PHONE, WIDEST_JS, expect, sign_in
 
-PASSWORD = "correct horse battery"
 LONG = "x" * 1024
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def expect(locator):
-    from playwright.sync_api import expect as _expect
-
-    return _expect(locator)
-
-
-def _sign_in(page, user) -> None:
-    page.goto("/login")
-    page.fill("#id_username", user.email)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/datasets")
 
 
 def _admin_of(dataset, email="admin@example.com"):
@@ -65,7 +50,7 @@ def test_a_1024_character_title_fits_at_desktop_and_phone(page, shoot):
     admin = _admin_of(dataset)
     item = DataRowFactory(dataset=dataset, title="y" * 1024)
     DatasetMembershipFactory(dataset=dataset, user=UserFactory(email="m" * 120 + "@example.com"))
-    _sign_in(page, admin)
+    sign_in(page, admin)
 
     page.goto("/datasets")
     expect(page.locator("#dataset-rows a.row-title")).to_have_attribute("title", LONG)
@@ -110,7 +95,7 @@ def test_reencode_is_offered_only_with_videos(page, shoot):
     dataset = DatasetFactory(title="Stills")
     admin = _admin_of(dataset)
     DataRowFactory(dataset=dataset, title="still.png", data_type=m.DataType.IMAGE, mime_type="image/png")
-    _sign_in(page, admin)
+    sign_in(page, admin)
     page.goto(f"/datasets/{dataset.dataset_hash}")
     expect(page.locator("#data-rows tbody tr")).to_have_count(1)
     expect(page.locator("text=Re-encode videos…")).to_have_count(0)
@@ -130,7 +115,7 @@ def test_reencode_task_shows_frames_while_encoding(page, shoot):
     task = ReEncodeTaskFactory(dataset=dataset, created_by=admin)
     busy = ReEncodeVideoFactory(task=task, data_row=DataRowFactory(dataset=dataset, title="busy.mp4"),
                                 frames_done=528, frames_total=900)
-    _sign_in(page, admin)
+    sign_in(page, admin)
     page.goto(f"/datasets/{dataset.dataset_hash}/reencode/{task.pk}")
     card = page.locator(f"#task-{task.pk}")
     expect(card).to_contain_text("Encoding, 528 / 900 frames")
@@ -148,7 +133,7 @@ def test_escape_cancels_an_inline_rename(page, shoot, viewport):
     dataset = DatasetFactory(title="Street")
     admin = _admin_of(dataset)
     row = DataRowFactory(dataset=dataset, title="old-name.mp4")
-    _sign_in(page, admin)
+    sign_in(page, admin)
     page.set_viewport_size(viewport)
     # the inline form, as the Rename button fetches it (the button itself is hidden at phone width)
     page.goto(f"/datasets/{dataset.dataset_hash}")

@@ -16,7 +16,7 @@ from PIL import Image
 from datasets_app.sdk import UserClient
 from tests.factories import UserFactory
 
-PASSWORD = "correct horse battery"
+from .conftest import expect, sign_in
 
 pytestmark = [pytest.mark.slow]
 
@@ -31,24 +31,10 @@ DATA_TRANSFER_JS = """(files) => {
 }"""
 
 
-def expect(locator):
-    from playwright.sync_api import expect as _expect
-
-    return _expect(locator)
-
-
 def png_b64(color) -> str:
     buf = io.BytesIO()
     Image.new("RGB", (48, 32), color).save(buf, "PNG")
     return base64.b64encode(buf.getvalue()).decode()
-
-
-def sign_in(page, user):
-    page.goto("/login")
-    page.fill("#id_username", user.email)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/datasets$"))
 
 
 @pytest.mark.django_db(transaction=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 
 import pytest
 from PIL import Image
@@ -15,16 +14,11 @@ from datasets_app.sdk import UserClient
 from datasets_app.sdk import chunked_uploads as cu
 from tests.factories import UserFactory
 
-PASSWORD = "correct horse battery"
+from .conftest import expect, sign_in
+
 CHUNK = 4 * 1024 * 1024
 
 pytestmark = [pytest.mark.slow]
-
-
-def expect(locator):
-    from playwright.sync_api import expect as _expect
-
-    return _expect(locator)
 
 
 def noisy_png(path, side=1400):
@@ -32,14 +26,6 @@ def noisy_png(path, side=1400):
     Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(path, "PNG", compress_level=0)
     os.utime(path, (1_700_000_000, 1_700_000_000))  # whole seconds: lastModified is exact
     return path
-
-
-def sign_in(page, user):
-    page.goto("/login")
-    page.fill("#id_username", user.email)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/datasets$"))
 
 
 @pytest.mark.django_db(transaction=True)
