@@ -32,6 +32,7 @@ class Op(str, Enum):
     WRITE_DATA = "add data, update data rows, request re-encode"
     DELETE_DATA = "delete data"
     MANAGE = "rename/delete dataset, manage keys and members"
+    RETRY_JOB = "retry the failed items of anyone's data job (who started a job retries it with WRITE_DATA)"
     USE_INTEGRATION = "list cloud integrations and import private data through them"
     LOOK_UP_ACCOUNTS = "hear which e-mail addresses have an account when adding members"
     # Organisation-wide: no dataset involved, decided from the principal alone (may/require_org).
@@ -47,6 +48,7 @@ POLICY: dict[Op, frozenset[Grant]] = {
     Op.WRITE_DATA: frozenset({Grant.ORG_ADMIN, Grant.DS_ADMIN, Grant.DS_USER, Grant.WRITE_KEY}),
     Op.DELETE_DATA: frozenset({Grant.ORG_ADMIN, Grant.DS_ADMIN, Grant.WRITE_KEY}),
     Op.MANAGE: frozenset({Grant.ORG_ADMIN, Grant.DS_ADMIN}),
+    Op.RETRY_JOB: frozenset({Grant.ORG_ADMIN, Grant.DS_ADMIN}),
     # A READ key has no business with integrations: only the WRITE scope may list or use them.
     # Which integrations: usable_integrations() below.
     Op.USE_INTEGRATION: frozenset({Grant.ORG_ADMIN, Grant.DS_ADMIN, Grant.DS_USER, Grant.WRITE_KEY}),
