@@ -74,9 +74,17 @@ def data_row_detail(request, dataset_hash: str, data_hash: str):
     if is_partial(request):
         return render(request, "partials/dataset_row.html", context)
     base = request.build_absolute_uri("/").rstrip("/")
+    # The row's current file (after a re-encode, the new one): hosted -> our signed URL, private ->
+    # its integration's signed link. The players and "Download the original" use it.
+    context["media_url"] = dataset.get_data_row(str(row.data_hash), signed_url=True, base_url=base).signed_url
     if row.data_type in ("IMG_GROUP", "DICOM"):
         context["images"] = dataset.image_group_images(str(row.data_hash), base_url=base)
         context["sequence_video"] = dataset.sequence_video(str(row.data_hash), base_url=base)
+        if row.data_type == "IMG_GROUP":  # the one-by-one viewer (DICOM files are not pictures)
+            context["sequence"] = [
+                {"src": image.signed_url, "title": image.title, "seq": image.data_sequence}
+                for image, _thumb in context["images"]
+            ]
     if row.data_type == "VIDEO":
         try:
             timestamps = dataset.get_frame_timestamps(str(row.data_hash))
@@ -87,6 +95,8 @@ def data_row_detail(request, dataset_hash: str, data_hash: str):
                 context["frame_sync_pending"] = timestamps.reasons
             else:
                 context["frame_sync"] = timestamps
+                # Frame n's presentation time, for the player's frame counter and stepping.
+                context["frame_times"] = [round(t, 6) for t in timestamps.times]
                 context["plot"] = frame_duration_plot(timestamps.times, timestamps.fps)
     return render(request, "data_row.html", context)
 
