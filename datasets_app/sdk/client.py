@@ -16,6 +16,7 @@ from . import convert, key_secrets, orm
 from .accounts import mint_bearer_token, refuse_bearer_token
 from .dataset import Dataset, api_key_to_orm
 from .exceptions import AuthenticationError, InvalidArgumentError, ResourceNotFoundError
+from .job_retry import JobFilters
 from .policy import Op, Principal, may, parse_hash, require, require_org, role_subquery, usable_integrations
 from .validation import (
     clean_datetime,
@@ -164,35 +165,44 @@ class UserClient:
 
     # ---- jobs -------------------------------------------------------------------------------
 
-    def get_jobs(self, *, limit: int = 100) -> list[orm.JobSummary]:
+    def get_jobs(self, *, limit: int = 100, filters: JobFilters | None = None) -> list[orm.JobSummary]:
         """This user's uploads, imports and re-encodes, newest first, across the datasets they can
-        still open (limit each). Two queries whatever the count (unit counts are aggregated)."""
+        still open (limit each), narrowed by `filters` (clean_job_filters). Two queries at most
+        whatever the count (unit counts are aggregated)."""
         limit = max(1, min(int(limit), 500))
+        f = filters or JobFilters()
         visible = self.visible_datasets(include_org_access=True).values("pk")
         done, error = m.JobStatus.DONE, m.JobStatus.ERROR
         first_error = Subquery(
             m.DataJobUnit.objects.filter(job=OuterRef("pk"), status=error).order_by("index").values("error")[:1]
         )
         data_jobs = (
-            m.DataJob.objects.filter(created_by=self.user, dataset__in=visible)
+            _narrowed(m.DataJob.objects.filter(created_by=self.user, dataset__in=visible), f)
             .select_related("dataset")
             .annotate(
                 n_done=Count("units", filter=Q(units__status=done)),
                 n_error=Count("units", filter=Q(units__status=error)),
                 first_error=first_error,
             )
-            .order_by("-created_at", "-id")[:limit]
         )
+        if f.kind in ("upload", "import"):
+            kind = m.DataJob.KIND_UPLOAD if f.kind == "upload" else m.DataJob.KIND_PRIVATE
+            data_jobs = data_jobs.filter(kind=kind)
+        if f.status == "FAILED_ITEMS":
+            data_jobs = data_jobs.filter(status=done, n_error__gt=0)
+        data_jobs = data_jobs.order_by("-created_at", "-id")[:limit] if f.kind != "re-encode" else []
         tasks = (
-            m.ReEncodeTask.objects.filter(created_by=self.user, dataset__in=visible)
+            _narrowed(m.ReEncodeTask.objects.filter(created_by=self.user, dataset__in=visible), f)
             .select_related("dataset")
             .annotate(
                 n_total=Count("videos"),
                 n_done=Count("videos", filter=Q(videos__status="DONE")),
                 n_error=Count("videos", filter=Q(videos__status="ERROR")),
             )
-            .order_by("-created_at", "-id")[:limit]
         )
+        if f.status == "FAILED_ITEMS":
+            tasks = tasks.filter(status="DONE", n_error__gt=0)
+        tasks = tasks.order_by("-created_at", "-id")[:limit] if f.kind in ("", "re-encode") else []
         jobs = [
             orm.JobSummary(
                 kind="upload" if j.kind == m.DataJob.KIND_UPLOAD else "import",
@@ -227,6 +237,19 @@ class UserClient:
         ]
         jobs.sort(key=lambda j: j.created_at, reverse=True)
         return jobs[:limit]
+
+    def job_datasets(self, *, limit: int = 200) -> list[tuple[str, str]]:
+        """(dataset_hash, title) of the datasets this user started jobs in and can still open, by
+        title: the Jobs page's dataset filter. One query."""
+        data_jobs = m.DataJob.objects.filter(created_by=self.user).values("dataset_id")
+        tasks = m.ReEncodeTask.objects.filter(created_by=self.user).values("dataset_id")
+        rows = (
+            self.visible_datasets(include_org_access=True)
+            .filter(Q(pk__in=data_jobs) | Q(pk__in=tasks))
+            .order_by("title")
+            .values_list("dataset_hash", "title")[:limit]
+        )
+        return [(str(h), t) for h, t in rows]
 
     # ---- cloud integrations -----------------------------------------------------------------
 
@@ -380,3 +403,15 @@ class UserClient:
         ).update(revoked_at=dt.datetime.now(dt.timezone.utc))
         if not updated and not ds.api_keys.filter(key_hash=parse_hash(key_hash, "key_hash")).exists():
             raise ResourceNotFoundError("API key not found.")
+
+
+def _narrowed(jobs: QuerySet, f: JobFilters) -> QuerySet:
+    """Jobs narrowed by the filters every kind shares: status, dataset, since. A re-encode's
+    SUBMITTED is the PENDING of data jobs."""
+    if f.status and f.status != "FAILED_ITEMS":
+        jobs = jobs.filter(status__in=[f.status, "SUBMITTED"] if f.status == "PENDING" else [f.status])
+    if f.dataset_hash:
+        jobs = jobs.filter(dataset__dataset_hash=f.dataset_hash)
+    if f.since_time is not None:
+        jobs = jobs.filter(created_at__gte=f.since_time)
+    return jobs

@@ -1,0 +1,120 @@
+"""Retrying the failed items of a data job (an upload or a private-data import), and the Jobs
+page's filters (kind, status, dataset, since), each checked here so a bad value is a clear error.
+
+Who may retry: the one who started the job (while they may still add data: Op.WRITE_DATA), and
+whoever holds Op.RETRY_JOB on its dataset (dataset ADMINs, organisation admins).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from django.db import transaction
+from django.utils import timezone
+
+from datasets_app import models as m
+
+from .exceptions import AuthorisationError, InvalidArgumentError, ResourceNotFoundError
+from .policy import Op, Principal, allowed, grants_of, parse_hash, require
+from .unit_outcomes import enqueue_data_job
+from .units import KIND_VIDEO
+
+JOB_KINDS = ("upload", "import", "re-encode")
+JOB_STATUSES = ("PENDING", "DONE", "FAILED_ITEMS", "ERROR", "CANCELLED")
+SINCE = {
+    "hour": dt.timedelta(hours=1),
+    "day": dt.timedelta(days=1),
+    "week": dt.timedelta(days=7),
+    "all": None,
+}
+
+
+@dataclass(frozen=True)
+class JobFilters:
+    """The Jobs page's filters; empty strings mean "any". FAILED_ITEMS: done with failed items."""
+
+    kind: str = ""
+    status: str = ""
+    dataset_hash: str = ""
+    since: str = "all"
+
+    @property
+    def since_time(self) -> dt.datetime | None:
+        delta = SINCE[self.since]
+        return timezone.now() - delta if delta else None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.kind or self.status or self.dataset_hash or self.since != "all")
+
+
+def clean_job_filters(params: Mapping[str, Any]) -> JobFilters:
+    """JobFilters from GET parameters; InvalidArgumentError names the bad value and the choices."""
+
+    def pick(name: str, choices: tuple[str, ...], default: str = "") -> str:
+        value = str(params.get(name) or default).strip()
+        if value and value not in choices:
+            shown = value if len(value) <= 40 else value[:37] + "..."
+            raise InvalidArgumentError(f"{name} {shown!r} is not one of: {', '.join(choices)}.", field=name)
+        return value
+
+    dataset = str(params.get("dataset") or "").strip()
+    if dataset:
+        dataset = str(parse_hash(dataset, "dataset"))
+    return JobFilters(
+        kind=pick("kind", JOB_KINDS),
+        status=pick("status", JOB_STATUSES),
+        dataset_hash=dataset,
+        since=pick("since", tuple(SINCE), "all"),
+    )
+
+
+def may_retry(principal: Principal, dataset: m.Dataset, started_by_id: int | None) -> bool:
+    """Whether `principal` may retry a job of `dataset` started by user `started_by_id` (no query;
+    `dataset` carries my_role as policy.require leaves it)."""
+    grants = grants_of(principal, dataset, getattr(dataset, "my_role", None))
+    own = principal.user is not None and principal.user.pk == started_by_id
+    return allowed(Op.RETRY_JOB, grants) or (own and allowed(Op.WRITE_DATA, grants))
+
+
+def may_retry_own(principal: Principal, dataset: m.Dataset) -> bool:
+    """Whether `principal` may retry a job it started in `dataset` (a job's page is its starter's)."""
+    return may_retry(principal, dataset, principal.user.pk if principal.user is not None else None)
+
+
+def retry_data_job(principal: Principal, dataset_hash: object, process_hash: object) -> int:
+    """Moves the job's failed items (ERROR; for a job that added nothing, also the items rolled back
+    or never run) back to PENDING with their errors cleared, the job back to PENDING, and queues it.
+    Returns how many items will run again. Conditional updates: a second click while the first
+    retry runs finds no failed items and is refused with InvalidArgumentError, as is a job with none."""
+    dataset = require(principal, dataset_hash, Op.READ)
+    job_uuid = parse_hash(process_hash, "process_hash")
+    job = m.DataJob.objects.filter(dataset=dataset, process_hash=job_uuid).first()
+    if job is None:
+        raise ResourceNotFoundError(f"Job {job_uuid} not found in this dataset.")
+    if not may_retry(principal, dataset, job.created_by_id):
+        raise AuthorisationError(
+            "Only the one who started this job, the dataset's ADMINs and organisation admins may retry it."
+        )
+    if not job.is_terminal:
+        raise InvalidArgumentError(
+            "This job is still running; retry its failed items once it ends.", field="job"
+        )
+    statuses = [m.JobStatus.ERROR]
+    if job.status == m.JobStatus.ERROR and not job.ignore_errors:
+        statuses.append(m.JobStatus.CANCELLED)
+    with transaction.atomic():
+        units = m.DataJobUnit.objects.filter(job=job, status__in=statuses)
+        video = any(
+            s.get("type") == KIND_VIDEO and not s.get("metadata")
+            for s in units.values_list("spec", flat=True)
+        )
+        moved = units.update(status=m.JobStatus.PENDING, error="", started_at=None, finished_at=None)
+        if not moved:
+            raise InvalidArgumentError("This job has no failed items to retry.", field="job")
+        if not m.DataJob.move(job.pk, job.status, m.JobStatus.PENDING, message="", finished_at=None):
+            raise InvalidArgumentError("This job changed while retrying; reload and try again.", field="job")
+        enqueue_data_job(job, video=video)
+    return moved
