@@ -151,6 +151,29 @@
     show();
   }
 
+  // A file that is gone (or a link that expired) says so instead of showing a broken player.
+  function sayWhenUnloadable(el, what) {
+    if (!el) return;
+    function failed() {
+      if (what === "image" && !el.getAttribute("src")) return;
+      var note = el.parentNode.querySelector(".viewer-error") || document.createElement("p");
+      note.className = "viewer-error form-error";
+      note.setAttribute("role", "alert");
+      note.textContent = "The " + what + " file could not be loaded: it may have been deleted, or this page's link " +
+        "expired (reload the page).";
+      el.insertAdjacentElement("afterend", note);
+    }
+    el.addEventListener("error", failed);
+    // It may have failed before this (deferred) script ran.
+    if (what === "video" ? el.error : el.complete && el.getAttribute("src") && !el.naturalWidth) failed();
+    el.addEventListener(what === "image" ? "load" : "loadeddata", function () {
+      var note = el.parentNode.querySelector(".viewer-error");
+      if (note) note.remove();
+    });
+  }
+
+  sayWhenUnloadable(document.getElementById("player"), "video");
+  document.querySelectorAll("[data-zoom-img]").forEach(function (img) { sayWhenUnloadable(img, "image"); });
   setupVideo();
   var imageViewer = document.getElementById("image-viewer");
   if (imageViewer) setupZoom(imageViewer);

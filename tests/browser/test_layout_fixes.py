@@ -15,7 +15,9 @@ from tests.factories import (
     ReEncodeTaskFactory,
     ReEncodeVideoFactory,
     UserFactory,
+    hosted_video_row,
 )
+from tests.media.mediagen import make_video
 
 from .conftest import DESKTOP, PHONE, WIDEST_JS, expect, sign_in
 
@@ -45,10 +47,14 @@ def _fits(page, selector: str, width: int) -> None:
     assert box and box["x"] >= 0 and box["x"] + box["width"] <= width, f"{selector} is cut off at {width}px: {box}"
 
 
-def test_a_1024_character_title_fits_at_desktop_and_phone(page, shoot):
+def test_a_1024_character_title_fits_at_desktop_and_phone(page, shoot, tmp_path):
     dataset = DatasetFactory(title=LONG, description="d" * 1024)
     admin = _admin_of(dataset)
-    item = DataRowFactory(dataset=dataset, title="y" * 1024)
+    # A stored file: the item's page plays it (a row whose file is missing gets a 404 in the console).
+    item = hosted_video_row(
+        dataset, make_video(tmp_path / "y.mp4", frames=3), title="y" * 1024,
+        storage_key=f"datasets/{dataset.dataset_hash}/x/y.mp4",
+    )
     DatasetMembershipFactory(dataset=dataset, user=UserFactory(email="m" * 120 + "@example.com"))
     sign_in(page, admin)
 

@@ -140,3 +140,22 @@ def test_image_zoom_and_image_group_viewer(page, shoot):
     page.keyboard.press("ArrowLeft")
     expect(viewer.locator(".frame-now")).to_contain_text("Image 2 of 3 step-1.png")
     shoot(page, "viewer-group")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_missing_file_says_so_in_the_viewer(page, shoot):
+    user = UserFactory()
+    dataset = DatasetFactory(title="Gone")
+    DatasetMembershipFactory(dataset=dataset, user=user, role=m.DatasetUserRole.USER)
+    video = DataRowFactory(dataset=dataset, title="deleted.mp4")  # no file stored under its key
+    image = DataRowFactory(dataset=dataset, data_type="IMAGE", title="deleted.png", mime_type="image/png")
+
+    sign_in(page, user)
+    for row, what in ((video, "video"), (image, "image")):
+        page.goto(f"/datasets/{dataset.dataset_hash}/rows/{row.data_hash}")
+        expect(page.locator(".viewer-error")).to_contain_text(f"The {what} file could not be loaded")
+    shoot(page, "viewer-missing")
+    # The browser logs each 404 it was answered; those two are this test's point, nothing else may be logged.
+    errors = page.console_watch.errors
+    assert len(errors) == 2 and all("404" in e for e in errors), errors
+    errors.clear()
