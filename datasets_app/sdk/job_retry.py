@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from datasets_app import models as m
+from datasets_app.media import storage
 
 from .exceptions import AuthorisationError, InvalidArgumentError, ResourceNotFoundError
 from .policy import Op, Principal, allowed, grants_of, parse_hash, require
@@ -87,7 +88,8 @@ def may_retry_own(principal: Principal, dataset: m.Dataset) -> bool:
 def retry_data_job(principal: Principal, dataset_hash: object, process_hash: object) -> int:
     """Moves the job's failed items (ERROR; for a job that added nothing, also the items rolled back
     or never run) back to PENDING with their errors cleared, the job back to PENDING, and queues it.
-    Returns how many items will run again. Conditional updates: a second click while the first
+    Returns how many items will run again. An upload's item whose file is gone is left as it is (all
+    of them gone: refused, naming them). Conditional updates: a second click while the first
     retry runs finds no failed items and is refused with InvalidArgumentError, as is a job with none."""
     dataset = require(principal, dataset_hash, Op.READ)
     job_uuid = parse_hash(process_hash, "process_hash")
@@ -105,8 +107,23 @@ def retry_data_job(principal: Principal, dataset_hash: object, process_hash: obj
     statuses = [m.JobStatus.ERROR]
     if job.status == m.JobStatus.ERROR and not job.ignore_errors:
         statuses.append(m.JobStatus.CANCELLED)
+    failed = list(
+        m.DataJobUnit.objects.filter(job=job, status__in=statuses).only("pk", "index", "spec", "object_urls")
+    )
+    if not failed:
+        raise InvalidArgumentError("This job has no failed items to retry.", field="job")
+    gone = [u for u in failed if files_gone(job, u)]
+    if len(gone) == len(failed):
+        names = ", ".join(unit_name(u) for u in gone[:5])
+        names += f" and {len(gone) - 5} more" if len(gone) > 5 else ""
+        raise InvalidArgumentError(
+            f"Nothing to retry: the uploaded file of {names} was removed when it failed; upload it again.",
+            field="job",
+        )
     with transaction.atomic():
-        units = m.DataJobUnit.objects.filter(job=job, status__in=statuses)
+        units = m.DataJobUnit.objects.filter(job=job, status__in=statuses).exclude(
+            pk__in=[u.pk for u in gone]
+        )
         video = any(
             s.get("type") == KIND_VIDEO and not s.get("metadata")
             for s in units.values_list("spec", flat=True)
@@ -118,3 +135,15 @@ def retry_data_job(principal: Principal, dataset_hash: object, process_hash: obj
             raise InvalidArgumentError("This job changed while retrying; reload and try again.", field="job")
         enqueue_data_job(job, video=video)
     return moved
+
+
+def unit_name(unit: m.DataJobUnit) -> str:
+    return str(unit.spec.get("title") or f"item {unit.index + 1}")
+
+
+def files_gone(job: m.DataJob, unit: m.DataJobUnit) -> bool:
+    """Whether an upload's failed item has lost its stored files (a failed upload's files are
+    removed: running it again could only fail). Imports read the bucket again: never."""
+    if job.kind != m.DataJob.KIND_UPLOAD:
+        return False
+    return not all(storage.exists(k) for k in unit.object_urls or [])

@@ -47,14 +47,20 @@ def test_retry_runs_the_failed_item_again_until_its_cause_is_fixed(data_worker, 
     assert first_error
     me = Principal(user=ds_user)
 
-    # Not fixed: the item fails again, with its error.
+    # A failed upload's file was removed: retrying it could only fail, so it is refused by name.
+    with pytest.raises(InvalidArgumentError, match="the uploaded file of bad.png was removed when it failed"):
+        retry_data_job(me, str(dataset.dataset_hash), str(job.process_hash))
+    assert m.DataJob.objects.get(pk=job.pk).status == "DONE"
+
+    # Put back, still not an image: the item fails again, with its error.
+    key = bad.object_urls[0]
+    default_storage.save(key, ContentFile(b"still not an image"))
     assert retry_data_job(me, str(dataset.dataset_hash), str(job.process_hash)) == 1
     job = _wait_terminal(job.pk)
     bad.refresh_from_db()
-    assert (job.status, bad.status) == ("DONE", "ERROR") and bad.error
+    assert (job.status, bad.status, bad.error) == ("DONE", "ERROR", first_error)
 
     # Fixed (the stored object replaced by a real image): the item lands.
-    key = bad.object_urls[0]
     if default_storage.exists(key):
         default_storage.delete(key)
     default_storage.save(key, ContentFile(png(32, 32)))
