@@ -41,6 +41,10 @@ def job_list(request):
     context = {
         "jobs": jobs,
         "rows": list(zip(jobs, waiting)),
+        # The list holds this user's own jobs in datasets they can open (where they may add data).
+        "retryable": job_retry.retryable(
+            [j.job_id for j in jobs if j.kind != "re-encode" and j.units_error and j.is_terminal]
+        ),
         "waiting": sorted({w for w in waiting if w}),
         "running": any(not j.is_terminal for j in jobs),
         "filters": filters,
@@ -83,7 +87,8 @@ def data_job_detail(request, dataset_hash: str, process_hash: str):
         # The page is its starter's (get_data_job): they may retry while they may add data.
         can_retry=job.is_terminal
         and bool(job.units_error_count)
-        and job_retry.may_retry_own(dataset.principal, dataset.model),
+        and job_retry.may_retry_own(dataset.principal, dataset.model)
+        and job_retry.errors_retryable(job.data_unit_errors),
     )
     template = "partials/data_job_status.html" if is_partial(request) else "data_job.html"
     return render(request, template, context)

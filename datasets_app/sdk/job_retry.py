@@ -85,6 +85,46 @@ def may_retry_own(principal: Principal, dataset: m.Dataset) -> bool:
     return may_retry(principal, dataset, principal.user.pk if principal.user is not None else None)
 
 
+def retryable(process_hashes: list[str], *, max_checks: int = 100) -> set[str]:
+    """Of these finished data jobs with failed items, those a retry would run something of: an
+    import always; an upload while one failed item still has its stored files (a failed upload's
+    files are removed, so a retry could only be refused, unless someone put the file back). One
+    query, then at most `max_checks` storage look-ups (beyond them a job is offered: the retry
+    itself says what it cannot run)."""
+    if not process_hashes:
+        return set()
+    units = (
+        m.DataJobUnit.objects.filter(job__process_hash__in=process_hashes, status=m.JobStatus.ERROR)
+        .order_by("job_id", "index")
+        .values_list("job__process_hash", "job__kind", "object_urls")
+    )
+    offered: set[str] = set()
+    checks = 0
+    for process_hash, kind, keys in units.iterator():
+        job_id = str(process_hash)
+        if job_id in offered:
+            continue
+        if kind != m.DataJob.KIND_UPLOAD or checks >= max_checks:
+            offered.add(job_id)
+            continue
+        checks += len(keys or []) or 1
+        if item_can_run_again(keys):
+            offered.add(job_id)
+    return offered
+
+
+def item_can_run_again(keys: list[str] | None) -> bool:
+    """Whether a failed item's files are still there: a bucket's URL is read again (an import);
+    a hosted key must still be stored (a failed upload's files are removed)."""
+    return all("://" in k or storage.exists(k) for k in keys or [])
+
+
+def errors_retryable(errors, *, max_checks: int = 100) -> bool:
+    """Whether a retry of a job with these failed items (job_status's data_unit_errors, each with
+    its object_urls) would run one of them; no query. Past `max_checks` items: assumed so."""
+    return any(i >= max_checks or item_can_run_again(e.object_urls) for i, e in enumerate(errors))
+
+
 def retry_data_job(principal: Principal, dataset_hash: object, process_hash: object) -> int:
     """Moves the job's failed items (ERROR; for a job that added nothing, also the items rolled back
     or never run) back to PENDING with their errors cleared, the job back to PENDING, and queues it.
@@ -146,4 +186,4 @@ def files_gone(job: m.DataJob, unit: m.DataJobUnit) -> bool:
     removed: running it again could only fail). Imports read the bucket again: never."""
     if job.kind != m.DataJob.KIND_UPLOAD:
         return False
-    return not all(storage.exists(k) for k in unit.object_urls or [])
+    return not item_can_run_again(unit.object_urls)

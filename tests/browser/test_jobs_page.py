@@ -55,6 +55,10 @@ def test_filter_jobs_see_the_failed_item_and_retry_it(page, shoot, _module_worke
     other_row = m.Dataset.objects.get(dataset_hash=other.dataset_hash)
     ReEncodeTaskFactory(dataset=other_row, created_by=user, status="DONE")
     job = _failed_upload(user, street.dataset_hash)
+    # A failed upload's file is removed (no retry offered then): fix the cause, the stored object
+    # replaced by a real image, and the retry is offered.
+    bad = m.DataJobUnit.objects.get(job=job, status="ERROR")
+    default_storage.save(bad.object_urls[0], ContentFile(png(40, 40)))
     sign_in(page, user)
 
     page.goto("/jobs")
@@ -90,12 +94,7 @@ def test_filter_jobs_see_the_failed_item_and_retry_it(page, shoot, _module_worke
     _inside_phone_width(page, page.locator(".job-status button[name=retry]"))
     shoot(page, "job-with-failed-item")
 
-    # fix the cause (the stored object replaced by a real image), retry from the filtered list
-    bad = m.DataJobUnit.objects.get(job=job, status="ERROR")
-    key = bad.object_urls[0]
-    if default_storage.exists(key):
-        default_storage.delete(key)
-    default_storage.save(key, ContentFile(png(40, 40)))
+    # retry from the filtered list
     page.go_back()
     page.click("#job-rows tr[data-kind=upload] .job-retry button")
     expect(page.locator(".messages")).to_contain_text("Retrying 1 failed item.")

@@ -58,7 +58,7 @@ def _shown(body, job):
 )
 def test_filters_narrow_the_list(as_user, ds_user, jobs, params, expected, django_assert_max_num_queries):
     c = as_user(ds_user)
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(8):
         body = c.get(reverse("dashboard:jobs"), params).content.decode()
     shown = {name for name in ("failed", "ok", "import", "task", "old") if _shown(body, jobs[name])}
     assert shown == expected
@@ -137,3 +137,15 @@ def test_retry_is_refused_to_others_and_next_must_stay_on_this_site(as_user, ds_
     with django_capture_on_commit_callbacks(execute=False):
         response = as_user(ds_admin).post(url, {"retry": "1", "next": "https://evil.example/"})
     assert response.status_code == 302 and response["Location"] == url
+
+
+def test_no_retry_is_offered_for_an_upload_whose_failed_file_is_gone(as_user, ds_user, dataset):
+    job = DataJobFactory(dataset=dataset, created_by=ds_user, units_total=1, ignore_errors=True, status="DONE")
+    DataJobUnitFactory(job=job, status="ERROR", error="gone.png: not an image", object_urls=["uploads/gone"])
+    c = as_user(ds_user)
+    body = c.get(reverse("dashboard:jobs")).content.decode()
+    assert "Done, 1 failed" in body and "Retry" not in body
+    url = reverse("dashboard:data-job", args=[dataset.dataset_hash, job.process_hash])
+    assert "Retry" not in c.get(url).content.decode()
+    refused = c.post(url, {"retry": "1"}, follow=True).content.decode()
+    assert re.search(r"Nothing to retry: the uploaded file of item \d+ was removed when it failed; upload it again\.", refused)
