@@ -47,7 +47,8 @@ class DataRowFactory(factory.django.DjangoModelFactory):
     dataset = factory.SubFactory(DatasetFactory)
     title = factory.Sequence(lambda n: f"item-{n}.mp4")
     data_type = m.DataType.VIDEO
-    storage_key = factory.LazyAttribute(lambda o: f"datasets/{o.dataset.dataset_hash}/x/{o.title}")
+    # (a key holds at most 512 characters; a title up to 1,024)
+    storage_key = factory.LazyAttribute(lambda o: f"datasets/{o.dataset.dataset_hash}/x/{o.title[:200]}")
     mime_type = "video/mp4"
     width = 640
     height = 480
