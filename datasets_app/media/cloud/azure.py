@@ -148,47 +148,40 @@ class AzureAdapter(CloudAdapter):
         yield from downloader.chunks()
 
     def signed_url(self, ref: ObjectRef, expires_seconds: int = 3600) -> str:
-        from azure.storage.blob import BlobSasPermissions, generate_blob_sas
-
-        blob_url = f"{self.endpoint_url}/{quote(ref.bucket)}/{quote(ref.key)}"
         if self.credentials.get("account_key"):
-            sas = generate_blob_sas(
-                account_name=self.account,
-                container_name=ref.bucket,
-                blob_name=ref.key,
-                account_key=self.credentials["account_key"],
-                permission=BlobSasPermissions(read=True),
-                expiry=datetime.now(UTC) + timedelta(seconds=int(expires_seconds)),
-                start=datetime.now(UTC) - timedelta(minutes=5),
-            )
-            return f"{blob_url}?{sas}"
+            return self._service_sas_url(ref, expires_seconds, disposition=None)
         if self.credentials.get("sas_token"):
             # The stored SAS itself: for this server's own reads only (see shareable_url).
-            return f"{blob_url}?{self.credentials['sas_token'].lstrip('?')}"
-        return blob_url
+            return f"{self._blob_url(ref)}?{self.credentials['sas_token'].lstrip('?')}"
+        return self._blob_url(ref)
 
     def shareable_url(self, ref: ObjectRef, expires_seconds: int = 3600, filename: str = "") -> str | None:
-        from azure.storage.blob import BlobSasPermissions, generate_blob_sas
-
-        blob_url = f"{self.endpoint_url}/{quote(ref.bucket)}/{quote(ref.key)}"
         if self.credentials.get("account_key"):
-            # A service SAS for this one blob: read only, expiring, and a download.
-            now = datetime.now(UTC)
-            sas = generate_blob_sas(
-                account_name=self.account,
-                container_name=ref.bucket,
-                blob_name=ref.key,
-                account_key=self.credentials["account_key"],
-                permission=BlobSasPermissions(read=True),
-                expiry=now + timedelta(seconds=int(expires_seconds)),
-                start=now - timedelta(minutes=5),
-                content_disposition=attachment(filename or ref.name),
-            )
-            return f"{blob_url}?{sas}"
+            return self._service_sas_url(ref, expires_seconds, disposition=attachment(filename or ref.name))
         if self.credentials.get("sas_token"):
             # A SAS cannot sign a narrower one, and the stored one may reach the whole account.
             return None
-        return blob_url  # anonymous access: a public container
+        return self._blob_url(ref)  # anonymous access: a public container
+
+    def _blob_url(self, ref: ObjectRef) -> str:
+        return f"{self.endpoint_url}/{quote(ref.bucket)}/{quote(ref.key)}"
+
+    def _service_sas_url(self, ref: ObjectRef, expires_seconds: int, disposition: str | None) -> str:
+        """A service SAS signed with the account key for this one blob: read only and expiring."""
+        from azure.storage.blob import BlobSasPermissions, generate_blob_sas
+
+        now = datetime.now(UTC)
+        sas = generate_blob_sas(
+            account_name=self.account,
+            container_name=ref.bucket,
+            blob_name=ref.key,
+            account_key=self.credentials["account_key"],
+            permission=BlobSasPermissions(read=True),
+            expiry=now + timedelta(seconds=int(expires_seconds)),
+            start=now - timedelta(minutes=5),
+            content_disposition=disposition,
+        )
+        return f"{self._blob_url(ref)}?{sas}"
 
     def list_objects(self, bucket: str, prefix: str = "", limit: int = 1000) -> list[tuple[str, int]]:
         container = self.service.get_container_client(bucket)
