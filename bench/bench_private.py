@@ -37,7 +37,7 @@ django.setup()
 from django.core.management import call_command
 
 from datasets_app import models as m
-from datasets_app.sdk import UserClient, jobs, private_data, private_import
+from datasets_app.sdk import UserClient, jobs, private_import
 from bench.common import cpu_seconds
 from tests.cloud_servers import make_jpeg, start_moto
 
@@ -75,14 +75,7 @@ def main() -> None:
             "bench-private@example.com", "x", is_org_admin=True
         )
         uc = UserClient.for_user(user)
-        integration = private_data.integration_create(
-            owner=user,
-            title="bench moto",
-            provider="s3",
-            config={"endpoint_url": s3.endpoint_url},
-            credentials={"access_key_id": "testing", "secret_access_key": "testing"},
-            allow_private_network=True,
-        )
+        integration = s3.integration(user, "bench moto")
         iid = str(integration.integration_uuid)
         md = {"mime_type": "image/jpeg", "file_size": len(body), "width": 64, "height": 48}
         with_md = {

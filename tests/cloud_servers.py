@@ -92,6 +92,20 @@ class S3Server:
             aws_secret_access_key=self.secret_access_key,
         )
 
+    def integration(self, owner, title: str = "moto"):
+        """An S3 integration of `owner` reaching this server (loopback, so private networks are allowed),
+        made through the SDK layer as an admin would."""
+        from datasets_app.sdk import private_data
+
+        return private_data.integration_create(
+            owner=owner,
+            title=title,
+            provider="s3",
+            config={"endpoint_url": self.endpoint_url},
+            credentials={"access_key_id": self.access_key_id, "secret_access_key": self.secret_access_key},
+            allow_private_network=True,
+        )
+
 
 def start_moto(port: int | None = None) -> tuple[subprocess.Popen, S3Server]:
     port = port or free_port()

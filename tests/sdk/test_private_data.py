@@ -44,14 +44,7 @@ def bucket(moto_s3):
 
 @pytest.fixture
 def integration(org_admin, moto_s3):
-    return private_data.integration_create(
-        owner=org_admin,
-        title="moto",
-        provider="s3",
-        config={"endpoint_url": moto_s3.endpoint_url},
-        credentials={"access_key_id": "testing", "secret_access_key": "testing"},
-        allow_private_network=True,
-    )
+    return moto_s3.integration(org_admin)
 
 
 @pytest.fixture

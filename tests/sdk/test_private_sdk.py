@@ -43,14 +43,7 @@ def s3_bucket(moto_s3):
 def test_encord_sdk_adds_private_data_through_a_worker(
     data_worker, encord_client, dataset, ds_admin, moto_s3, s3_bucket, tmp_path
 ):
-    integration = private_data.integration_create(
-        owner=ds_admin,
-        title="moto",
-        provider="s3",
-        config={"endpoint_url": moto_s3.endpoint_url},
-        credentials={"access_key_id": "testing", "secret_access_key": "testing"},
-        allow_private_network=True,
-    )
+    integration = moto_s3.integration(ds_admin)
     client = encord_client(ds_admin)
     (found,) = client.get_cloud_integrations()
     assert (found.id, found.title) == (str(integration.integration_uuid), "moto")
@@ -101,14 +94,7 @@ def test_encord_sdk_private_data_errors(data_worker, encord_client, dataset, ds_
         config={"endpoint_url": moto_s3.endpoint_url},
         allow_private_network=True,
     )
-    mine = private_data.integration_create(
-        owner=ds_admin,
-        title="moto",
-        provider="s3",
-        config={"endpoint_url": moto_s3.endpoint_url},
-        credentials={"access_key_id": "testing", "secret_access_key": "testing"},
-        allow_private_network=True,
-    )
+    mine = moto_s3.integration(ds_admin)
     sdk_ds = encord_client(ds_admin).get_dataset(str(dataset.dataset_hash))
     doc = {"images": [{"objectUrl": f"s3://{s3_bucket}/a.jpg"}]}
     with pytest.raises(ResourceNotFoundError):

@@ -17,7 +17,7 @@ import requests
 
 from datasets_app import models as m
 from datasets_app.media import downloads, storage
-from datasets_app.sdk import UserClient, jobs, private_data
+from datasets_app.sdk import UserClient, jobs
 from datasets_app.sdk.exceptions import InvalidArgumentError
 from datasets_app.sdk.uploads import issue_upload_urls
 
@@ -91,14 +91,7 @@ def test_presigned_gets_of_private_s3_objects_are_downloads(moto_s3, org_admin):
     bucket = f"private-{uuid.uuid4().hex[:8]}"
     moto_s3.client().create_bucket(Bucket=bucket)
     moto_s3.client().put_object(Bucket=bucket, Key="x/page.jpg", Body=b"<script>alert(1)</script>", ContentType="text/html")
-    integration = private_data.integration_create(
-        owner=org_admin,
-        title="moto",
-        provider="s3",
-        config={"endpoint_url": moto_s3.endpoint_url},
-        credentials={"access_key_id": "testing", "secret_access_key": "testing"},
-        allow_private_network=True,
-    )
+    integration = moto_s3.integration(org_admin)
     url = downloads.signed_file_url("", f"s3://{bucket}/x/page.jpg", integration)
     assert url.startswith(moto_s3.endpoint_url)
     got = requests.get(url, timeout=30)
