@@ -19,16 +19,14 @@ from .common import dataset_page, open_dataset
 
 
 def _page(request, dataset, add_form, status=200):
-    members = dataset.list_users()
-    admins = sum(1 for u in members if u.user_role == DatasetUserRole.ADMIN)
     rows = [
         {
             "user": u,
-            "is_admin": u.user_role == DatasetUserRole.ADMIN,
-            "is_last_admin": u.user_role == DatasetUserRole.ADMIN and admins == 1,
+            "is_admin": u.is_admin,
+            "is_last_admin": u.is_last_admin,
             "is_me": u.user_email.lower() == request.user.email.lower(),
         }
-        for u in members
+        for u in dataset.list_members()
     ]
     context = dataset_page(dataset, "members", rows=rows, form=add_form)
     return render(request, "members.html", context, status=status)

@@ -521,6 +521,21 @@ class Dataset(UploadsMixin, ReEncodeMixin):
             for ms in ds.memberships.select_related("user").order_by("created_at", "id")
         ]
 
+    def list_members(self) -> list[orm.DatasetMember]:
+        """list_users with each member's standing: ADMIN or not, and the last ADMIN (whom the
+        dataset cannot lose: _guard_last_admin)."""
+        users = self.list_users()
+        admins = sum(1 for u in users if u.user_role == orm.DatasetUserRole.ADMIN)
+        return [
+            orm.DatasetMember(
+                user_email=u.user_email,
+                user_role=u.user_role,
+                is_admin=u.user_role == orm.DatasetUserRole.ADMIN,
+                is_last_admin=u.user_role == orm.DatasetUserRole.ADMIN and admins == 1,
+            )
+            for u in users
+        ]
+
     def _guard_last_admin(self, ds: m.Dataset, leaving_user_ids: set[int]) -> None:
         admins = set(ds.memberships.filter(role=m.DatasetUserRole.ADMIN).values_list("user_id", flat=True))
         if admins and admins <= leaving_user_ids:

@@ -150,6 +150,16 @@ class DatasetUser:
 
 
 @dataclass(frozen=True)
+class DatasetMember:
+    """A member as the members page shows it: with whether the SDK would refuse to let them go."""
+
+    user_email: str
+    user_role: DatasetUserRole
+    is_admin: bool
+    is_last_admin: bool
+
+
+@dataclass(frozen=True)
 class DatasetAPIKey:
     dataset_hash: str
     api_key: str

@@ -241,3 +241,11 @@ def test_fast_row_conversion_matches_model_conversion(admin_ds, dataset, db):
     qs = admin_ds.data_rows_queryset()
     assert list(convert.data_rows_fast(qs)) == [convert.data_row(r) for r in qs]
     assert [r.storage_location for r in admin_ds.data_rows] == [0, 4, 0]
+
+
+def test_list_members_marks_admins_and_the_last_admin(dataset, ds_admin, ds_user):
+    from datasets_app.sdk import UserClient
+
+    members = {u.user_email: u for u in UserClient.for_user(ds_admin).get_dataset(str(dataset.dataset_hash)).list_members()}
+    assert members[ds_admin.email].is_admin and members[ds_admin.email].is_last_admin
+    assert not members[ds_user.email].is_admin and not members[ds_user.email].is_last_admin
