@@ -15,7 +15,7 @@ import pytest
 import requests
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import connection
+from django.db import connection, transaction
 
 from dashboard.celery import app
 from datasets_app import models as m
@@ -388,13 +388,17 @@ def test_media_worker_killed_mid_data_job_completes_without_duplicates_or_orphan
         {"videos": [{"objectUrl": key, "title": name, "clientMetadata": {}} for key, name in stored]}
     )
     job = m.DataJob.objects.get(process_hash=process_hash)
-    topo.worker("media-d1")
-    topo.wait_for(lambda: job.units.filter(status="DONE").exists(), "a unit done", timeout=90)
-    # when the media worker is SIGKILLed with the job half done
-    topo.kill("media-d1")
-    done_before = job.units.filter(status="DONE").count()
+    # when the media worker is SIGKILLed with the job half done: the test holds row locks on units
+    # 12-23, so the worker finishes 0-11 and then waits on unit 12 (waiting for a first done unit
+    # and killing raced a fast machine, which finished all 24 between two polls)
+    with transaction.atomic():
+        list(job.units.select_for_update().filter(index__gte=12))
+        topo.worker("media-d1")
+        topo.wait_for(lambda: job.units.filter(status="DONE").count() == 12, "units 0-11 done", timeout=90)
+        topo.kill("media-d1")
+    assert job.units.filter(status="DONE").count() == 12
     job.refresh_from_db()
-    assert job.status == "PENDING" and done_before < 24, "the job finished before the kill; use more units"
+    assert job.status == "PENDING"
     # then a restarted worker finishes it: every video once, no duplicate rows, no orphan files
     topo.worker("media-d2")
     topo.wait_for(lambda: m.DataJob.objects.get(pk=job.pk).status != "PENDING", "the job to finish", timeout=120)
