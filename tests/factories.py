@@ -32,15 +32,54 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.LazyFunction(lambda: _password_hash())
 
 
+class StorageFolderFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.StorageFolder
+
+    name = factory.Sequence(lambda n: f"folder-{n}")
+
+
 class DatasetFactory(factory.django.DjangoModelFactory):
+    """A mirror dataset (as the dashboard and create_dataset's default make): its backing folder
+    holds its items. `backing_folder=None` makes a plain dataset."""
+
     class Meta:
         model = m.Dataset
 
     title = factory.Sequence(lambda n: f"Dataset {n}")
     description = "A dataset"
+    backing_folder = factory.SubFactory(
+        StorageFolderFactory, name=factory.LazyAttribute(lambda o: o.factory_parent.title[:1024])
+    )
+
+
+# A row's media fields, as rows read them, and the item field each is.
+ITEM_FIELDS = {**m.data.ITEM_FIELDS_READ_BY_ROWS}
+for _read_only in ("members", "is_hosted", "integration_id"):
+    ITEM_FIELDS.pop(_read_only)
+
+
+class StorageItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.StorageItem
+
+    folder = factory.SubFactory(StorageFolderFactory)
+    name = factory.Sequence(lambda n: f"item-{n}.mp4")
+    item_type = m.DataType.VIDEO
+    storage_key = factory.LazyAttribute(lambda o: f"items/{o.folder.folder_uuid}/{o.name[:200]}")
+    mime_type = "video/mp4"
+    width = 640
+    height = 480
+    fps = 25.0
+    duration = 4.0
+    file_size = 1234
 
 
 class DataRowFactory(factory.django.DjangoModelFactory):
+    """A row and the item it links. Media fields (title, data_type, storage_key, ... as rows read
+    them) go to the item, made in the dataset's backing folder (or a new folder for a plain
+    dataset); pass `item=` to link an existing item instead."""
+
     class Meta:
         model = m.DataRow
 
@@ -55,6 +94,16 @@ class DataRowFactory(factory.django.DjangoModelFactory):
     fps = 25.0
     duration = 4.0
     file_size = 1234
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        item_fields = {ITEM_FIELDS[k]: kwargs.pop(k) for k in list(kwargs) if k in ITEM_FIELDS}
+        item = kwargs.pop("item", None)
+        if item is None:
+            dataset = kwargs["dataset"]
+            folder = dataset.backing_folder or StorageFolderFactory(name=f"{dataset.title[:200]} files")
+            item = StorageItemFactory(folder=folder, owner=dataset.created_by, **item_fields)
+        return super()._create(model_class, *args, item=item, **kwargs)
 
 
 class DatasetMembershipFactory(factory.django.DjangoModelFactory):
@@ -76,6 +125,14 @@ class DataRowMemberFactory(factory.django.DjangoModelFactory):
     data_sequence = factory.Sequence(lambda n: n)
     title = factory.LazyAttribute(lambda o: f"{o.data_sequence}.png")
     storage_key = factory.LazyAttribute(lambda o: f"datasets/x/{o.title}")
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        # A member belongs to the item; `data_row=` (a row linking the group) is kept for brevity.
+        row = kwargs.pop("data_row", None)
+        if row is not None:
+            kwargs.setdefault("item", row.item)
+        return super()._create(model_class, *args, **kwargs)
 
 
 class CloudIntegrationFactory(factory.django.DjangoModelFactory):

@@ -11,6 +11,7 @@ from .access import (
 )
 from .datasets import Dataset, StorageLocation
 from .data import DataRow, DataRowMember, DataType
+from .storage import FolderMembership, StorageFolder, StorageItem
 from .integrations import CloudIntegration, IntegrationProvider
 from .jobs import DataJob, DataJobUnit, Job, JobStatus, ReEncodeStatus, ReEncodeTask, ReEncodeVideo, UploadSlot
 
@@ -27,6 +28,7 @@ __all__ = [
     "DatasetAPIKey",
     "DatasetMembership",
     "DatasetUserRole",
+    "FolderMembership",
     "IntegrationProvider",
     "Job",
     "JobStatus",
@@ -34,6 +36,8 @@ __all__ = [
     "ReEncodeStatus",
     "ReEncodeTask",
     "ReEncodeVideo",
+    "StorageFolder",
+    "StorageItem",
     "StorageLocation",
     "UploadSlot",
     "User",

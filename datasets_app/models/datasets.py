@@ -22,7 +22,12 @@ class Dataset(models.Model):
     storage_location = models.SmallIntegerField(
         choices=StorageLocation.choices, default=StorageLocation.CORD_STORAGE
     )
-    backing_folder_uuid = models.UUIDField(default=uuid.uuid4, editable=False)
+    # A mirror dataset follows this folder: items created in it become rows. None: a plain dataset
+    # whose rows come from link_items and from uploads into a folder the caller names.
+    backing_folder = models.OneToOneField(
+        "datasets_app.StorageFolder", on_delete=models.PROTECT, null=True, blank=True,
+        related_name="mirrored_dataset",
+    )
     created_by = models.ForeignKey(
         "datasets_app.User", on_delete=models.SET_NULL, null=True, related_name="+"
     )
@@ -34,3 +39,7 @@ class Dataset(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def backing_folder_uuid(self) -> uuid.UUID | None:
+        return self.backing_folder.folder_uuid if self.backing_folder_id else None
