@@ -25,6 +25,9 @@ class Grant(str, Enum):
     READ_KEY = "READ key"
     WRITE_KEY = "WRITE key"
     STAFF = "staff"
+    ACCOUNT = "any active account"
+    FOLDER_ADMIN = "folder ADMIN"
+    FOLDER_USER = "folder USER"
 
 
 class Op(str, Enum):
@@ -39,9 +42,19 @@ class Op(str, Enum):
     MANAGE_INTEGRATIONS = "add cloud integrations"
     SEE_ORGANISATION = "list every dataset and cloud integration of the organisation"
     SEE_SERVER_DIAGNOSTICS = "read the server's health diagnostics"
+    CREATE_FOLDERS = "create top-level storage folders"
+    # Per folder (Files): decided by folder_access.require_folder / require_item. A folder's role
+    # comes from its owner, its members, the dataset it mirrors, and the same on every ancestor.
+    READ_FILES = "open folders and items, list and search them, get signed URLs"
+    WRITE_FILES = "upload into a folder, create subfolders, update items and folder metadata"
+    MANAGE_FILES = "delete, move and share folders and items, change folder settings"
+    MANAGE_USERS = "list, invite, deactivate and reactivate users, make org admins, make password reset links"
 
 
-ORG_OPS = frozenset({Op.MANAGE_INTEGRATIONS, Op.SEE_ORGANISATION, Op.SEE_SERVER_DIAGNOSTICS})
+ORG_OPS = frozenset(
+    {Op.MANAGE_INTEGRATIONS, Op.SEE_ORGANISATION, Op.SEE_SERVER_DIAGNOSTICS, Op.MANAGE_USERS, Op.CREATE_FOLDERS}
+)
+FOLDER_OPS = frozenset({Op.READ_FILES, Op.WRITE_FILES, Op.MANAGE_FILES})
 
 POLICY: dict[Op, frozenset[Grant]] = {
     Op.READ: frozenset({Grant.ORG_ADMIN, Grant.DS_ADMIN, Grant.DS_USER, Grant.READ_KEY}),
@@ -58,6 +71,14 @@ POLICY: dict[Op, frozenset[Grant]] = {
     Op.SEE_ORGANISATION: frozenset({Grant.ORG_ADMIN}),
     # /healthz's reasons name hosts and drivers: organisation admins and staff only.
     Op.SEE_SERVER_DIAGNOSTICS: frozenset({Grant.ORG_ADMIN, Grant.STAFF}),
+    # The Users page (sdk/people.py): accounts are the organisation's, so its admins only.
+    Op.MANAGE_USERS: frozenset({Grant.ORG_ADMIN}),
+    # Any account may start its own folders (it is their ADMIN); dataset API keys never.
+    Op.CREATE_FOLDERS: frozenset({Grant.ORG_ADMIN, Grant.ACCOUNT}),
+    # Organisation admins act as a folder's ADMIN everywhere (Encord's includeOrgAccess).
+    Op.READ_FILES: frozenset({Grant.ORG_ADMIN, Grant.FOLDER_ADMIN, Grant.FOLDER_USER}),
+    Op.WRITE_FILES: frozenset({Grant.ORG_ADMIN, Grant.FOLDER_ADMIN, Grant.FOLDER_USER}),
+    Op.MANAGE_FILES: frozenset({Grant.ORG_ADMIN, Grant.FOLDER_ADMIN}),
 }
 
 
@@ -124,8 +145,11 @@ def grants_of(principal: Principal, dataset: m.Dataset, role: int | None) -> fro
 
 
 def org_grants(user: m.User) -> frozenset[Grant]:
-    """The grants a user holds whatever the dataset (from the account's own flags)."""
-    held = set()
+    """The grants a user holds whatever the dataset (from the account's own flags); a deactivated
+    account holds none."""
+    if not user.is_active:
+        return frozenset()
+    held = {Grant.ACCOUNT}
     if user.is_org_admin:
         held.add(Grant.ORG_ADMIN)
     if user.is_staff:
@@ -216,6 +240,8 @@ def require(principal: Principal, dataset_hash: object, op: Op) -> m.Dataset:
     """
     if op in ORG_OPS:
         raise ValueError(f"{op!r} is organisation-wide: use may() or require_org()")
+    if op in FOLDER_OPS:
+        raise ValueError(f"{op!r} is decided per folder: use folder_access.require_folder()")
     ds_uuid = parse_hash(dataset_hash, "dataset_hash")
     if principal.api_key is not None:
         dataset, role = require_key_dataset(principal.api_key, ds_uuid), None

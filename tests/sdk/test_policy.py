@@ -10,6 +10,7 @@ from datasets_app.sdk.exceptions import (
     ResourceNotFoundError,
 )
 from datasets_app.sdk.policy import (
+    FOLDER_OPS,
     ORG_OPS,
     POLICY,
     Grant,
@@ -39,7 +40,7 @@ def _principal(who):
     return Principal(api_key=who.model) if isinstance(who, KeyPersona) else Principal(user=who)
 
 
-DATASET_OPS = [op for op in Op if op not in ORG_OPS]
+DATASET_OPS = [op for op in Op if op not in ORG_OPS | FOLDER_OPS]
 
 
 @pytest.mark.parametrize("op", DATASET_OPS)
@@ -87,7 +88,9 @@ def test_org_policy_cell(request, dataset, persona, op):
     never grants one."""
     who = request.getfixturevalue(persona)
     principal = _principal(who)
-    grants = PERSONA_GRANTS[persona] if persona == "org_admin" else set()
+    grants = set() if isinstance(who, KeyPersona) else {Grant.ACCOUNT}
+    if persona == "org_admin":
+        grants |= PERSONA_GRANTS[persona]
     assert may(principal, op) is bool(POLICY[op] & grants)
     if POLICY[op] & grants:
         require_org(principal, op, "refused")
@@ -108,6 +111,7 @@ def test_org_policy_table():
     assert POLICY[Op.MANAGE_INTEGRATIONS] == {Grant.ORG_ADMIN}
     assert POLICY[Op.SEE_ORGANISATION] == {Grant.ORG_ADMIN}
     assert POLICY[Op.SEE_SERVER_DIAGNOSTICS] == {Grant.ORG_ADMIN, Grant.STAFF}
+    assert POLICY[Op.CREATE_FOLDERS] == {Grant.ORG_ADMIN, Grant.ACCOUNT}
 
 
 def test_staff_see_diagnostics_but_gain_nothing_on_datasets(dataset, db):
