@@ -121,6 +121,21 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Invitations (the Users page): a link works once, for this long. Password reset links an
+# organisation admin makes: Django's PASSWORD_RESET_TIMEOUT (seconds, 3 days by default).
+INVITATION_EXPIRY_SECONDS = env.int("INVITATION_EXPIRY_SECONDS", default=7 * 24 * 3600)
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 24 * 3600)
+# E-mail for invitations and reset links, sent only when EMAIL_HOST is set (otherwise the page
+# shows the link to copy, as it always does).
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="")
+EMAIL_PORT = env.int("EMAIL_PORT", default=587)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=not EMAIL_USE_SSL)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="datasets-dashboard@localhost")
 LOGIN_URL = "dashboard:login"
 LOGIN_REDIRECT_URL = "dashboard:dataset-list"
 LOGOUT_REDIRECT_URL = "dashboard:login"
