@@ -92,6 +92,7 @@ def dataset_create(request):
                 form.cleaned_data["title"],
                 form.cleaned_data["storage_location"],
                 form.cleaned_data["description"],
+                create_backing_folder=True,  # a dashboard dataset always mirrors a folder of its own
             )
         except InvalidArgumentError as error:
             add_form_error(form, error, {"dataset_type": "storage_location"})

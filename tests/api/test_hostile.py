@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 def db_state():
     return (
         sorted(m.Dataset.objects.values_list("title", "description")),
-        sorted(m.DataRow.objects.values_list("title", flat=True)),
+        sorted(m.DataRow.objects.values_list("item__name", flat=True)),
         sorted(m.DatasetMembership.objects.values_list("dataset_id", "user_id", "role")),
         m.DatasetAPIKey.objects.count(),
     )

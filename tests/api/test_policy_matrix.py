@@ -116,7 +116,7 @@ def run_with_key(raw, dataset, row, other_user, name):
 
 def snapshot(dataset):
     return (
-        list(m.DataRow.objects.filter(dataset=dataset).order_by("id").values_list("title", flat=True)),
+        list(m.DataRow.objects.filter(dataset=dataset).order_by("id").values_list("item__name", flat=True)),
         sorted(dataset.memberships.values_list("user_id", "role")),
     )
 

@@ -58,7 +58,7 @@ def test_bad_reencode_requests_get_typed_errors(wire_client, dataset, rw_key, me
 
 
 def test_frames_endpoint_with_bearer_token(wire_client, dataset, ds_user, video):
-    video.media_info = {
+    video.item.media_info = {
         "verdict": "at risk",
         "reasons": ["Variable frame rate: ..."],
         "fps": 12.5,
@@ -66,7 +66,7 @@ def test_frames_endpoint_with_bearer_token(wire_client, dataset, ds_user, video)
         "start_time": 0.0,
         "frame_table": {"time_base": "1/1000", "start_pts": 0, "count": 3, "runs": [[40, 1], [120, 1]]},
     }
-    video.save()
+    video.item.save(update_fields=["media_info", "last_edited_at"])
     response = wire_client(ds_user, bearer=True).v2(
         "GET", f"/v2/public/datasets/{dataset.dataset_hash}/data/{video.data_hash}/frames"
     )

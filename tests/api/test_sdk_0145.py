@@ -95,7 +95,7 @@ def test_api_key_tutorial_with_sdk_0145(python_0145, live_server, dataset, ds_ad
     assert out["key_cloud_integrations"] == ["minio-main"]
     assert out["update"] is True
     assert out["dataset_client_rows"] == 2
-    assert list(m.DataRow.objects.filter(dataset=dataset).values_list("title", flat=True)) == [
+    assert list(m.DataRow.objects.filter(dataset=dataset).values_list("item__name", flat=True)) == [
         "renamed by key",
         "frames",
     ]

@@ -183,7 +183,7 @@ def test_delete_data_removes_rows_and_is_idempotent(sdk_client, ds_admin, datase
     ds = sdk_client(ds_admin).get_dataset(str(dataset.dataset_hash))
     ds.delete_data([str(rows[0].data_hash), str(other.data_hash)])
     ds.delete_data(str(rows[0].data_hash))
-    assert list(m.DataRow.objects.filter(dataset=dataset).values_list("title", flat=True)) == [
+    assert list(m.DataRow.objects.filter(dataset=dataset).values_list("item__name", flat=True)) == [
         "cam2.mp4",
         "frames",
     ]

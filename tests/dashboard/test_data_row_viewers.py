@@ -61,7 +61,7 @@ def test_video_page_has_a_player_of_the_signed_file_and_the_sdk_frame_table(as_u
 
 def test_after_a_reencode_the_player_plays_the_rows_current_file(as_user, dataset, ds_user, vfr_row):
     old_key = vfr_row.storage_key
-    m.DataRow.objects.filter(pk=vfr_row.pk).update(
+    m.StorageItem.objects.filter(pk=vfr_row.item_id).update(
         storage_key=old_key.replace("vfr.mp4", "vfr-cfr.mp4"), original_storage_key=old_key
     )
     src = _attr(_page(as_user(ds_user), dataset, vfr_row), "player", "src")

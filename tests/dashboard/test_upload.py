@@ -109,7 +109,7 @@ def test_two_images_become_rows_through_the_job(
     run_data_job(job.pk)
     done = c.get(job_url, **HX).content.decode()
     assert "hx-trigger" not in done and "a.png" in done and "b.png" in done
-    assert sorted(m.DataRow.objects.filter(dataset=dataset).values_list("title", flat=True)) == [
+    assert sorted(m.DataRow.objects.filter(dataset=dataset).values_list("item__name", flat=True)) == [
         "a.png",
         "b.png",
     ]
@@ -128,7 +128,7 @@ def test_image_group_keeps_the_chosen_order(as_user, dataset, ds_user):
     run_data_job(m.DataJob.objects.get().pk)
     group = m.DataRow.objects.get(dataset=dataset)
     assert group.data_type == "IMG_GROUP" and group.title == "burst"
-    assert list(group.members.order_by("data_sequence").values_list("title", flat=True)) == names
+    assert list(group.members.order_by("data_sequence").values_list("item__name", flat=True)) == names
     page = c.get(reverse("dashboard:data-row", args=[dataset.dataset_hash, group.data_hash])).content.decode()
     assert page.index("z.png") < page.index("a.png") < page.index("m.png")
 
@@ -186,7 +186,7 @@ def test_bad_file_is_a_per_item_error_and_good_ones_are_added(as_user, dataset, 
     run_data_job(m.DataJob.objects.get().pk)
     page = c.get(job_url).content.decode()
     assert "good.png" in page and "Errors" in page
-    assert list(m.DataRow.objects.filter(dataset=dataset).values_list("title", flat=True)) == ["good.png"]
+    assert list(m.DataRow.objects.filter(dataset=dataset).values_list("item__name", flat=True)) == ["good.png"]
 
 
 def test_sweep_removes_only_staging_files_that_cannot_finish(as_user, dataset, ds_user):
@@ -258,13 +258,13 @@ def test_group_page_shows_its_video_when_made_and_why_not_when_it_failed(as_user
     c = as_user(ds_user)
     assert "A worker is making the video" in c.get(url).content.decode()
     key = default_storage.save(f"sequences/{dataset.dataset_hash}/{row.data_hash}.mp4", ContentFile(b"mp4"))
-    m.DataRow.objects.filter(pk=row.pk).update(
+    m.StorageItem.objects.filter(pk=row.item_id).update(
         sequence_video_status="DONE", sequence_video_key=key,
         media_info={"sequence_video": {"fps": 10.0, "frame_count": 7}},
     )
     page = c.get(url).content.decode()
     assert "<video" in page and "/media/signed/" in page and "7 frames at 10 fps" in page
-    m.DataRow.objects.filter(pk=row.pk).update(
+    m.StorageItem.objects.filter(pk=row.item_id).update(
         sequence_video_status="ERROR", sequence_video_key="", media_info={"sequence_video": {"error": "Image 2 is odd."}}
     )
     page = c.get(url).content.decode()
