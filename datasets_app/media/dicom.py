@@ -137,9 +137,9 @@ def probe_dicom(path: str | os.PathLike, **limits) -> DicomInfo:
     )
 
 
-def _header(path):
+def _header(path, *, stop_before_pixels: bool = True):
     try:
-        return pydicom.dcmread(path, stop_before_pixels=True, defer_size=DEFER_SIZE)
+        return pydicom.dcmread(path, stop_before_pixels=stop_before_pixels, defer_size=DEFER_SIZE)
     except InvalidDicomError:
         raise DicomProbeError("The file is not DICOM (no DICM header).") from None
     except Exception as exc:  # noqa: BLE001 - pydicom raises many types for garbage input
@@ -197,3 +197,148 @@ def thumbnail(path: str | os.PathLike, size: int = THUMBNAIL_SIZE, *, max_inflat
     out = io.BytesIO()
     image.save(out, "JPEG", quality=85)
     return out.getvalue()
+
+
+# ---- one slice for the series viewer ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RenderedSlice:
+    """One frame as an 8-bit PNG; the window it was drawn with and the file's own (None for a
+    colour image, which is shown as stored)."""
+
+    png: bytes
+    instance_number: int | None
+    frames: int
+    center: float | None
+    width: float | None
+    default_center: float | None
+    default_width: float | None
+
+
+def window_8bit(values, center: float, width: float):
+    """The DICOM linear VOI function (PS3.3 C.11.2.1.2.1) onto 0..255 (uint8): values up to
+    c - 0.5 - (w - 1) / 2 are black, values above c - 0.5 + (w - 1) / 2 white, linear between."""
+    import numpy as np
+
+    if not width >= 1:
+        raise DicomProbeError("The window width must be at least 1.")
+    if width == 1:
+        return np.where(values > center - 0.5, 255, 0).astype(np.uint8)
+    scaled = ((values - (center - 0.5)) / (width - 1) + 0.5) * 255.0
+    return np.floor(np.clip(scaled, 0.0, 255.0) + 0.5).astype(np.uint8)
+
+
+def file_window(header, values) -> tuple[float, float]:
+    """The file's first WindowCenter/WindowWidth pair, else the window spanning its values
+    (the lowest black, the highest white)."""
+    center, width = header.get("WindowCenter"), header.get("WindowWidth")
+    try:
+        if center is not None and width is not None:
+            center = float(center[0] if isinstance(center, pydicom.multival.MultiValue) else center)
+            width = float(width[0] if isinstance(width, pydicom.multival.MultiValue) else width)
+            if width >= 1:
+                return center, width
+    except (TypeError, ValueError, IndexError):
+        pass
+    low, high = float(values.min()), float(values.max())
+    return (low + high) / 2 + 0.5, high - low + 1
+
+
+def _syntax(header) -> pydicom.uid.UID | None:
+    meta = getattr(header, "file_meta", None)
+    value = meta.get("TransferSyntaxUID") if meta is not None else None
+    return pydicom.uid.UID(str(value)) if value else None
+
+
+def _decodable(header) -> None:
+    """Refuses, by name, a compressed transfer syntax this machine has no decoder for."""
+    from pydicom.pixels import get_decoder
+
+    syntax = _syntax(header)
+    if syntax is None or not syntax.is_compressed:
+        return
+    name = f"{syntax.name} ({syntax})" if syntax.is_transfer_syntax else str(syntax)
+    try:
+        available = get_decoder(syntax).is_available
+    except NotImplementedError:
+        available = False
+    if not available:
+        raise DicomProbeError(
+            f"This slice's pixels are compressed as {name}, and this server has no decoder for it installed."
+        )
+
+
+def _first_frame(plain, header):
+    from pydicom.pixels import pixel_array
+
+    if not any(tag in header for tag in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
+        raise DicomProbeError("This DICOM file has no pixel data (it is not an image).")
+    _decodable(header)
+    try:
+        return pixel_array(plain, index=0)
+    except MemoryError:
+        raise  # the bounded child reports it with the limit
+    except Exception as exc:  # noqa: BLE001 - pydicom's decoders raise many types for bad data
+        import logging
+
+        logging.getLogger(__name__).info("DICOM slice %s not decoded: %s", plain, exc)
+        syntax = _syntax(header)
+        what = f" ({syntax.name})" if syntax and syntax.is_transfer_syntax else ""
+        raise DicomProbeError(
+            f"The slice's pixel data{what} could not be decoded: the file is damaged or not what its header says."
+        ) from None
+
+
+def render_slice(
+    path: str | os.PathLike,
+    *,
+    center: float | None = None,
+    width: float | None = None,
+    max_pixels: int,
+    max_inflated: int,
+) -> RenderedSlice:
+    """The first frame of one file as an 8-bit PNG through the window (center, width) in modality
+    units (Hounsfield for CT), or the file's own window when none is given; MONOCHROME1 inverted.
+    Only that frame is decoded, after its size is checked from the header (`max_pixels`); run it
+    in the bounded child (media/bounded.py). Raises DicomProbeError with a reason a person can read."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+    from pydicom.pixels import apply_modality_lut
+
+    if (center is None) != (width is None):
+        raise DicomProbeError("Give both the window center and width, or neither.")
+    if width is not None and not width >= 1:
+        raise DicomProbeError("The window width must be at least 1.")
+    with readable(path, max_inflated=max_inflated) as plain:
+        # Pixel data over DEFER_SIZE stays on disk: the header says whether there is any.
+        header = _header(plain, stop_before_pixels=False)
+        check_pixels(header, max_pixels=max_pixels, unit_limit=1 << 62)
+        frame = _first_frame(plain, header)
+    defaults = (None, None)
+    if frame.ndim == 3 and frame.shape[-1] == 3:  # colour (YBR is converted to RGB on decoding)
+        rgb = frame if frame.dtype == np.uint8 else frame.clip(0, 255).astype(np.uint8)
+        image = Image.fromarray(rgb, "RGB")
+    else:
+        # float32 holds every 16-bit value exactly, at half float64's memory.
+        values = apply_modality_lut(frame, header).astype(np.float32)
+        defaults = file_window(header, values)
+        if center is None:
+            center, width = defaults
+        grey = window_8bit(values, center, width)
+        if str(header.get("PhotometricInterpretation", "")) == "MONOCHROME1":
+            grey = 255 - grey
+        image = Image.fromarray(grey, "L")
+    out = io.BytesIO()
+    image.save(out, "PNG", compress_level=3)
+    return RenderedSlice(
+        png=out.getvalue(),
+        instance_number=_int(header.get("InstanceNumber")),
+        frames=max(1, _int(header.get("NumberOfFrames")) or 1),
+        center=None if defaults[0] is None else float(center),
+        width=None if defaults[0] is None else float(width),
+        default_center=defaults[0],
+        default_width=defaults[1],
+    )

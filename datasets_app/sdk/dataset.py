@@ -15,6 +15,7 @@ from datasets_app import crypto
 from datasets_app import models as m
 
 from . import convert, orm, queue
+from .dicom_slices import DicomSlicesMixin
 from .exceptions import AuthenticationError, InvalidArgumentError, ResourceNotFoundError
 from .policy import (
     Op,
@@ -84,7 +85,7 @@ def _decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
         raise InvalidArgumentError("The page cursor is not valid; start again from the first page.", field="after") from None
 
 
-class Dataset(UploadsMixin, ReEncodeMixin):
+class Dataset(UploadsMixin, ReEncodeMixin, DicomSlicesMixin):
     """A dataset, checked against the policy on every call for the principal that opened it."""
 
     def __init__(self, dataset: m.Dataset, principal: Principal) -> None:
