@@ -33,6 +33,13 @@ def drop_trigram_indexes(apps, schema_editor):
         schema_editor.execute(f"DROP INDEX IF EXISTS {name}")
 
 
+def refuse_going_back_with_items(apps, schema_editor):
+    # Runs first when stepping back (it is this migration's last operation): re-adding the rows'
+    # media columns would leave them empty. 0007's reverse says the same for the same reason.
+    if apps.get_model("datasets_app", "StorageItem").objects.exists():
+        raise RuntimeError("0007_storage_model_data cannot be reversed once storage items exist.")
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -179,4 +186,5 @@ class Migration(migrations.Migration):
             name='item',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='members', to='datasets_app.storageitem'),
         ),
+            migrations.RunPython(migrations.RunPython.noop, refuse_going_back_with_items),
     ]
