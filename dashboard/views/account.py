@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 
 from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -14,18 +15,19 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from dashboard.errors import add_form_error
 from dashboard.forms import KeyPairGenerateForm, PublicKeyAddForm
-from datasets_app.sdk import accounts
+from dashboard.people_forms import PasswordChangeForm, password_guess_wait, record_password_guess
+from datasets_app.sdk import accounts, people
 from datasets_app.sdk.exceptions import DuplicateSshKeyError, InvalidArgumentError
 
 
-
-def _page(request, add_form, generate_form, status=200, private_pem: str | None = None):
+def _page(request, add_form, generate_form, status=200, private_pem: str | None = None, password_form=None):
     base = request.build_absolute_uri("/").rstrip("/")
     context = {
         "keys": accounts.list_public_keys(request.user),
         "tokens": accounts.live_bearer_tokens(request.user),
         "form": add_form,
         "generate_form": generate_form,
+        "password_form": password_form or PasswordChangeForm(),
         "domain": base,
         "nav": "account",
     }
@@ -105,3 +107,34 @@ def bearer_tokens_revoke_all(request):
     count = accounts.revoke_bearer_tokens(request.user)
     messages.success(request, f"{count} bearer token(s) revoked.")
     return redirect("dashboard:account")
+
+
+@login_required
+@never_cache
+@require_POST
+def password_change(request):
+    """Changes the signed-in user's password (the current one required, Django's validators); other
+    sessions end, this one stays. Wrong current passwords count like failed sign-ins."""
+    form = PasswordChangeForm(request.POST)
+    email = request.user.email
+    if form.is_valid():
+        wait = password_guess_wait(email)
+        if wait:
+            form.add_error(
+                "old_password",
+                f"Too many wrong passwords for this account. Wait {wait} seconds and try again.",
+            )
+            return _page(request, PublicKeyAddForm(), KeyPairGenerateForm(), status=429, password_form=form)
+        try:
+            people.change_password(
+                request.user, form.cleaned_data["old_password"], form.cleaned_data["new_password1"]
+            )
+        except InvalidArgumentError as error:
+            record_password_guess(email, failed=error.fields.get("field") == "old_password")
+            add_form_error(form, error)
+        else:
+            record_password_guess(email, failed=False)
+            update_session_auth_hash(request, request.user)
+            messages.success(request, "Password changed. Your other signed-in sessions have been signed out.")
+            return redirect("dashboard:account")
+    return _page(request, PublicKeyAddForm(), KeyPairGenerateForm(), password_form=form)

@@ -19,8 +19,12 @@ def organisation_permissions(request: HttpRequest) -> dict:
     the navigation asks the policy table too (no query)."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"can_manage_integrations": False}
-    return {"can_manage_integrations": policy.may(user_client(request).principal, Op.MANAGE_INTEGRATIONS)}
+        return {"can_manage_integrations": False, "can_manage_users": False}
+    principal = user_client(request).principal
+    return {
+        "can_manage_integrations": policy.may(principal, Op.MANAGE_INTEGRATIONS),
+        "can_manage_users": policy.may(principal, Op.MANAGE_USERS),
+    }
 
 
 def open_dataset(request: HttpRequest, dataset_hash: object, op: Op = Op.READ) -> Dataset:

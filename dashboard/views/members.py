@@ -7,18 +7,21 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from dashboard.errors import add_form_error
 from dashboard.forms import MemberAddForm, MemberRemoveForm, MemberRoleForm
-from datasets_app.sdk.exceptions import InvalidArgumentError, ResourceNotFoundError
+from datasets_app.sdk import people
+from datasets_app.sdk.exceptions import InvalidArgumentError, ResourceExistsError, ResourceNotFoundError
 from datasets_app.sdk.orm import DatasetUserRole
 from datasets_app.sdk.policy import Op
 
 from .common import dataset_page, open_dataset
+from .users import invite_link_for
 
 
-def _page(request, dataset, add_form, status=200):
+def _page(request, dataset, add_form, status=200, invitation=None):
     rows = [
         {
             "user": u,
@@ -28,27 +31,37 @@ def _page(request, dataset, add_form, status=200):
         }
         for u in dataset.list_members()
     ]
-    context = dataset_page(dataset, "members", rows=rows, form=add_form)
+    context = dataset_page(dataset, "members", rows=rows, form=add_form, link=invitation)
     return render(request, "members.html", context, status=status)
 
 
 @login_required
+@never_cache
 @require_http_methods(["GET", "POST"])
 def member_list(request, dataset_hash: str):
-    """GET: members and the add form; POST: add a member by e-mail."""
+    """GET: members and the add form; POST: add a member by e-mail. An organisation admin adding an
+    address with no account invites it (people.add_member): the link is on the page that answers."""
     dataset = open_dataset(request, dataset_hash, Op.MANAGE)
     form = MemberAddForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         email, role = form.cleaned_data["email"], form.cleaned_data["role"]
         try:
-            added = dataset.add_users([email], DatasetUserRole(role))
+            member, invitation = people.add_member(
+                dataset, email, DatasetUserRole(role), link_for=invite_link_for(request)
+            )
         except ResourceNotFoundError as error:
             # An unknown address is a form error, not a missing page.
             add_form_error(form, InvalidArgumentError(error.message, field="user_emails"), {"user_emails": "email"})
-        except InvalidArgumentError as error:
+        except (InvalidArgumentError, ResourceExistsError) as error:
             add_form_error(form, error, {"user_emails": "email", "user_role": "role"})
         else:
-            member = added[0]
+            if invitation is not None:
+                messages.success(
+                    request,
+                    f"{member.user_email} had no account: they are invited, and are a member as "
+                    f"{member.user_role.name.title()} from the moment they accept.",
+                )
+                return _page(request, dataset, MemberAddForm(), invitation=invitation)
             if member.user_role != role:
                 messages.info(
                     request,

@@ -10,11 +10,13 @@ from . import (
     datasets,
     dicom_viewer,
     integrations,
+    invitations,
     jobs,
     members,
     private_data,
     reencode,
     upload,
+    users,
 )
 
 app_name = "dashboard"
@@ -28,6 +30,16 @@ urlpatterns = [
     path("account/keys/<int:key_id>/delete", account.public_key_delete, name="public-key-delete"),
     path("account/tokens/<int:token_id>/revoke", account.bearer_token_revoke, name="bearer-token-revoke"),
     path("account/tokens/revoke-all", account.bearer_tokens_revoke_all, name="bearer-tokens-revoke-all"),
+    path("account/password", account.password_change, name="password-change"),
+    path("users", users.user_list, name="users"),
+    path("users/<uuid:user_hash>/org-admin", users.user_org_admin, name="user-org-admin"),
+    path("users/<uuid:user_hash>/deactivate", users.user_deactivate, name="user-deactivate"),
+    path("users/<uuid:user_hash>/reactivate", users.user_reactivate, name="user-reactivate"),
+    path("users/<uuid:user_hash>/reset-link", users.user_reset_link, name="user-reset-link"),
+    path("users/<uuid:user_hash>/invitation/renew", users.invitation_renew, name="invitation-renew"),
+    path("users/<uuid:user_hash>/invitation/revoke", users.invitation_revoke, name="invitation-revoke"),
+    path("invitation/<str:token>", invitations.invitation_accept, name="invitation-accept"),
+    path("password/reset/<uuid:user_hash>/<str:token>", invitations.password_reset, name="password-reset"),
     path("jobs", jobs.job_list, name="jobs"),
     path("integrations", integrations.integration_list, name="integrations"),
     path(

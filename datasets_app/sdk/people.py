@@ -102,7 +102,14 @@ def list_people(principal: Principal) -> list[Person]:
     """Every account, organisation admins first, then by e-mail. One query."""
     require_org(principal, Op.MANAGE_USERS, REFUSAL)
     rows = m.User.objects.order_by("-is_org_admin", "email").only(
-        "user_hash", "email", "first_name", "last_name", "is_org_admin", "is_active", "last_login", "password",
+        "user_hash",
+        "email",
+        "first_name",
+        "last_name",
+        "is_org_admin",
+        "is_active",
+        "last_login",
+        "password",
         "date_joined",
     )
     return [
@@ -204,15 +211,21 @@ def invitation_user(token: str) -> m.User:
             "expired", "This invitation has expired. Ask an organisation admin for a new link."
         ) from None
     except signing.BadSignature:
-        raise LinkNotValid("malformed", "This is not an invitation link: check that it was copied whole.") from None
+        raise LinkNotValid(
+            "malformed", "This is not an invitation link: check that it was copied whole."
+        ) from None
     hash_hex, _, state = value.partition(".")
     user = m.User.objects.filter(user_hash=parse_hash(hash_hex, "user_hash")).first()
     if user is None:
         raise LinkNotValid("revoked", "This invitation was revoked. Ask an organisation admin for a new one.")
     if state != _state(user):
         if is_invitation(user):
-            raise LinkNotValid("replaced", "A newer link replaced this invitation: use the latest one you were sent.")
-        raise LinkNotValid("used", "This invitation has already been used. Sign in with your e-mail and password.")
+            raise LinkNotValid(
+                "replaced", "A newer link replaced this invitation: use the latest one you were sent."
+            )
+        raise LinkNotValid(
+            "used", "This invitation has already been used. Sign in with your e-mail and password."
+        )
     return user
 
 
@@ -241,9 +254,9 @@ def add_member(
     effect when the invitation is accepted. Anyone else gets Dataset.add_users' answer, which does
     not say whether an account exists."""
     link = None
-    if may(dataset.principal, Op.MANAGE_USERS) and dataset.can(Op.MANAGE):
-        if not m.User.objects.filter(email__iexact=(email or "").strip()).exists():
-            link = invite_user(dataset.principal, email, link_for=link_for)
+    known = m.User.objects.filter(email__iexact=(email or "").strip())
+    if may(dataset.principal, Op.MANAGE_USERS) and dataset.can(Op.MANAGE) and not known.exists():
+        link = invite_user(dataset.principal, email, link_for=link_for)
     return dataset.add_users([email], role)[0], link
 
 
@@ -283,7 +296,9 @@ def _keep_an_org_admin(leaving: m.User) -> None:
     """InvalidArgumentError if `leaving` is the last active organisation admin. Locks the active
     admins' rows, so two admins demoting each other at once cannot both succeed."""
     admins = list(
-        m.User.objects.select_for_update().filter(is_active=True, is_org_admin=True).values_list("pk", flat=True)
+        m.User.objects.select_for_update()
+        .filter(is_active=True, is_org_admin=True)
+        .values_list("pk", flat=True)
     )
     if admins == [leaving.pk]:
         raise InvalidArgumentError(
@@ -298,7 +313,9 @@ def password_reset_link(principal: Principal, user_hash: object, *, link_for: Re
     """A one-time link that lets an active account choose a new password."""
     user = user_by_hash(principal, user_hash)
     if is_invitation(user):
-        raise InvalidArgumentError(f"{user.email} has a pending invitation: make a new invitation link instead.")
+        raise InvalidArgumentError(
+            f"{user.email} has a pending invitation: make a new invitation link instead."
+        )
     if not user.is_active:
         raise InvalidArgumentError(f"{user.email} is deactivated: reactivate the account first.")
     url = link_for(str(user.user_hash), default_token_generator.make_token(user))

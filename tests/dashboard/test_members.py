@@ -49,9 +49,10 @@ def test_add_member_does_not_reveal_unknown_addresses(as_user, dataset, ds_admin
 
 
 def test_org_admin_hears_of_unknown_addresses(as_user, dataset, org_admin):
+    """...and invites them (issue 14; the invitation flow: tests/dashboard/test_users.py)."""
     response = as_user(org_admin).post(u("members", dataset), {"email": "nobody@example.com", "role": "1"})
     assert response.status_code == 200
-    assert "No user with e-mail nobody@example.com" in response.content.decode()
+    assert "nobody@example.com had no account: they are invited" in response.content.decode()
 
 
 @pytest.mark.parametrize(
