@@ -13,6 +13,7 @@ from .datasets import Dataset, StorageLocation
 from .data import DataRow, DataRowMember, DataType
 from .storage import FolderMembership, StorageFolder, StorageItem
 from .integrations import CloudIntegration, IntegrationProvider
+from .metadata import MetadataSchema
 from .jobs import DataJob, DataJobUnit, Job, JobStatus, ReEncodeStatus, ReEncodeTask, ReEncodeVideo, UploadSlot
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "IntegrationProvider",
     "Job",
     "JobStatus",
+    "MetadataSchema",
     "PublicKey",
     "ReEncodeStatus",
     "ReEncodeTask",

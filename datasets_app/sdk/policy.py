@@ -43,6 +43,8 @@ class Op(str, Enum):
     SEE_ORGANISATION = "list every dataset and cloud integration of the organisation"
     SEE_SERVER_DIAGNOSTICS = "read the server's health diagnostics"
     CREATE_FOLDERS = "create top-level storage folders"
+    READ_METADATA_SCHEMA = "read the organisation's custom-metadata schema"
+    MANAGE_METADATA_SCHEMA = "change the organisation's custom-metadata schema"
     # Per folder (Files): decided by folder_access.require_folder / require_item. A folder's role
     # comes from its owner, its members, the dataset it mirrors, and the same on every ancestor.
     READ_FILES = "open folders and items, list and search them, get signed URLs"
@@ -53,6 +55,7 @@ class Op(str, Enum):
 
 ORG_OPS = frozenset(
     {Op.MANAGE_INTEGRATIONS, Op.SEE_ORGANISATION, Op.SEE_SERVER_DIAGNOSTICS, Op.MANAGE_USERS, Op.CREATE_FOLDERS}
+    | {Op.READ_METADATA_SCHEMA, Op.MANAGE_METADATA_SCHEMA}
 )
 FOLDER_OPS = frozenset({Op.READ_FILES, Op.WRITE_FILES, Op.MANAGE_FILES})
 
@@ -75,6 +78,9 @@ POLICY: dict[Op, frozenset[Grant]] = {
     Op.MANAGE_USERS: frozenset({Grant.ORG_ADMIN}),
     # Any account may start its own folders (it is their ADMIN); dataset API keys never.
     Op.CREATE_FOLDERS: frozenset({Grant.ORG_ADMIN, Grant.ACCOUNT}),
+    # The schema is the organisation's: every account reads it (to type its metadata), its admins write it.
+    Op.READ_METADATA_SCHEMA: frozenset({Grant.ORG_ADMIN, Grant.ACCOUNT}),
+    Op.MANAGE_METADATA_SCHEMA: frozenset({Grant.ORG_ADMIN}),
     # Organisation admins act as a folder's ADMIN everywhere (Encord's includeOrgAccess).
     Op.READ_FILES: frozenset({Grant.ORG_ADMIN, Grant.FOLDER_ADMIN, Grant.FOLDER_USER}),
     Op.WRITE_FILES: frozenset({Grant.ORG_ADMIN, Grant.FOLDER_ADMIN, Grant.FOLDER_USER}),
