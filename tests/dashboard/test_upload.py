@@ -128,7 +128,7 @@ def test_image_group_keeps_the_chosen_order(as_user, dataset, ds_user):
     run_data_job(m.DataJob.objects.get().pk)
     group = m.DataRow.objects.get(dataset=dataset)
     assert group.data_type == "IMG_GROUP" and group.title == "burst"
-    assert list(group.members.order_by("data_sequence").values_list("item__name", flat=True)) == names
+    assert list(group.members.order_by("data_sequence").values_list("title", flat=True)) == names
     page = c.get(reverse("dashboard:data-row", args=[dataset.dataset_hash, group.data_hash])).content.decode()
     assert page.index("z.png") < page.index("a.png") < page.index("m.png")
 
