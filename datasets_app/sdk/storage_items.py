@@ -388,10 +388,13 @@ def encode_token(value: Any, pk: int) -> str:
 def decode_token(token: str, order: str) -> tuple[Any, int]:
     try:
         value, pk = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        if not isinstance(pk, int) or not isinstance(value, str):
+        # bool is an int, and a pk past 64 bits or a NUL overflow the database, not the check
+        if type(pk) is not int or not 0 < pk < 2**63 or not isinstance(value, str) or "\x00" in value:
             raise ValueError
         if order == "createdAt":
             value = dt.datetime.fromisoformat(value)
+            if value.utcoffset() is None:
+                raise ValueError
         return value, pk
     except (ValueError, TypeError, UnicodeDecodeError):
         raise InvalidArgumentError("pageToken is not one this server gave out.", field="pageToken") from None

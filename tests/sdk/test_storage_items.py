@@ -235,6 +235,10 @@ def test_list_items_bad_token_and_page_size(folder, owner):
         items.list_items(me(owner), folder.folder_uuid, query(page_token="not a token"))
     with pytest.raises(InvalidArgumentError, match="pageSize"):
         items.list_items(me(owner), folder.folder_uuid, query(page_size=1001))
+    # made-up tokens a fuzzer found: a pk past 64 bits, a bool pk, a naive time, a NUL
+    for value, pk, order in [("a", 2**70, "name"), ("a", True, "name"), ("2024-01-01T00:00:00", 1, "createdAt"), ("\x00", 1, "name")]:
+        with pytest.raises(InvalidArgumentError, match="pageToken"):
+            items.list_items(me(owner), folder.folder_uuid, query(order=order, page_token=items.encode_token(value, pk)))
 
 
 def test_list_items_of_an_invisible_folder_is_refused(folder):
