@@ -12,7 +12,7 @@ def sequence_videos_settled(dataset, timeout: float = 90) -> None:
     """Until no image group of the dataset has its sequence video PENDING: a job asked for with
     create_video queues that video when it ends, so the job's DONE comes before the video's file."""
     deadline = time.monotonic() + timeout
-    while m.DataRow.objects.filter(dataset=dataset, sequence_video_status="PENDING").exists():
+    while m.DataRow.objects.filter(dataset=dataset, item__sequence_video_status="PENDING").exists():
         assert time.monotonic() < deadline, "a sequence video stayed PENDING"
         time.sleep(0.1)
 

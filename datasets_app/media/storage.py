@@ -22,16 +22,17 @@ from django.db.models import QuerySet
 logger = logging.getLogger(__name__)
 
 
-def hosted_keys_of(rows: QuerySet) -> list[str]:
-    """Every hosted file key of these rows and their members (originals, thumbnails, re-encodes).
+def hosted_keys_of(items: QuerySet) -> list[str]:
+    """Every hosted file key of these storage items and their members (originals, thumbnails,
+    re-encodes, sequence videos).
 
     Two queries; external URLs are never included, so they are never deleted."""
     from datasets_app.models import DataRowMember
 
     keys: set[str] = set()
-    for row_keys in rows.values_list("storage_key", "thumbnail_key", "original_storage_key", "sequence_video_key"):
-        keys.update(k for k in row_keys if k)
-    for storage_key, thumb in DataRowMember.objects.filter(data_row__in=rows).values_list(
+    for item_keys in items.values_list("storage_key", "thumbnail_key", "original_storage_key", "sequence_video_key"):
+        keys.update(k for k in item_keys if k)
+    for storage_key, thumb in DataRowMember.objects.filter(item__in=items).values_list(
         "storage_key", "thumbnail_key"
     ):
         keys.update(k for k in (storage_key, thumb) if k)
@@ -280,20 +281,21 @@ def walk_keys(prefix: str = "", *, include_partial: bool = False) -> Iterator[st
 
 
 def missing_files(*, batch: int = 1000) -> Iterator[tuple[str, str, str]]:
-    """(data_hash, what, key) for hosted files rows or members point at that storage lacks.
+    """(item_uuid, what, key) for hosted files storage items or their members point at that
+    storage lacks.
 
-    Streams rows in chunks (constant memory); one existence check per key."""
-    from datasets_app.models import DataRow, DataRowMember
+    Streams items in chunks (constant memory); one existence check per key."""
+    from datasets_app.models import DataRowMember, StorageItem
 
-    rows = DataRow.objects.exclude(storage_key="", thumbnail_key="", sequence_video_key="").values_list(
-        "data_hash", "storage_key", "thumbnail_key", "sequence_video_key"
+    rows = StorageItem.objects.exclude(storage_key="", thumbnail_key="", sequence_video_key="").values_list(
+        "item_uuid", "storage_key", "thumbnail_key", "sequence_video_key"
     )
     for data_hash, key, thumb, sequence in rows.iterator(chunk_size=batch):
         for what, k in (("file", key), ("thumbnail", thumb), ("sequence video", sequence)):
             if k and not default_storage.exists(k):
                 yield str(data_hash), what, k
     members = DataRowMember.objects.exclude(storage_key="", thumbnail_key="").values_list(
-        "data_row__data_hash", "storage_key", "thumbnail_key"
+        "item__item_uuid", "storage_key", "thumbnail_key"
     )
     for data_hash, key, thumb in members.iterator(chunk_size=batch):
         for what, k in (("member file", key), ("member thumbnail", thumb)):

@@ -164,7 +164,7 @@ def probe_video(
     source: str | os.PathLike, *, max_pixels: int | None = None, max_frames: int | None = None,
     table_max_bytes: int = 1 << 62,
 ) -> dict:
-    """Facts about a video and its frame-sync verdict, as a JSON-ready dict for DataRow.media_info.
+    """Facts about a video and its frame-sync verdict, as a JSON-ready dict for StorageItem.media_info.
 
     `source` is a local path or an http(s) URL; only packet headers are demuxed (plus one decoded
     frame), so memory stays small whatever the file size. Keys:

@@ -62,16 +62,28 @@ class UserClient:
         dataset_description: str | None = None,
         create_backing_folder: bool = True,
     ) -> orm.CreateDatasetResponse:
-        """Creates a dataset whose creator is its ADMIN. Two queries."""
+        """Creates a dataset whose creator is its ADMIN. With `create_backing_folder` (the default)
+        it is a mirror: a top-level storage folder named after it, owned by the creator, holds its
+        items (backing_folder_uuid); without, a plain dataset (backing_folder_uuid None) whose rows
+        are linked items. Two or three queries."""
         title = clean_title(dataset_title)
         description = clean_description(dataset_description)
         try:
             storage = orm.StorageLocation.parse(dataset_type)
         except ValueError as exc:
             raise InvalidArgumentError(str(exc), field="dataset_type") from None
+        if not isinstance(create_backing_folder, bool):
+            raise InvalidArgumentError("create_backing_folder must be true or false.", field="create_backing_folder")
         with transaction.atomic():
+            folder = (
+                m.StorageFolder.objects.create(name=title, owner=self.user) if create_backing_folder else None
+            )
             ds = m.Dataset.objects.create(
-                title=title, description=description, storage_location=storage, created_by=self.user
+                title=title,
+                description=description,
+                storage_location=storage,
+                created_by=self.user,
+                backing_folder=folder,
             )
             m.DatasetMembership.objects.create(dataset=ds, user=self.user, role=m.DatasetUserRole.ADMIN)
         return orm.CreateDatasetResponse(
@@ -79,7 +91,7 @@ class UserClient:
             type=storage,
             dataset_hash=str(ds.dataset_hash),
             user_hash=str(self.user.user_hash),
-            backing_folder_uuid=str(ds.backing_folder_uuid),
+            backing_folder_uuid=convert.uuid_or_none(ds.backing_folder_uuid),
         )
 
     def visible_datasets(self, *, include_org_access: bool = False) -> QuerySet[m.Dataset]:
@@ -88,7 +100,7 @@ class UserClient:
             qs = m.Dataset.objects.annotate(user_role=role_subquery(self.user))
         else:
             qs = m.Dataset.objects.filter(memberships__user=self.user).annotate(user_role=F("memberships__role"))
-        return qs.select_related("created_by")
+        return qs.select_related("created_by", "backing_folder")
 
     def get_datasets(
         self,

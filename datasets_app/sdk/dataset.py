@@ -14,9 +14,10 @@ from django.utils import timezone
 from datasets_app import crypto
 from datasets_app import models as m
 
-from . import convert, orm, queue
+from . import convert, orm
 from .dicom_slices import DicomSlicesMixin
 from .exceptions import AuthenticationError, InvalidArgumentError, ResourceNotFoundError
+from .item_deletion import dataset_delete, dataset_rows_delete
 from .policy import (
     Op,
     Principal,
@@ -129,8 +130,9 @@ class Dataset(UploadsMixin, ReEncodeMixin, DicomSlicesMixin):
         return orm.StorageLocation(self._ds.storage_location)
 
     @property
-    def backing_folder_uuid(self) -> str:
-        return str(self._ds.backing_folder_uuid)
+    def backing_folder_uuid(self) -> str | None:
+        """The backing folder's uuid (a mirror dataset), None for a plain dataset."""
+        return convert.uuid_or_none(self._ds.backing_folder_uuid)
 
     @property
     def user_role(self) -> orm.DatasetUserRole | None:
@@ -168,13 +170,13 @@ class Dataset(UploadsMixin, ReEncodeMixin, DicomSlicesMixin):
         data_types: Iterable[orm.DataType | str] | None = None,
         data_hashes: Iterable[str] | None = None,
     ) -> QuerySet[m.DataRow]:
-        """The rows matching the filters (AND), oldest first; checks READ. Lazy."""
+        """The rows matching the filters (AND), oldest first, with their items; checks READ. Lazy."""
         ds = self._require(Op.READ)
         conditions = Q(dataset=ds)
         if (v := clean_optional_str(title_eq, "title_eq")) is not None:
-            conditions &= Q(title=v)
+            conditions &= Q(item__name=v)
         if (v := clean_like(title_like, "title_like")) is not None:
-            conditions &= Q(title__ilike=v)
+            conditions &= Q(item__name__ilike=v)
         if (when := clean_datetime(created_before, "created_before")) is not None:
             conditions &= Q(created_at__lt=when)
         if (when := clean_datetime(created_after, "created_after")) is not None:
@@ -184,11 +186,15 @@ class Dataset(UploadsMixin, ReEncodeMixin, DicomSlicesMixin):
                 types = {orm.DataType.parse(t).value for t in clean_list(data_types, "data_types", max_items=20)}
             except ValueError as exc:
                 raise InvalidArgumentError(str(exc), field="data_types") from None
-            conditions &= Q(data_type__in=types)
+            conditions &= Q(item__item_type__in=types)
         if data_hashes is not None:
             hashes = [parse_hash(h, "data_hash") for h in clean_list(data_hashes, "data_hashes")]
             conditions &= Q(data_hash__in=hashes)
-        return m.DataRow.objects.filter(conditions).select_related("integration").order_by("created_at", "id")
+        return (
+            m.DataRow.objects.filter(conditions)
+            .select_related("item", "item__integration")
+            .order_by("created_at", "id")
+        )
 
     def data_rows_page(
         self,
@@ -234,7 +240,7 @@ class Dataset(UploadsMixin, ReEncodeMixin, DicomSlicesMixin):
     def _get_row(self, data_hash: str, op: Op) -> m.DataRow:
         ds = self._require(op)
         row = (
-            m.DataRow.objects.select_related("integration")
+            m.DataRow.objects.select_related("item", "item__integration")
             .filter(dataset=ds, data_hash=parse_hash(data_hash, "data_hash"))
             .first()
         )
@@ -379,21 +385,23 @@ class Dataset(UploadsMixin, ReEncodeMixin, DicomSlicesMixin):
     def update_data_row(
         self, data_hash: str, *, title: str | None = None, client_metadata: dict | None = None
     ) -> tuple[list[str], orm.DataRow | None]:
-        """Sets the given fields (metadata replaces, it does not merge); returns what changed and
-        the row as it now is, or None for a principal that may not read rows (a WRITE-only key):
-        writing a row must not be a way to read it."""
+        """Sets the given fields (metadata replaces, it does not merge) on the row's storage item, so
+        every dataset linking it sees them; returns what changed and the row as it now is, or None
+        for a principal that may not read rows (a WRITE-only key): writing a row must not be a way
+        to read it."""
         row = self._get_row(data_hash, Op.WRITE_DATA)
+        item = row.item
         updated: list[str] = []
         if title is not None:
-            row.title = clean_title(title)
+            item.name = clean_title(title)
             updated.append("data_title")
         if client_metadata is not None:
             if not isinstance(client_metadata, dict):
                 raise InvalidArgumentError("client_metadata must be a JSON object.", field="client_metadata")
-            row.client_metadata = client_metadata
+            item.client_metadata = client_metadata
             updated.append("client_metadata")
         if updated:
-            row.save(update_fields=["title", "client_metadata", "last_edited_at"])
+            item.save(update_fields=["name", "client_metadata", "last_edited_at"])
             m.Dataset.objects.filter(pk=row.dataset_id).update(last_edited_at=timezone.now())
         return updated, (convert.data_row(row) if self.can(Op.READ) else None)
 
@@ -406,22 +414,18 @@ class Dataset(UploadsMixin, ReEncodeMixin, DicomSlicesMixin):
         return True
 
     def delete_data(self, data_hashes: Iterable[str] | str) -> int:
-        """Deletes the rows at once (hashes of other datasets are ignored); hosted files follow in a
-        job after commit. Returns how many rows went."""
+        """Deletes the rows at once (hashes of other datasets are ignored). A mirror dataset's rows
+        take their items along (unless another dataset links one), whose hosted files follow in a
+        job after commit; a plain dataset's rows are links, and only the links go
+        (sdk/item_deletion.py). Returns how many rows went."""
         ds = self._require(Op.DELETE_DATA)
         if isinstance(data_hashes, str):
             data_hashes = [data_hashes]
         hashes = [parse_hash(h, "data_hash") for h in clean_list(data_hashes, "data_hashes")]
-        from datasets_app.media import storage
-
         with transaction.atomic():
-            rows = m.DataRow.objects.filter(dataset=ds, data_hash__in=hashes)
-            keys = storage.hosted_keys_of(rows)
-            count = rows.count()
-            rows.delete()
+            count = dataset_rows_delete(ds, m.DataRow.objects.filter(dataset=ds, data_hash__in=hashes))
             if count:
                 m.Dataset.objects.filter(pk=ds.pk).update(last_edited_at=timezone.now())
-            queue.delete_files_after_commit(keys)
         return count
 
     # ---- dataset itself (ADMIN) ---------------------------------------------------------------
@@ -437,14 +441,12 @@ class Dataset(UploadsMixin, ReEncodeMixin, DicomSlicesMixin):
         ds.save(update_fields=["title", "description", "last_edited_at"])
 
     def delete(self) -> None:
-        """Deletes the dataset, its rows, keys and jobs; hosted files follow after commit."""
+        """Deletes the dataset, its rows, keys and jobs. A mirror's backing folder loses the items
+        no other dataset links (hosted files follow after commit), and goes if then empty; a plain
+        dataset's linked items stay (sdk/item_deletion.py)."""
         ds = self._require(Op.MANAGE)
-        from datasets_app.media import storage
-
         with transaction.atomic():
-            keys = storage.hosted_keys_of(m.DataRow.objects.filter(dataset=ds))
-            ds.delete()
-            queue.delete_files_after_commit(keys)
+            dataset_delete(ds)
 
     # ---- members ----------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from .units import (
     KIND_IMAGE,
     KIND_IMAGE_GROUP,
     KIND_VIDEO,
+    Destination,
     FileFacts,
     UnitFile,
     UnitSpec,
@@ -119,8 +120,8 @@ def _existing_by_sha(job: m.DataJob, shas: list[str]) -> dict[str, str]:
         return {}
     found = {}
     for sha, data_hash in (
-        m.DataRow.objects.filter(dataset_id=job.dataset_id, sha256__in=shas)
-        .values_list("sha256", "data_hash")
+        m.DataRow.objects.filter(dataset_id=job.dataset_id, item__sha256__in=shas)
+        .values_list("item__sha256", "data_hash")
         .order_by("created_at")
     ):
         found.setdefault(sha, str(data_hash))
@@ -148,7 +149,7 @@ def _process_single(job: m.DataJob, unit: m.DataJobUnit, spec: UnitSpec) -> None
         _skip_duplicate(job, unit, spec.title, existing, spec.client_metadata)
         return
     _save_thumbnails([facts])
-    row = single_row(dataset_id=job.dataset_id, spec=spec, title=spec.title, facts=facts, place=facts.place)
+    row = single_row(dest=Destination.of_job(job), spec=spec, title=spec.title, facts=facts, place=facts.place)
     commit_unit(job, unit, rows=[row], members={}, results=[unit_result(row, existing)])
 
 
@@ -171,6 +172,7 @@ def _process_image_group(job: m.DataJob, unit: m.DataJobUnit, spec: UnitSpec) ->
         _skip_duplicate(job, unit, base_title, existing[next(iter(digests.values()))], spec.client_metadata)
         return
     rows, members, results = [], {}, []
+    dest = Destination.of_job(job)
     for (w, h), files in groups.items():
         digest = digests[(w, h)]
         if job.skip_duplicates and digest in existing:
@@ -179,7 +181,7 @@ def _process_image_group(job: m.DataJob, unit: m.DataJobUnit, spec: UnitSpec) ->
         _save_thumbnails(files)
         title = base_title if len(groups) == 1 else f"{base_title} ({w}x{h})"
         place = {"sha256": digest, "thumbnail_key": files[0].place["thumbnail_key"]}
-        row, group_members = image_group_row(dataset_id=job.dataset_id, spec=spec, title=title, files=files, place=place)
+        row, group_members = image_group_row(dest=dest, spec=spec, title=title, files=files, place=place)
         rows.append(row)
         members[row.data_hash] = group_members
         results.append(unit_result(row, existing.get(digest)))
@@ -195,7 +197,7 @@ def _process_dicom(job: m.DataJob, unit: m.DataJobUnit, spec: UnitSpec) -> None:
         _skip_duplicate(job, unit, title, existing, spec.client_metadata)
         return
     place = {"sha256": digest, "thumbnail_key": _dicom_thumbnail(ordered[0].place["storage_key"])}
-    row, members = dicom_row(dataset_id=job.dataset_id, spec=spec, title=title, files=ordered, place=place)
+    row, members = dicom_row(dest=Destination.of_job(job), spec=spec, title=title, files=ordered, place=place)
     commit_unit(job, unit, rows=[row], members={row.data_hash: members}, results=[unit_result(row, existing)])
 
 

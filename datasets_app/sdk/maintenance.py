@@ -45,10 +45,11 @@ def expire_upload_slots(*, now: dt.datetime | None = None, batch: int = 500) -> 
 
 
 def _referenced(keys: list[str]) -> set[str]:
-    """Which of these keys a row, member, upload slot or re-encode output points at. Eight queries."""
+    """Which of these keys a storage item, member, upload slot or re-encode output points at. Eight
+    queries."""
     found: set[str] = set()
     for model, fields in (
-        (m.DataRow, ("storage_key", "thumbnail_key", "original_storage_key", "sequence_video_key")),
+        (m.StorageItem, ("storage_key", "thumbnail_key", "original_storage_key", "sequence_video_key")),
         (m.DataRowMember, ("storage_key", "thumbnail_key")),
         (m.UploadSlot, ("object_key",)),
         (m.ReEncodeVideo, ("output_key",)),

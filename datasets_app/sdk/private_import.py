@@ -23,7 +23,7 @@ from datasets_app import models as m
 from datasets_app.media import cloud
 from datasets_app.media.probe import MediaError
 
-from .bulk_insert import blank_row, fast_insert, fast_mark_done
+from .bulk_insert import blank_row, fast_insert, fast_insert_linked, fast_mark_done
 from .exceptions import InvalidArgumentError
 from .job_status import rows_or_raise
 from .policy import Op, Principal
@@ -34,12 +34,14 @@ from .units import (
     KIND_DICOM,
     KIND_IMAGE,
     KIND_VIDEO,
+    Destination,
     FileFacts,
     UnitSpec,
     by_resolution,
     dicom_order,
     dicom_row,
     image_group_row,
+    require_backing_folder,
     single_row,
 )
 from .unit_outcomes import cancel_pending, commit_unit, enqueue_data_job, finish_data_job, record_unit_error, unit_result
@@ -60,9 +62,9 @@ def _existing_urls(ds: m.Dataset, urls: set[str]) -> set[str]:
     ordered = sorted(urls)
     for start in range(0, len(ordered), 10_000):
         chunk = ordered[start : start + 10_000]
-        found.update(m.DataRow.objects.filter(dataset=ds, url__in=chunk).values_list("url", flat=True))
+        found.update(m.DataRow.objects.filter(dataset=ds, item__url__in=chunk).values_list("item__url", flat=True))
         found.update(
-            m.DataRowMember.objects.filter(data_row__dataset=ds, url__in=chunk).values_list("url", flat=True)
+            m.DataRowMember.objects.filter(item__rows__dataset=ds, url__in=chunk).values_list("url", flat=True)
         )
     return found
 
@@ -86,27 +88,28 @@ def _upsert_metadata(ds: m.Dataset, skipped: list[Entry]) -> int:
     """Gives the existing items that skipped entries name their document's clientMetadata (entries
     without clientMetadata leave theirs alone). A single item is found by its URL, a group or
     series by the URL of its first frame. Bulk: one SELECT per table and one UPDATE per 1,000 rows.
-    Returns how many rows changed."""
+    Returns how many items changed (the metadata is the item's: every dataset linking it sees it)."""
     wanted = {e.urls[0]: e.client_metadata for e in skipped if e.metadata_given}
     if not wanted:
         return 0
-    rows: dict[int, m.DataRow] = {}
+    items: dict[int, m.StorageItem] = {}
     urls = list(wanted)
+    linked = m.StorageItem.objects.filter(rows__dataset=ds)
     for start in range(0, len(urls), 10_000):
         chunk = urls[start : start + 10_000]
-        for row in m.DataRow.objects.filter(dataset=ds, url__in=chunk).only("pk", "url", "client_metadata"):
-            row.client_metadata = wanted[row.url]
-            rows[row.pk] = row
-        members = m.DataRowMember.objects.filter(data_row__dataset=ds, data_sequence=0, url__in=chunk)
-        member_urls = dict(members.values_list("data_row_id", "url"))
-        for row in m.DataRow.objects.filter(pk__in=member_urls).only("pk", "client_metadata"):
-            row.client_metadata = wanted[member_urls[row.pk]]
-            rows[row.pk] = row
-    changed = list(rows.values())
+        for item in linked.filter(url__in=chunk).only("pk", "url", "client_metadata"):
+            item.client_metadata = wanted[item.url]
+            items[item.pk] = item
+        members = m.DataRowMember.objects.filter(item__rows__dataset=ds, data_sequence=0, url__in=chunk)
+        member_urls = dict(members.values_list("item_id", "url"))
+        for item in m.StorageItem.objects.filter(pk__in=member_urls).only("pk", "client_metadata"):
+            item.client_metadata = wanted[member_urls[item.pk]]
+            items[item.pk] = item
+    changed = list(items.values())
     now = timezone.now()
-    for row in changed:
-        row.last_edited_at = now
-    m.DataRow.objects.bulk_update(changed, ["client_metadata", "last_edited_at"], batch_size=1000)
+    for item in changed:
+        item.last_edited_at = now
+    m.StorageItem.objects.bulk_update(changed, ["client_metadata", "last_edited_at"], batch_size=1000)
     return len(changed)
 
 
@@ -125,6 +128,7 @@ def add_private_data_start(
     Queries: the policy check, the integration, (with skip_duplicate_urls) one per 10,000 URLs,
     then one insert of the job and bulk inserts of its units (and of the rows needing no probe)."""
     ds = dataset._require(Op.WRITE_DATA)
+    require_backing_folder(ds)
     principal: Principal = dataset.principal
     if not isinstance(ignore_errors, bool):
         raise InvalidArgumentError("ignore_errors must be true or false.", field="ignore_errors")
@@ -163,11 +167,13 @@ def add_private_data_start(
             )
             for i, entry in enumerate(entries)
         ]
-        # Entries with trusted metadata need no reading: write their rows now and record the units.
+        # Entries with trusted metadata need no reading: write their items and rows now and record
+        # the units.
         ready = [(u, e) for u, e in zip(units, entries) if e.metadata is not None]
+        dest = Destination(dataset_id=ds.pk, folder_id=ds.backing_folder_id, owner_id=user.pk if user else None)
         rows = []
         for unit, entry in ready:
-            row = _row_from_metadata(ds, integration, entry)
+            row = _row_from_metadata(dest, integration, entry)
             unit.status = m.JobStatus.DONE
             unit.started_at = unit.finished_at = now
             unit.results = [unit_result(row)]
@@ -176,8 +182,8 @@ def add_private_data_start(
         if rows:
             unit_ids = dict(m.DataJobUnit.objects.filter(job=job).values_list("index", "id"))
             for unit, row in rows:
-                row.created_by_job_id = unit_ids[unit.index]
-            fast_insert([r for _, r in rows], now=now, model=m.DataRow)
+                row.created_by_job_id = row.item.created_by_job_id = unit_ids[unit.index]
+            fast_insert_linked([r for _, r in rows], now=now)
             m.Dataset.objects.filter(pk=ds.pk).update(last_edited_at=now)
         if len(ready) == len(units):
             m.DataJob.move(job.pk, m.JobStatus.PENDING, m.JobStatus.DONE, finished_at=now)
@@ -193,14 +199,16 @@ def add_private_data_start(
 _TRUSTED_INFO = {"source": "customer metadata"}
 
 
-def _row_from_metadata(ds: m.Dataset, integration: m.CloudIntegration, entry: Entry):
+def _row_from_metadata(dest: Destination, integration: m.CloudIntegration, entry: Entry):
+    """A blank_row of a DataRow whose `item` is a blank_row of its StorageItem (for fast_insert_linked)."""
     md = entry.metadata or {}
     video = entry.data_type == m.DataType.VIDEO
-    return blank_row(
-        m.DataRow,
-        dataset_id=ds.pk,
-        title=title_for(entry),
-        data_type=entry.data_type,
+    item = blank_row(
+        m.StorageItem,
+        folder_id=dest.folder_id,
+        owner_id=dest.owner_id,
+        name=title_for(entry),
+        item_type=entry.data_type,
         file_size=md.get("file_size"),
         mime_type=md.get("mime_type", ""),
         width=md.get("width"),
@@ -213,16 +221,17 @@ def _row_from_metadata(ds: m.Dataset, integration: m.CloudIntegration, entry: En
         integration_id=integration.pk,
         media_info=_TRUSTED_INFO,
     )
+    return blank_row(m.DataRow, dataset_id=dest.dataset_id, item=item)
 
 
 
 
 def _rows_for(
-    unit: m.DataJobUnit, integration: m.CloudIntegration, probed: list[FileFacts]
+    unit: m.DataJobUnit, integration: m.CloudIntegration, probed: list[FileFacts], dest: Destination
 ) -> tuple[list[m.DataRow], list[m.DataRowMember]]:
-    """The unit's rows from its probed objects (sdk/units.py's builders; members point at their row)."""
+    """The unit's rows and their (unsaved) items from its probed objects (sdk/units.py's builders;
+    members point at their item)."""
     spec = UnitSpec.from_json(unit.spec)
-    ds_id = unit.job.dataset_id
     base_title = spec.title or spec.sources[0].rsplit("/", 1)[-1]
 
     def place(files: list[FileFacts]) -> dict:
@@ -230,16 +239,16 @@ def _rows_for(
 
     if spec.kind in (KIND_VIDEO, KIND_IMAGE):
         facts = probed[0]
-        row = single_row(dataset_id=ds_id, spec=spec, title=base_title, facts=facts, place=place(probed))
+        row = single_row(dest=dest, spec=spec, title=base_title, facts=facts, place=place(probed))
         built = [(row, [])]
     elif spec.kind == KIND_DICOM:
         ordered = dicom_order(probed)
-        built = [dicom_row(dataset_id=ds_id, spec=spec, title=base_title, files=ordered, place=place(ordered))]
+        built = [dicom_row(dest=dest, spec=spec, title=base_title, files=ordered, place=place(ordered))]
     else:
         groups = by_resolution(probed)
         built = [
             image_group_row(
-                dataset_id=ds_id,
+                dest=dest,
                 spec=spec,
                 title=base_title if len(groups) == 1 else f"{base_title} ({w}x{h})",
                 files=files,
@@ -249,10 +258,10 @@ def _rows_for(
         ]
     rows, members = [], []
     for row, row_members in built:
-        row.created_by_job_id = unit.pk
+        row.created_by_job_id = row.item.created_by_job_id = unit.pk
         rows.append(row)
         for member in row_members:
-            member.data_row = row
+            member.item = row.item
         members += row_members
     return rows, members
 
@@ -277,11 +286,12 @@ def process_private_unit(unit: m.DataJobUnit) -> list[dict]:
         probed = future.result()
     except PrivateDataError as exc:
         raise MediaError(exc.message) from None
-    rows, members = _rows_for(unit, integration, probed)
+    rows, members = _rows_for(unit, integration, probed, Destination.of_job(unit.job))
     results = [unit_result(r) for r in rows]
+    row_of_item = {id(r.item): r for r in rows}
     by_row: dict = {}
     for member in members:
-        by_row.setdefault(member.data_row.data_hash, []).append(member)
+        by_row.setdefault(row_of_item[id(member.item)].data_hash, []).append(member)
     if not commit_unit(unit.job, unit, rows=rows, members=by_row, results=results):
         # Another delivery recorded this unit first; its rows stand, ours were never written.
         return list(m.DataJobUnit.objects.values_list("results", flat=True).get(pk=unit.pk) or [])
@@ -295,6 +305,7 @@ def _write_probed(futures: list[tuple[m.DataJobUnit, Future]]) -> dict[int, list
         return out
     todo = [u for u, _ in futures]
     integration = _job_integration(todo[0].job)
+    dest = Destination.of_job(todo[0].job)
     built: list[tuple[m.DataJobUnit, list[m.DataRow], list[m.DataRowMember]]] = []
     for unit, future in futures:
         try:
@@ -302,7 +313,7 @@ def _write_probed(futures: list[tuple[m.DataJobUnit, Future]]) -> dict[int, list
         except PrivateDataError as exc:
             out[unit.pk] = exc
             continue
-        rows, members = _rows_for(unit, integration, probed)
+        rows, members = _rows_for(unit, integration, probed, dest)
         built.append((unit, rows, members))
     if not built:
         return out
@@ -315,13 +326,9 @@ def _write_probed(futures: list[tuple[m.DataJobUnit, Future]]) -> dict[int, list
             .values_list("pk", flat=True)
         )
         fresh = [(u, rows, mbs) for u, rows, mbs in built if u.pk in pending]
-        # Rows with members need their primary keys back (ORM); plain rows take the fast path.
-        m.DataRow.objects.bulk_create([r for _, rows, mbs in fresh if mbs for r in rows], batch_size=2000)
-        fast_insert([r for _, rows, mbs in fresh if not mbs for r in rows], now=now)
-        members = [mb for _, _, mbs in fresh for mb in mbs]
-        for member in members:
-            member.data_row_id = member.data_row.pk
-        m.DataRowMember.objects.bulk_create(members, batch_size=2000)
+        fast_insert_linked(
+            [r for _, rows, _ in fresh for r in rows], now=now, members=[mb for _, _, mbs in fresh for mb in mbs]
+        )
         for unit, rows, _ in fresh:
             unit.status, unit.results, unit.finished_at = m.JobStatus.DONE, [unit_result(r) for r in rows], now
             out[unit.pk] = unit.results
@@ -340,14 +347,16 @@ def run_private_job(job_id: int) -> str:
     updates, so a second run changes nothing); the final status is settled by
     unit_outcomes.finish_data_job exactly as for uploads. Returns the job's status."""
     job = (
-        m.DataJob.objects.select_related("integration").filter(pk=job_id, kind=m.DataJob.KIND_PRIVATE).first()
+        m.DataJob.objects.select_related("integration", "dataset")
+        .filter(pk=job_id, kind=m.DataJob.KIND_PRIVATE)
+        .first()
     )
     if job is None:
         return "MISSING"
     if job.is_terminal:
         return job.status
     units = list(
-        m.DataJobUnit.objects.select_related("job", "job__integration")
+        m.DataJobUnit.objects.select_related("job", "job__integration", "job__dataset")
         .filter(job=job, status=m.JobStatus.PENDING)
         .order_by("index")
     )

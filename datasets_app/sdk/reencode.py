@@ -132,7 +132,7 @@ class ReEncodeMixin:
             # Serialise identical requests of this dataset so a retry finds the first one's task.
             m.Dataset.objects.select_for_update().filter(pk=ds.pk).first()
             rows = list(
-                m.DataRow.objects.filter(dataset=ds, data_hash__in=hashes, data_type=m.DataType.VIDEO)
+                m.DataRow.objects.filter(dataset=ds, data_hash__in=hashes, item__item_type=m.DataType.VIDEO)
                 .order_by("created_at", "id")
                 .only("id", "data_hash")
             )
@@ -204,7 +204,7 @@ class ReEncodeMixin:
                 error=v.error,
                 bucket_path=v.output_key,
             )
-            for v in task.videos.select_related("data_row").order_by("id")
+            for v in task.videos.select_related("data_row__item").order_by("id")
         ]
         return ReEncodeTaskProgress(
             task_id=task.pk,

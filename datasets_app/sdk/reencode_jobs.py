@@ -111,9 +111,9 @@ def probe_row(row: m.DataRow) -> dict:
         info = {"verdict": vid.VERDICT_UNKNOWN, "reasons": [str(exc)], "frame_table": None}
     kept = {k: v for k, v in (row.media_info or {}).items() if k == "original"}
     info = {**info, **kept}
-    # Only if the row still points at the file probed (a re-encode may have replaced it meanwhile).
-    m.DataRow.objects.filter(pk=row.pk, storage_key=row.storage_key, url=row.url).update(media_info=info)
-    row.media_info = info
+    # Only if the item still points at the file probed (a re-encode may have replaced it meanwhile).
+    m.StorageItem.objects.filter(pk=row.item_id, storage_key=row.storage_key, url=row.url).update(media_info=info)
+    row.item.media_info = info
     return info
 
 
@@ -122,8 +122,8 @@ def probe_row_once(data_hash: str) -> str:
     stores it; returns the verdict ("MISSING" when the row is gone). A row that has a verdict by
     now is left alone, so a redelivery or a second request's task costs one query."""
     row = (
-        m.DataRow.objects.select_related("dataset", "integration")
-        .filter(data_hash=data_hash, data_type=m.DataType.VIDEO)
+        m.DataRow.objects.select_related("dataset", "item", "item__integration")
+        .filter(data_hash=data_hash, item__item_type=m.DataType.VIDEO)
         .first()
     )
     if row is None:
@@ -194,7 +194,7 @@ def _encode(
 def reencode_part(part: m.ReEncodeVideo) -> None:
     """Re-encodes one video of a task and records the result (DONE or ERROR with the reason)."""
     row = (
-        m.DataRow.objects.select_related("dataset", "integration").filter(pk=part.data_row_id).first()
+        m.DataRow.objects.select_related("dataset", "item", "item__integration").filter(pk=part.data_row_id).first()
         if part.data_row_id
         else None
     )
@@ -248,7 +248,8 @@ def _record(part: m.ReEncodeVideo, row: m.DataRow, *, key: str, size: int, new_i
                 fields["original_storage_key"] = row.storage_key
             elif row.url:
                 fields["original_url"] = row.url
-        m.DataRow.objects.filter(pk=row.pk).update(**fields, last_edited_at=timezone.now())
+        # The item's file changes: every dataset linking it sees the re-encoded video.
+        m.StorageItem.objects.filter(pk=row.item_id).update(**fields, last_edited_at=timezone.now())
 
 
 def finish_task(task_id: int) -> str:

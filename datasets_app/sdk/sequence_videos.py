@@ -19,6 +19,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from datasets_app import models as m
@@ -44,9 +45,9 @@ def queue_for_job(job: m.DataJob) -> int:
     """Queues a video for each group this job created that asked for one (after commit)."""
     hashes = [
         str(h)
-        for h in m.DataRow.objects.filter(created_by_job__job=job, sequence_video_status=PENDING).values_list(
-            "data_hash", flat=True
-        )
+        for h in m.DataRow.objects.filter(
+            created_by_job__job=job, item__sequence_video_status=PENDING
+        ).values_list("data_hash", flat=True)
     ]
     for data_hash in hashes:
         queue.enqueue(queue.MAKE_SEQUENCE_VIDEO, data_hash)
@@ -54,11 +55,12 @@ def queue_for_job(job: m.DataJob) -> int:
 
 
 def make_sequence_video(data_hash: str) -> str:
-    """Makes the video of one image group; returns the row's sequence status ("MISSING" when the
-    row is gone). Safe to run twice: a finished row is left alone."""
+    """Makes the video of one image group (a row's item: the video is the item's, so every dataset
+    linking it sees it); returns its sequence status ("MISSING" when the row is gone). Safe to run
+    twice: a finished item is left alone."""
     row = (
-        m.DataRow.objects.select_related("dataset", "integration")
-        .filter(data_hash=data_hash, data_type=m.DataType.IMG_GROUP)
+        m.DataRow.objects.select_related("dataset", "item", "item__integration")
+        .filter(data_hash=data_hash, item__item_type=m.DataType.IMG_GROUP)
         .first()
     )
     if row is None:
@@ -92,13 +94,13 @@ def make_sequence_video(data_hash: str) -> str:
     except Exception as exc:  # noqa: BLE001 - a bug must not leave the row PENDING for ever
         logger.exception("sequence video of %s failed", data_hash)
         _record(row, ERROR, details={"error": f"Could not make the video ({type(exc).__name__}: {exc})."})
-    return m.DataRow.objects.filter(pk=row.pk).values_list("sequence_video_status", flat=True).first()
+    return m.StorageItem.objects.filter(pk=row.item_id).values_list("sequence_video_status", flat=True).first()
 
 
 def _record(row: m.DataRow, status: str, *, key: str = "", details: dict) -> None:
     info = dict(row.media_info or {})
     info["sequence_video"] = details
-    m.DataRow.objects.filter(pk=row.pk, sequence_video_status=PENDING).update(
+    m.StorageItem.objects.filter(pk=row.item_id, sequence_video_status=PENDING).update(
         sequence_video_status=status, sequence_video_key=key, media_info=info, last_edited_at=timezone.now()
     )
 
@@ -182,12 +184,18 @@ def _encode(row: m.DataRow, members: list[m.DataRowMember], output: str, rate: F
 
 
 def requeue_stuck(cutoff, now) -> int:
-    """Queues again the groups still PENDING whose row has not moved since `cutoff` (beat)."""
+    """Queues again the groups still PENDING whose item has not moved since `cutoff` (beat), each
+    by the first row linking it (the task's argument); items no row links are left alone."""
     queued = 0
-    stuck = m.DataRow.objects.filter(sequence_video_status=PENDING, last_edited_at__lt=cutoff)
-    for pk, data_hash in stuck.values_list("pk", "data_hash")[:1000]:
+    first_row = m.DataRow.objects.filter(item=OuterRef("pk")).order_by("created_at", "id").values("data_hash")[:1]
+    stuck = (
+        m.StorageItem.objects.filter(sequence_video_status=PENDING, last_edited_at__lt=cutoff)
+        .annotate(first_row=Subquery(first_row))
+        .exclude(first_row=None)
+    )
+    for pk, data_hash in stuck.values_list("pk", "first_row")[:1000]:
         with transaction.atomic():
-            claimed = m.DataRow.objects.filter(
+            claimed = m.StorageItem.objects.filter(
                 pk=pk, sequence_video_status=PENDING, last_edited_at__lt=cutoff
             ).update(last_edited_at=now)
             if claimed != 1:

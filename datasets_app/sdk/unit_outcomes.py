@@ -15,6 +15,7 @@ from datasets_app import models as m
 from datasets_app.media import storage
 
 from . import queue
+from .item_deletion import data_rows_delete
 from .sequence_videos import queue_for_job
 
 logger = logging.getLogger(__name__)
@@ -61,8 +62,10 @@ def commit_unit(
     results: list[dict],
     upsert: list[tuple[str, dict]] | None = None,
 ) -> bool:
-    """Creates the unit's rows and marks it DONE, atomically; False (and no rows) if another
-    delivery finished it first."""
+    """Creates the unit's items (`row.item`, unsaved), the rows linking them and the items'
+    members (by the row's data_hash), and marks it DONE, atomically; False (and nothing created)
+    if another delivery finished it first. `upsert`: (data_hash, metadata) of existing rows whose
+    items take that metadata."""
     now = timezone.now()
     with transaction.atomic():
         claimed = m.DataJobUnit.objects.filter(pk=unit.pk, status=m.JobStatus.PENDING).update(
@@ -72,36 +75,35 @@ def commit_unit(
             return False
         if rows:
             for row in rows:
-                row.created_by_job_id = unit.pk
+                row.created_by_job_id = row.item.created_by_job_id = unit.pk
+            m.StorageItem.objects.bulk_create([row.item for row in rows])
             m.DataRow.objects.bulk_create(rows)
             by_hash = {r.data_hash: r for r in rows}
             all_members = []
             for data_hash, group in members.items():
                 for mem in group:
-                    mem.data_row = by_hash[data_hash]
+                    mem.item = by_hash[data_hash].item
                     all_members.append(mem)
             if all_members:
                 m.DataRowMember.objects.bulk_create(all_members, batch_size=2000)
         for data_hash, metadata in upsert or []:
-            m.DataRow.objects.filter(dataset_id=job.dataset_id, data_hash=data_hash).update(
-                client_metadata=metadata
+            m.StorageItem.objects.filter(rows__dataset_id=job.dataset_id, rows__data_hash=data_hash).update(
+                client_metadata=metadata, last_edited_at=now
             )
         m.Dataset.objects.filter(pk=job.dataset_id).update(last_edited_at=now)
     return True
 
 
-
-
 def unit_result(row: m.DataRow, duplicate_of: str | None = None) -> dict:
+    """A unit's result for one row; `row.item` may be a model or a bulk_insert.blank_row."""
     out = {
         "data_hash": str(row.data_hash),
-        "title": row.title,
-        "backing_item_uuid": str(row.backing_item_uuid),
+        "title": row.item.name,
+        "backing_item_uuid": str(row.item.item_uuid),
     }
     if duplicate_of:
         out["duplicate_of"] = duplicate_of
     return out
-
 
 
 def cancel_pending(job: m.DataJob, reason: str) -> None:
@@ -133,14 +135,13 @@ def finish_data_job(job: m.DataJob) -> str:
                 job.pk, m.JobStatus.PENDING, m.JobStatus.ERROR, message="At least one item failed; nothing was added."
             )
             if claimed:
+                # Nothing half-added: the job's rows go, and the items its units created with them.
                 rows = m.DataRow.objects.filter(dataset_id=job.dataset_id, created_by_job__job=job)
-                keys = storage.hosted_keys_of(rows)
-                rows.delete()
+                data_rows_delete(rows, with_items=True)
                 m.DataJobUnit.objects.filter(job=job, status=m.JobStatus.DONE).update(
                     status=m.JobStatus.CANCELLED,
                     error="Rolled back: another item of this job failed and ignore_errors is off.",
                 )
-                queue.delete_files_after_commit(keys)
         return m.JobStatus.ERROR
     finished = m.DataJob.move(job.pk, m.JobStatus.PENDING, m.JobStatus.DONE)
     if finished and wants_video:

@@ -3,7 +3,8 @@
 Media arrives three ways (browser chunks, SDK uploads, private-cloud URLs) and becomes the same
 records. A unit's spec (UnitSpec, stored in DataJobUnit.spec) names its kind and files in one
 vocabulary; one builder per media kind (video or image, image group, DICOM series) makes its
-DataRow and members from probed FileFacts. Only `place` differs by source: a hosted file's
+storage item (in the Destination's folder), the DataRow linking it and its members from probed
+FileFacts. Only `place` differs by source: a hosted file's
 storage key, SHA-256 and thumbnail, or a private object's URL and integration."""
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from typing import Any
 
 from datasets_app import models as m
 from datasets_app.media.dicom import series_order
+from datasets_app.media.probe import MediaError
+
+from .exceptions import InvalidArgumentError
 
 KIND_VIDEO = "video"
 KIND_IMAGE = "image"
@@ -110,6 +114,45 @@ def group_digest(shas: list[str]) -> str:
 
 # ---- rows, one builder per media kind --------------------------------------------------------------
 
+NO_BACKING_FOLDER = (
+    "This dataset has no backing folder: create the files in a storage folder and link them with "
+    "link_items, or pass folder=."
+)
+
+
+def require_backing_folder(ds: m.Dataset) -> None:
+    """Refuses a job that would create items in a plain dataset (no backing folder): Encord's
+    answer (§4.3) until uploads name a folder (`folder=`, the wire's folderUuid). No query."""
+    if ds.backing_folder_id is None:
+        raise InvalidArgumentError(NO_BACKING_FOLDER, field="folder")
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where a unit's media goes: the folder its items are created in, their owner, and the
+    dataset whose rows link them."""
+
+    dataset_id: int
+    folder_id: int
+    owner_id: int | None
+
+    @classmethod
+    def of_job(cls, job: m.DataJob) -> Destination:
+        """The job's dataset's backing folder, the job's creator as owner. No query when the job
+        was read with select_related("dataset"), else one. MediaError for a dataset without a
+        backing folder (job starts refuse those; see NO_BACKING_FOLDER)."""
+        folder_id = job.dataset.backing_folder_id
+        if folder_id is None:
+            raise MediaError(NO_BACKING_FOLDER)
+        return cls(dataset_id=job.dataset_id, folder_id=folder_id, owner_id=job.created_by_id)
+
+    def row(self, item: m.StorageItem) -> m.DataRow:
+        """The (unsaved) row linking the (unsaved) item; saving the item first gives the row its key."""
+        return m.DataRow(dataset_id=self.dataset_id, item=item)
+
+    def item(self, **fields) -> m.StorageItem:
+        return m.StorageItem(folder_id=self.folder_id, owner_id=self.owner_id, **fields)
+
 
 @dataclass
 class FileFacts:
@@ -130,12 +173,11 @@ class FileFacts:
     thumbnail: bytes | None = None  # a hosted file's JPEG, stored once the unit is kept
 
 
-def single_row(*, dataset_id: int, spec: UnitSpec, title: str, facts: FileFacts, place: dict) -> m.DataRow:
-    """The row of a video or an image."""
-    return m.DataRow(
-        dataset_id=dataset_id,
-        title=title,
-        data_type=spec.data_type,
+def single_row(*, dest: Destination, spec: UnitSpec, title: str, facts: FileFacts, place: dict) -> m.DataRow:
+    """The row (and its item, `row.item`) of a video or an image."""
+    item = dest.item(
+        name=title,
+        item_type=spec.data_type,
         file_size=facts.size,
         mime_type=facts.mime_type,
         width=facts.width,
@@ -147,6 +189,7 @@ def single_row(*, dataset_id: int, spec: UnitSpec, title: str, facts: FileFacts,
         media_info=facts.media_info,
         **place,
     )
+    return dest.row(item)
 
 
 def by_resolution(files: list[FileFacts]) -> OrderedDict[tuple, list[FileFacts]]:
@@ -158,6 +201,7 @@ def by_resolution(files: list[FileFacts]) -> OrderedDict[tuple, list[FileFacts]]
 
 
 def _members(files: list[FileFacts]) -> list[m.DataRowMember]:
+    # Without their item yet: unit_outcomes.commit_unit sets it once the item is saved.
     return [
         m.DataRowMember(
             data_sequence=seq,
@@ -173,14 +217,14 @@ def _members(files: list[FileFacts]) -> list[m.DataRowMember]:
 
 
 def image_group_row(
-    *, dataset_id: int, spec: UnitSpec, title: str, files: list[FileFacts], place: dict
+    *, dest: Destination, spec: UnitSpec, title: str, files: list[FileFacts], place: dict
 ) -> tuple[m.DataRow, list[m.DataRowMember]]:
-    """The row and members of one image group (files of one resolution, in order)."""
+    """The row (with its item) and the item's members of one image group (files of one
+    resolution, in order)."""
     members = _members(files)
-    row = m.DataRow(
-        dataset_id=dataset_id,
-        title=title,
-        data_type=m.DataType.IMG_GROUP,
+    item = dest.item(
+        name=title,
+        item_type=m.DataType.IMG_GROUP,
         file_size=sum(f.size or 0 for f in files),
         mime_type=files[0].mime_type,
         width=files[0].width,
@@ -191,7 +235,7 @@ def image_group_row(
         sequence_video_status="PENDING" if spec.create_video else "",
         **place,
     )
-    return row, members
+    return dest.row(item), members
 
 
 def dicom_order(files: list) -> list:
@@ -200,14 +244,14 @@ def dicom_order(files: list) -> list:
 
 
 def dicom_row(
-    *, dataset_id: int, spec: UnitSpec, title: str, files: list[FileFacts], place: dict
+    *, dest: Destination, spec: UnitSpec, title: str, files: list[FileFacts], place: dict
 ) -> tuple[m.DataRow, list[m.DataRowMember]]:
-    """The row and members of a DICOM series; `files` already in dicom_order."""
+    """The row (with its item) and the item's members of a DICOM series; `files` already in
+    dicom_order."""
     first = files[0]
-    row = m.DataRow(
-        dataset_id=dataset_id,
-        title=title,
-        data_type=m.DataType.DICOM,
+    item = dest.item(
+        name=title,
+        item_type=m.DataType.DICOM,
         file_size=sum(f.size or 0 for f in files),
         mime_type=DICOM_MIME,
         width=first.width,
@@ -217,4 +261,4 @@ def dicom_row(
         media_info=first.media_info,
         **place,
     )
-    return row, _members(files)
+    return dest.row(item), _members(files)

@@ -36,7 +36,7 @@ from .policy import Op, Principal, parse_hash
 from .private_import import add_private_data, add_private_data_start
 from .private_manifest import local_document
 from .unit_outcomes import enqueue_data_job
-from .units import KIND_DICOM, KIND_IMAGE, KIND_IMAGE_GROUP, KIND_VIDEO, UnitSpec
+from .units import KIND_DICOM, KIND_IMAGE, KIND_IMAGE_GROUP, KIND_VIDEO, UnitSpec, require_backing_folder
 from .upload_slots import (
     ITEM_DICOM,
     ITEM_IMAGE,
@@ -121,8 +121,10 @@ class UploadsMixin:
 
     def _store_local_files(self, files: list[Any], item_type: str) -> list[tuple[str, str]]:
         """Streams each file into a new upload slot; returns [(object_key, file name)]. On any
-        failure the files already stored are removed and the error propagates."""
+        failure the files already stored are removed and the error propagates. A plain dataset
+        refuses before anything is stored (its job would be refused)."""
         ds = self._require(Op.WRITE_DATA)
+        require_backing_folder(ds)
         names = [_file_name(f) for f in files]
         slots = create_slots(self.principal, item_type, names, dataset=ds)
         done: list[m.UploadSlot] = []
@@ -280,6 +282,7 @@ class UploadsMixin:
     def _register_units(
         self, ds: m.Dataset, specs: list[UnitSpec], *, ignore_errors: bool, skip_duplicates: bool, upsert_metadata: bool
     ) -> str:
+        require_backing_folder(ds)
         keys_by_type: dict[str, str] = {}
         for spec in specs:
             for key in spec.sources:

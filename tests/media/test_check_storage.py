@@ -39,7 +39,7 @@ def test_check_storage_reports_orphans_and_missing_files(
     code, text = run_check()
     assert code == 1
     assert "orphan file (no row): uploads/stray" in text
-    assert f"missing thumbnail of row {row.data_hash}: {row.thumbnail_key}" in text
+    assert f"missing thumbnail of item {row.backing_item_uuid}: {row.thumbnail_key}" in text
 
 
 def test_delete_data_removes_hosted_files_after_commit(

@@ -405,7 +405,7 @@ def test_media_worker_killed_mid_data_job_completes_without_duplicates_or_orphan
     job.refresh_from_db()
     assert job.status == "DONE", job.message
     assert job.units.filter(status="DONE").count() == 24
-    titles = list(m.DataRow.objects.filter(dataset=ds).values_list("title", flat=True))
+    titles = list(m.DataRow.objects.filter(dataset=ds).values_list("item__name", flat=True))
     assert sorted(titles) == sorted(f"v{i}.mp4" for i in range(24))
     # The only unreferenced files allowed are the temp file of a write the kill cut short (local
     # storage writes to .part-* and renames); beat's orphan sweep removes exactly those.
@@ -440,7 +440,7 @@ def test_same_data_job_delivered_twice_to_racing_workers_gives_one_result(topo, 
     topo.wait_for(lambda: topo.log("media-race").count("succeeded in") >= 2, "both deliveries to finish")
     job.refresh_from_db()
     assert job.status == "DONE", job.message
-    titles = sorted(m.DataRow.objects.filter(dataset=ds).values_list("title", flat=True))
+    titles = sorted(m.DataRow.objects.filter(dataset=ds).values_list("item__name", flat=True))
     assert titles == [f"r{i}.mp4" for i in range(6)]
     assert job.units.filter(status="DONE").count() == 6
     assert list(maintenance.find_orphan_files(older_than=dt.timedelta(0))) == []

@@ -118,7 +118,7 @@ def test_private_import_probes_every_kind_through_the_integration(
     ]
     assert (series.width, series.height) == (8, 8)
     # nothing was copied into hosted storage
-    assert not m.DataRow.objects.exclude(storage_key="").exists()
+    assert not m.DataRow.objects.exclude(item__storage_key="").exists()
 
 
 def test_private_import_runs_twice_without_duplicates(
@@ -168,7 +168,7 @@ def test_private_import_with_metadata_probes_nothing_and_is_done_at_once(
     assert callbacks == []  # nothing to run: the bucket does not even exist, and is never read
     result = ds.add_private_data_to_dataset_get_result(process_hash, 0)
     assert result.status == "DONE" and result.units_done_count == 6
-    video = m.DataRow.objects.get(dataset=ds.model, title="v")
+    video = m.DataRow.objects.get(dataset=ds.model, item__name="v")
     assert (video.fps, video.duration, video.frame_count, video.width) == (25.0, 2.0, 50, 320)
 
 
@@ -203,7 +203,7 @@ def test_upsert_metadata_updates_the_items_skipped_as_duplicates(
         start(ds, integration, {"images": [{"objectUrl": a, "imageMetadata": md, "clientMetadata": {"v": 1}},
                                            {"objectUrl": b, "imageMetadata": md, "clientMetadata": {"keep": 1}}]})
         run(ds, start(ds, integration, {"image_groups": [{**group, "clientMetadata": {"v": 1}}]}))
-    rows = lambda: dict(m.DataRow.objects.filter(dataset=ds.model).values_list("title", "client_metadata"))  # noqa: E731
+    rows = lambda: dict(m.DataRow.objects.filter(dataset=ds.model).values_list("item__name", "item__client_metadata"))  # noqa: E731
     assert rows() == {"img/a.jpg": {"v": 1}, "img/b.jpg": {"keep": 1}, "g": {"v": 1}}
     # when the manifest comes again with new metadata, skipping duplicates and upserting
     again = {
@@ -222,7 +222,7 @@ def test_upsert_metadata_updates_the_items_skipped_as_duplicates(
     with django_capture_on_commit_callbacks(execute=False):
         start(ds, integration, {"images": [{"objectUrl": a, "imageMetadata": md, "clientMetadata": {"v": 3}}],
                                 "upsert_metadata": True})
-    versions = m.DataRow.objects.filter(dataset=ds.model, title="img/a.jpg").values_list("client_metadata", flat=True)
+    versions = m.DataRow.objects.filter(dataset=ds.model, item__name="img/a.jpg").values_list("item__client_metadata", flat=True)
     assert sorted(v["v"] for v in versions) == [2, 3]
 
 
@@ -236,7 +236,7 @@ def test_private_group_with_create_video_becomes_a_hosted_video_read_through_the
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         result = run(ds, start(ds, integration, doc))
     assert result.status == "DONE"
-    row = m.DataRow.objects.get(dataset=ds.model, title="seq")
+    row = m.DataRow.objects.get(dataset=ds.model, item__name="seq")
     assert (row.sequence_video_status, row.is_optimised_image_group) == ("PENDING", True)
     assert len(callbacks) == 2  # the import job's task, then the video's when the job ended
     # what the queued task does: the images are read through the integration, the video is hosted
@@ -247,7 +247,7 @@ def test_private_group_with_create_video_becomes_a_hosted_video_read_through_the
     # deleting the row deletes the hosted video, never the bucket's images
     from datasets_app.media import storage
 
-    assert storage.hosted_keys_of(m.DataRow.objects.filter(pk=row.pk)) == [row.sequence_video_key]
+    assert storage.hosted_keys_of(m.StorageItem.objects.filter(pk=row.item_id)) == [row.sequence_video_key]
 
 
 def test_failed_units_fail_the_job_unless_ignore_errors(

@@ -72,7 +72,7 @@ def test_encord_sdk_adds_private_data_through_a_worker(
     )
     response = sdk_ds.add_private_data_to_dataset(found.id, str(manifest))
     assert sorted(d.title for d in response.dataset_data_list) == ["a.jpg", "clip", "ct", "pair"]
-    video = m.DataRow.objects.get(dataset=dataset, title="clip")
+    video = m.DataRow.objects.get(dataset=dataset, item__name="clip")
     assert (video.width, video.height, video.frame_count) == (32, 24, 5) and video.storage_key == ""
     # re-submitting with skip_duplicate_urls adds nothing: the job is DONE at once
     again = {

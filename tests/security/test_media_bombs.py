@@ -276,7 +276,7 @@ def test_video_with_many_irregular_packets_keeps_listings_small(tmp_path, datase
     row = m.DataRow.objects.get(data_hash=info.data_hash)
     assert row.frame_count == 120_000
     with connection.cursor() as cur:
-        cur.execute("SELECT media_info FROM datasets_app_datarow WHERE id = %s", [row.pk])
+        cur.execute("SELECT media_info FROM datasets_app_storageitem WHERE id = %s", [row.item_id])
         stored = cur.fetchone()[0]
     stored = stored if isinstance(stored, str) else json.dumps(stored)
     assert len(stored) < 100_000, len(stored)

@@ -38,7 +38,7 @@ def two_datasets(dataset, ds_admin):
 
 def _state():
     return (
-        sorted(m.DataRow.objects.values_list("dataset_id", "title")),
+        sorted(m.DataRow.objects.values_list("dataset_id", "item__name")),
         sorted(m.DatasetMembership.objects.values_list("dataset_id", "user_id", "role")),
         m.DataJob.objects.count(),
     )

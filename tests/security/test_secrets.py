@@ -111,7 +111,7 @@ def _import(org_admin, dataset, integration, url) -> m.DataRow:
     private_import.run_private_job(m.DataJob.objects.get(process_hash=process_hash).pk)
     result = ds.add_private_data_to_dataset_get_result(process_hash, timeout_seconds=0)
     assert result.status == "DONE", result.errors
-    return m.DataRow.objects.get(dataset=dataset, url=url)
+    return m.DataRow.objects.get(dataset=dataset, item__url=url)
 
 
 @pytest.mark.django_db(transaction=True)

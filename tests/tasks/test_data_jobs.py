@@ -25,9 +25,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def snapshot(dataset):
     return (
-        sorted(m.DataRow.objects.filter(dataset=dataset).values_list("data_hash", "title", "storage_key")),
+        sorted(m.DataRow.objects.filter(dataset=dataset).values_list("data_hash", "item__name", "item__storage_key")),
         sorted(
-            m.DataRowMember.objects.filter(data_row__dataset=dataset).values_list(
+            m.DataRowMember.objects.filter(item__rows__dataset=dataset).values_list(
                 "image_hash", "data_sequence"
             )
         ),

@@ -120,7 +120,7 @@ def test_beat_requeues_a_video_left_pending(dataset, django_capture_on_commit_ca
     from datasets_app.sdk import maintenance
 
     row = _pending_group(dataset, [(32, 24)] * 2)
-    m.DataRow.objects.filter(pk=row.pk).update(last_edited_at=timezone.now() - dt.timedelta(hours=9))
+    m.StorageItem.objects.filter(pk=row.item_id).update(last_edited_at=timezone.now() - dt.timedelta(hours=9))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         assert maintenance.requeue_stuck_jobs(stuck_after=dt.timedelta(hours=1)) == 1
         assert maintenance.requeue_stuck_jobs(stuck_after=dt.timedelta(hours=1)) == 0

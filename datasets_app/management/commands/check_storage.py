@@ -1,4 +1,4 @@
-"""Reports hosted files no row points at, and rows whose hosted file is gone. Exit status 1 when
+"""Reports hosted files no row points at, and storage items whose hosted file is gone. Exit status 1 when
 anything is found (for cron and CI); nothing is changed (sweep_orphan_files deletes orphans)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datasets_app.sdk import maintenance
 
 
 class Command(BaseCommand):
-    help = "Lists hosted files with no row (orphans) and rows with no file (missing)."
+    help = "Lists hosted files with no row (orphans) and storage items with no file (missing)."
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -28,8 +28,8 @@ class Command(BaseCommand):
             self.stdout.write(f"orphan file (no row): {key}")
             orphans += 1
         missing = 0
-        for data_hash, what, key in storage.missing_files():
-            self.stdout.write(f"missing {what} of row {data_hash}: {key}")
+        for item_uuid, what, key in storage.missing_files():
+            self.stdout.write(f"missing {what} of item {item_uuid}: {key}")
             missing += 1
         self.stdout.write(f"{orphans} orphan file(s), {missing} missing file(s)")
         if orphans or missing:
