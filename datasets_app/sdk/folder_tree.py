@@ -156,13 +156,18 @@ def decode_token(listing: Listing) -> tuple[object, int]:
     if not isinstance(data, dict) or data.get("o") != listing.order or data.get("d") is not listing.desc:
         raise bad
     value, last_id = data.get("v"), data.get("i")
-    if not isinstance(value, str) or not isinstance(last_id, int) or isinstance(last_id, bool):
+    if not isinstance(value, str) or "\x00" in value or len(value) > 1024:
+        raise bad
+    if not isinstance(last_id, int) or isinstance(last_id, bool) or not 0 <= last_id < 2**63:
         raise bad
     if listing.order == "createdAt":
         try:
-            return dt.datetime.fromisoformat(value), last_id
+            when = dt.datetime.fromisoformat(value)
         except ValueError:
             raise bad from None
+        if when.tzinfo is None:
+            raise bad
+        return when, last_id
     return value, last_id
 
 

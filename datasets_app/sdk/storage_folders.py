@@ -32,6 +32,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from datasets_app import models as m
+from datasets_app.media import storage
 
 from . import folder_tree, queue
 from .exceptions import AuthorisationError, InvalidArgumentError
@@ -125,11 +126,27 @@ def clean_metadata(value: Any, *, text_allowed: bool = False) -> dict:
             raise InvalidArgumentError("client_metadata is not valid JSON.", field="client_metadata") from None
     if not isinstance(value, dict):
         raise InvalidArgumentError("client_metadata must be a JSON object.", field="client_metadata")
+    if has_unstorable_text(value):
+        raise InvalidArgumentError(
+            "client_metadata cannot contain NUL characters or unpaired UTF-16 surrogates.", field="client_metadata"
+        )
     if len(json.dumps(value)) > MAX_METADATA_BYTES:
         raise InvalidArgumentError(
             f"client_metadata is larger than {MAX_METADATA_BYTES} bytes.", field="client_metadata"
         )
     return value
+
+
+def has_unstorable_text(value: Any) -> bool:
+    """Whether text in `value` holds what no database column stores (NUL, lone surrogates): JSON
+    text decoded here can carry them even when the request body's own check passed."""
+    if isinstance(value, str):
+        return "\x00" in value or any("\ud800" <= c <= "\udfff" for c in value)
+    if isinstance(value, dict):
+        return any(has_unstorable_text(k) or has_unstorable_text(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_unstorable_text(v) for v in value)
+    return False
 
 
 def clean_patch(patch: Any) -> dict[str, Any]:
@@ -439,17 +456,6 @@ def move_storage_folders(principal: Principal, folder_uuids: Iterable[object], n
 # ---- delete -------------------------------------------------------------------------------------
 
 
-def item_file_keys(items: QuerySet[m.StorageItem]) -> list[str]:
-    """Every hosted file key of these items and their frames/files (originals, thumbnails,
-    re-encodes, sequence videos). Two queries; external URLs are never included."""
-    keys: set[str] = set()
-    for row in items.values_list("storage_key", "thumbnail_key", "original_storage_key", "sequence_video_key"):
-        keys.update(k for k in row if k)
-    for row in m.DataRowMember.objects.filter(item__in=items).values_list("storage_key", "thumbnail_key"):
-        keys.update(k for k in row if k)
-    return sorted(keys)
-
-
 def refuse_if_in_use(folder_ids: list[int]) -> None:
     mirror = m.Dataset.objects.filter(backing_folder_id__in=folder_ids).select_related("backing_folder").first()
     if mirror is not None:
@@ -477,7 +483,7 @@ def folder_tree_delete(folder: m.StorageFolder) -> DeletedFolders:
         list(m.StorageFolder.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
         refuse_if_in_use(ids)
         items = m.StorageItem.objects.filter(folder_id__in=ids)
-        keys = item_file_keys(items)
+        keys = storage.hosted_keys_of(items)
         item_count = items.count()
         items.delete()
         m.StorageFolder.objects.filter(pk__in=ids).update(parent=None)

@@ -3,6 +3,7 @@ search, summary, update, move, delete and share, with who may do each (folder_ac
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 
@@ -67,7 +68,7 @@ def test_create_without_metadata_stores_none(alice):
     assert made.client_metadata is None and made.description == "d"
 
 
-@pytest.mark.parametrize("bad", ["[1, 2]", "not json", "7", '"text"'])
+@pytest.mark.parametrize("bad", ["[1, 2]", "not json", "7", '"text"', '{"a": "\\u0000"}', '{"\\ud800": 1}'])
 def test_create_refuses_metadata_that_is_not_a_json_object(alice, bad):
     with pytest.raises(InvalidArgumentError, match="client_metadata"):
         sf.create_storage_folder(who(alice), "x", client_metadata=bad)
@@ -243,6 +244,9 @@ def test_listing_refuses_foreign_tokens_and_bad_arguments(alice):
     top = StorageFolderFactory(owner=alice)
     with pytest.raises(InvalidArgumentError, match="pageToken"):
         sf.list_subfolders(who(alice), top.folder_uuid, listing=Listing(page_token="garbage!"))
+    forged = base64.urlsafe_b64encode(json.dumps({"o": "name", "d": False, "v": "a", "i": 2**70}).encode()).decode()
+    with pytest.raises(InvalidArgumentError, match="pageToken"):
+        sf.list_subfolders(who(alice), top.folder_uuid, listing=Listing(page_token=forged))
     with pytest.raises(InvalidArgumentError, match="order"):
         Listing(order="size")
     with pytest.raises(InvalidArgumentError, match="pageSize"):
