@@ -19,11 +19,12 @@ def organisation_permissions(request: HttpRequest) -> dict:
     the navigation asks the policy table too (no query)."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"can_manage_integrations": False, "can_manage_users": False}
+        return {"can_manage_integrations": False, "can_manage_users": False, "can_see_overview": False}
     principal = user_client(request).principal
     return {
         "can_manage_integrations": policy.may(principal, Op.MANAGE_INTEGRATIONS),
         "can_manage_users": policy.may(principal, Op.MANAGE_USERS),
+        "can_see_overview": policy.may(principal, Op.SEE_ORGANISATION),
     }
 
 

@@ -13,6 +13,7 @@ from . import (
     invitations,
     jobs,
     members,
+    overview,
     private_data,
     reencode,
     upload,
@@ -41,6 +42,7 @@ urlpatterns = [
     path("invitation/<str:token>", invitations.invitation_accept, name="invitation-accept"),
     path("password/reset/<uuid:user_hash>/<str:token>", invitations.password_reset, name="password-reset"),
     path("jobs", jobs.job_list, name="jobs"),
+    path("overview", overview.organisation_overview, name="overview"),
     path("integrations", integrations.integration_list, name="integrations"),
     path(
         "integrations/<uuid:integration_id>/delete",
