@@ -63,7 +63,7 @@ def folder_role(user: m.User, folder: m.StorageFolder) -> int | None:
 
 
 def folder_grants(principal: Principal, folder: m.StorageFolder) -> frozenset[Grant]:
-    if principal.api_key is not None:
+    if principal.api_key is not None or not principal.user.is_active:
         return frozenset()
     held = set(org_grants(principal.user) & {Grant.ORG_ADMIN})
     role = folder_role(principal.user, folder)

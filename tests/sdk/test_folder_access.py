@@ -92,3 +92,12 @@ def test_wire_role_is_admin_for_org_admins_and_folder_admins():
     assert user_role_on(frozenset({Grant.ORG_ADMIN})) == "admin"
     assert user_role_on(frozenset({Grant.FOLDER_ADMIN})) == "admin"
     assert user_role_on(frozenset({Grant.FOLDER_USER})) == "user"
+
+
+def test_a_deactivated_owner_reaches_nothing():
+    owner = UserFactory()
+    folder = StorageFolderFactory(owner=owner)
+    owner.is_active = False
+    owner.save()
+    with pytest.raises(AuthorisationError, match="does not exist or you do not have access"):
+        require_folder(Principal(user=owner), folder.folder_uuid, Op.READ_FILES)
