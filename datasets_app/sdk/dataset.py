@@ -52,7 +52,7 @@ def authenticate_api_key(api_key: str) -> m.DatasetAPIKey:
     if not isinstance(api_key, str) or not api_key or len(api_key) > 200:
         raise AuthenticationError("Missing or malformed API key.")
     key = (
-        m.DatasetAPIKey.objects.select_related("dataset")
+        m.DatasetAPIKey.objects.select_related("dataset__backing_folder")
         .filter(secret_digest=crypto.secret_digest(api_key))
         .first()
     )

@@ -254,6 +254,7 @@ def require(principal: Principal, dataset_hash: object, op: Op) -> m.Dataset:
     else:
         row = (
             m.Dataset.objects.filter(dataset_hash=ds_uuid)
+            .select_related("backing_folder")  # its uuid is on every dataset answer
             .annotate(my_role=role_subquery(principal.user))
             .first()
         )
