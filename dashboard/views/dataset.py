@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard.forms import DataRowFilterForm
+from datasets_app.sdk import files_browse
 from datasets_app.sdk.exceptions import InvalidArgumentError
 from datasets_app.sdk.policy import Op
 
@@ -73,6 +74,7 @@ def data_row_detail(request, dataset_hash: str, data_hash: str):
     context = dataset_page(dataset, "data", row=row)
     if is_partial(request):
         return render(request, "partials/dataset_row.html", context)
+    context["whereabouts"] = files_browse.row_whereabouts(dataset.principal, row)
     base = request.build_absolute_uri("/").rstrip("/")
     # The row's current file (after a re-encode, the new one): hosted -> our signed URL, private ->
     # its integration's signed link. The players and "Download the original" use it.

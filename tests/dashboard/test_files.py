@@ -305,3 +305,35 @@ def test_schema_editor_refusals_shown_and_others_only_read(as_user, org_admin, o
     assert "weather" in page and "Add a key" not in page
     assert as_user(owner).post(url("metadata-schema"), {"key": "x", "kind": "number"}).status_code == 404
     assert "x" not in m.MetadataSchema.objects.get().document
+
+
+# ---- a dataset's row: where its item lives -------------------------------------------------------
+
+
+def test_row_page_shows_the_items_folder_and_other_datasets_the_user_may_see(as_user, owner, folder):
+    clip = item(StorageFolderFactory(owner=owner, parent=folder, name="Clips"), "a.mp4")
+    here = DatasetFactory(backing_folder=None, title="Here")
+    seen = DatasetFactory(backing_folder=None, title="Seen too")
+    hidden = DatasetFactory(backing_folder=None, title="Secret")
+    for ds in (here, seen):
+        DatasetMembershipFactory(dataset=ds, user=owner)
+    row = DataRowFactory(dataset=here, item=clip)
+    DataRowFactory(dataset=seen, item=clip)
+    DataRowFactory(dataset=hidden, item=clip)
+
+    page = as_user(owner).get(url("data-row", here.dataset_hash, row.data_hash)).content.decode()
+    where = page[page.index('id="item-whereabouts"') :]
+    assert where.index(">Drives<") < where.index(">Clips<")
+    assert url("folder", clip.folder.folder_uuid) in where
+    assert "Seen too" in where and "Secret" not in where and "1 other dataset you cannot open" in where
+
+
+def test_row_page_item_in_a_folder_the_user_cannot_open(as_user, folder):
+    clip = item(folder, "a.mp4")
+    here = DatasetFactory(backing_folder=None, title="Here")
+    reader = DatasetMembershipFactory(dataset=here).user
+    row = DataRowFactory(dataset=here, item=clip)
+
+    page = as_user(reader).get(url("data-row", here.dataset_hash, row.data_hash)).content.decode()
+    where = page[page.index('id="item-whereabouts"') :]
+    assert "a folder you cannot open" in where and "Drives" not in where
