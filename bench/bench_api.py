@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import ensure_postgres_database, setup_django
+from bench.common import bulk_rows, ensure_postgres_database, setup_django
 
 DB_URL = os.environ.get("BENCH_DB", "postgres://postgres@127.0.0.1:5432/dd_api")
 PORT = int(os.environ.get("BENCH_PORT", "18010"))
@@ -61,13 +61,12 @@ def prepare() -> tuple[str, str]:
     hashes = []
     for title, count in (("bench small", SMALL_ROWS), ("bench 100k", BIG_ROWS)):
         ds = m.Dataset.objects.get(dataset_hash=client.create_dataset(title).dataset_hash)
-        batch = []
-        for i in range(count):
-            batch.append(
-                m.DataRow(
-                    dataset=ds,
-                    title=f"video-{i:06d}.mp4",
-                    data_type="VIDEO",
+        bulk_rows(
+            ds,
+            (
+                dict(
+                    name=f"video-{i:06d}.mp4",
+                    item_type="VIDEO",
                     mime_type="video/mp4",
                     storage_key=f"datasets/{ds.dataset_hash}/{i}.mp4",
                     width=1280,
@@ -78,11 +77,10 @@ def prepare() -> tuple[str, str]:
                     file_size=123_456,
                     client_metadata={"camera": i % 7},
                 )
-            )
-            if len(batch) == 5000:
-                m.DataRow.objects.bulk_create(batch)
-                batch = []
-        m.DataRow.objects.bulk_create(batch)
+                for i in range(count)
+            ),
+            batch=5000,
+        )
         hashes.append(str(ds.dataset_hash))
     return hashes[0], hashes[1]
 

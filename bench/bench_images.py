@@ -29,7 +29,7 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 # Redis (db 2) as the broker, as deployed; the embedded filesystem broker polls once a second.
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/2")
 
-from bench.common import ensure_postgres_database, setup_django
+from bench.common import bulk_rows, ensure_postgres_database, setup_django
 
 if os.environ["DATABASE_URL"].startswith("postgres"):
     ensure_postgres_database(os.environ["DATABASE_URL"])
@@ -105,22 +105,20 @@ def start_worker() -> subprocess.Popen:
 
 
 def fill_rows(dataset, n: int) -> None:
-    batch = 10_000
-    for start in range(0, n, batch):
-        m.DataRow.objects.bulk_create(
-            [
-                m.DataRow(
-                    dataset=dataset,
-                    title=f"existing-{i}.jpg",
-                    data_type=m.DataType.IMAGE,
-                    storage_key=f"x/{i}",
-                    sha256=f"{i:064x}",
-                    width=640,
-                    height=480,
-                )
-                for i in range(start, min(n, start + batch))
-            ]
-        )
+    bulk_rows(
+        dataset,
+        (
+            dict(
+                name=f"existing-{i}.jpg",
+                item_type=m.DataType.IMAGE,
+                storage_key=f"x/{i}",
+                sha256=f"{i:064x}",
+                width=640,
+                height=480,
+            )
+            for i in range(n)
+        ),
+    )
 
 
 def end_to_end(ds, paths: list[Path], group: int) -> float:
@@ -172,7 +170,7 @@ def main() -> None:
                     fill_rows(dataset, rows)
                 ds = UserClient.for_user(user).get_dataset(str(dataset.dataset_hash))
                 rates.append(args.count / end_to_end(ds, paths, args.group))
-                assert m.DataRowMember.objects.filter(data_row__dataset=dataset).count() == args.count
+                assert m.DataRowMember.objects.filter(item__rows__dataset=dataset).count() == args.count
             results[label] = statistics.median(rates)
             print(
                 f"end to end into {label:<24} median {results[label]:.0f} images/s "

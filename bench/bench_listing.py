@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import ensure_postgres_database, median_seconds, report, setup_django  # noqa: E402
+from bench.common import bulk_rows, ensure_postgres_database, median_seconds, report, setup_django  # noqa: E402
 
 N_DATASETS = int(os.environ.get("BENCH_DATASETS", 100_000))
 N_ROWS = int(os.environ.get("BENCH_ROWS", 100_000))
@@ -44,23 +44,27 @@ def seed():
                     [m.DatasetMembership(dataset=d, user=user, role=i % 2) for i, d in enumerate(created)]
                 )
         print(f"seeded {N_DATASETS - have} datasets in {time.perf_counter() - t:.1f}s")
-    big, made = m.Dataset.objects.get_or_create(title="BIG rows dataset", defaults={"created_by": user})
+    big = m.Dataset.objects.filter(title="BIG rows dataset").first()
+    made = big is None
+    if made:
+        folder = m.StorageFolder.objects.create(name="BIG rows dataset", owner=user)
+        big = m.Dataset.objects.create(title="BIG rows dataset", created_by=user, backing_folder=folder)
     if made:
         m.DatasetMembership.objects.create(dataset=big, user=user, role=0)
     have_rows = big.data_rows.count()
     if have_rows < N_ROWS:
         t = time.perf_counter()
-        for start in range(have_rows, N_ROWS, 10_000):
-            m.DataRow.objects.bulk_create(
-                [
-                    m.DataRow(
-                        dataset=big, title=f"clip-{i:06d}.mp4", data_type="VIDEO", storage_key=f"datasets/{big.dataset_hash}/{uuid.uuid4()}",
-                        mime_type="video/mp4", width=1280, height=720, fps=30.0, duration=12.5, file_size=1_000_000 + i,
-                        client_metadata={"camera": i % 7},
-                    )
-                    for i in range(start, min(start + 10_000, N_ROWS))
-                ]
-            )
+        bulk_rows(
+            big,
+            (
+                dict(
+                    name=f"clip-{i:06d}.mp4", item_type="VIDEO", storage_key=f"datasets/{big.dataset_hash}/{uuid.uuid4()}",
+                    mime_type="video/mp4", width=1280, height=720, fps=30.0, duration=12.5, file_size=1_000_000 + i,
+                    client_metadata={"camera": i % 7},
+                )
+                for i in range(have_rows, N_ROWS)
+            ),
+        )
         print(f"seeded {N_ROWS - have_rows} data rows in {time.perf_counter() - t:.1f}s")
     with connection.cursor() as c:
         c.execute("ANALYZE")
@@ -86,10 +90,11 @@ def main():
         with connection.cursor() as c:
             c.execute(
                 """SELECT d.dataset_hash, u.user_hash, d.title, d.description, d.storage_location, d.created_at,
-                          d.last_edited_at, d.backing_folder_uuid, m.role
+                          d.last_edited_at, f.folder_uuid, m.role
                    FROM datasets_app_dataset d
                    JOIN datasets_app_datasetmembership m ON m.dataset_id = d.id
                    LEFT JOIN datasets_app_user u ON u.id = d.created_by_id
+                   LEFT JOIN datasets_app_storagefolder f ON f.id = d.backing_folder_id
                    WHERE m.user_id = %s AND d.title::text ILIKE %s
                    ORDER BY d.created_at DESC, d.id DESC""",
                 [user.pk, pattern],
@@ -104,10 +109,11 @@ def main():
     def raw_rows():
         with connection.cursor() as c:
             c.execute(
-                """SELECT r.data_hash, r.title, r.data_type, r.created_at, r.last_edited_at, r.width, r.height,
-                          r.storage_key, r.url, r.file_size, r.mime_type, r.fps, r.duration, r.frame_count,
-                          r.backing_item_uuid, r.client_metadata, r.is_optimised_image_group, r.media_info
-                   FROM datasets_app_datarow r WHERE r.dataset_id = %s ORDER BY r.created_at, r.id""",
+                """SELECT r.data_hash, i.name, i.item_type, r.created_at, r.last_edited_at, i.width, i.height,
+                          i.storage_key, i.url, i.file_size, i.mime_type, i.fps, i.duration, i.frame_count,
+                          i.item_uuid, i.client_metadata, i.is_optimised_image_group, i.media_info
+                   FROM datasets_app_datarow r JOIN datasets_app_storageitem i ON i.id = r.item_id
+                   WHERE r.dataset_id = %s ORDER BY r.created_at, r.id""",
                 [big.pk],
             )
             return c.fetchall()

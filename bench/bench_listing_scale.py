@@ -65,32 +65,46 @@ def seed() -> dict[int, str]:
         accounts.add_public_key(user, pub + " bench")
     hashes = {}
     for n in SIZES:
-        ds, created = m.Dataset.objects.get_or_create(title=f"scale {n}", defaults={"created_by": user})
-        if created:
+        ds = m.Dataset.objects.filter(title=f"scale {n}").first()
+        if ds is None:
+            folder = m.StorageFolder.objects.create(name=f"scale {n}", owner=user)
+            ds = m.Dataset.objects.create(title=f"scale {n}", created_by=user, backing_folder=folder)
             m.DatasetMembership.objects.create(dataset=ds, user=user, role=m.DatasetUserRole.ADMIN)
         have = m.DataRow.objects.filter(dataset=ds).count()
         if have < n:
             t = time.perf_counter()
             with transaction.atomic(), connection.cursor() as cur:
-                cur.execute(*_insert_sql(ds.pk, have, n))
+                after = m.StorageItem.objects.order_by("-id").values_list("id", flat=True).first() or 0
+                cur.execute(*_insert_items_sql(ds.backing_folder_id, have, n))
+                cur.execute(*_link_rows_sql(ds.pk, ds.backing_folder_id, after))
             with connection.cursor() as cur:
+                cur.execute("ANALYZE datasets_app_storageitem")
                 cur.execute("ANALYZE datasets_app_datarow")
             print(f"inserted {n - have:,} rows into 'scale {n}' in {time.perf_counter() - t:.1f} s", flush=True)
         hashes[n] = str(ds.dataset_hash)
     return hashes
 
 
-def _insert_sql(dataset_id: int, start: int, stop: int) -> tuple[str, list]:
-    """INSERT ... SELECT over generate_series for every concrete column of DataRow (introspected,
-    so columns added later get their defaults)."""
+def _link_rows_sql(dataset_id: int, folder_id: int, after_item_id: int) -> tuple[str, list]:
+    """The rows linking the folder's items inserted after `after_item_id`, with their times."""
+    return (
+        "INSERT INTO datasets_app_datarow (data_hash, dataset_id, item_id, created_at, last_edited_at, created_by_job_id) "
+        "SELECT gen_random_uuid(), %s, i.id, i.created_at, i.last_edited_at, NULL FROM datasets_app_storageitem i "
+        "WHERE i.folder_id = %s AND i.id > %s ORDER BY i.id",
+        [dataset_id, folder_id, after_item_id],
+    )
+
+
+def _insert_items_sql(folder_id: int, start: int, stop: int) -> tuple[str, list]:
+    """INSERT ... SELECT over generate_series for every concrete column of StorageItem
+    (introspected, so columns added later get their defaults)."""
     from datasets_app import models as m
 
     special = {
-        "data_hash": "gen_random_uuid()",
-        "backing_item_uuid": "gen_random_uuid()",
-        "dataset_id": "%s",
-        "title": "'frame-' || lpad(g::text, 7, '0') || '.jpg'",
-        "data_type": "'IMAGE'",
+        "item_uuid": "gen_random_uuid()",
+        "folder_id": "%s",
+        "name": "'frame-' || lpad(g::text, 7, '0') || '.jpg'",
+        "item_type": "'IMAGE'",
         "mime_type": "'image/jpeg'",
         "width": "640",
         "height": "480",
@@ -101,14 +115,14 @@ def _insert_sql(dataset_id: int, start: int, stop: int) -> tuple[str, list]:
         "last_edited_at": "timestamptz '2025-01-01' + g * interval '1 second'",
     }
     cols, exprs, params = [], [], []
-    for field in m.DataRow._meta.concrete_fields:
+    for field in m.StorageItem._meta.concrete_fields:
         if field.primary_key:
             continue
         cols.append(f'"{field.column}"')
         if field.column in special:
             exprs.append(special[field.column])
             if special[field.column] == "%s":
-                params.append(dataset_id)
+                params.append(folder_id)
             continue
         default = field.get_default() if field.has_default() else None
         if default is None:
@@ -124,7 +138,7 @@ def _insert_sql(dataset_id: int, start: int, stop: int) -> tuple[str, list]:
             exprs.append("%s")
             params.append(default)
     sql = (
-        f"INSERT INTO datasets_app_datarow ({', '.join(cols)}) "
+        f"INSERT INTO datasets_app_storageitem ({', '.join(cols)}) "
         f"SELECT {', '.join(exprs)} FROM generate_series(%s, %s) AS g"
     )
     return sql, params + [start, stop - 1]
@@ -252,7 +266,7 @@ def main() -> None:
             # keyset pages (in-process SDK layer, PostgreSQL)
             sds = sdk_user.get_dataset(h)
             _, cursor_start = sds.data_rows_page(limit=100)
-            mid_row = m.DataRow.objects.filter(dataset__dataset_hash=h, title=middle).first()
+            mid_row = m.DataRow.objects.filter(dataset__dataset_hash=h, item__name=middle).first()
             end_row = m.DataRow.objects.filter(dataset__dataset_hash=h).order_by("-created_at", "-id")[150]
             from datasets_app.sdk.dataset import _encode_cursor
 

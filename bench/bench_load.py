@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import peak_rss_mb_each, process_tree
+from bench.common import bulk_rows, peak_rss_mb_each, process_tree
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # the SDK draws progress bars for uploads
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", 50))
@@ -83,17 +83,22 @@ def seed(media_root: Path) -> dict:
         accounts.add_public_key(user, pub.public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH).decode() + " bench")
     ds = m.Dataset.objects.filter(title="load main").first()
     if ds is None:
-        ds = m.Dataset.objects.create(title="load main", description="bench", created_by=user)
+        folder = m.StorageFolder.objects.create(name="load main", owner=user)
+        ds = m.Dataset.objects.create(title="load main", description="bench", created_by=user, backing_folder=folder)
         m.DatasetMembership.objects.create(dataset=ds, user=user, role=m.DatasetUserRole.ADMIN)
-        m.DataRow.objects.bulk_create(
-            [m.DataRow(dataset=ds, title=f"frame-{i:05d}.jpg", data_type="IMAGE", storage_key=f"bench/{i}.jpg",
-                       width=64, height=48, mime_type="image/jpeg") for i in range(ROWS)]
+        bulk_rows(
+            ds,
+            (dict(name=f"frame-{i:05d}.jpg", item_type="IMAGE", storage_key=f"bench/{i}.jpg",
+                  width=64, height=48, mime_type="image/jpeg") for i in range(ROWS)),
         )
         for i in range(20):
             other = m.Dataset.objects.create(title=f"load other {i}", created_by=user)
             m.DatasetMembership.objects.create(dataset=other, user=user, role=m.DatasetUserRole.USER)
     # uploads from earlier runs would make listing slower each run: keep the dataset at ROWS rows
-    m.DataRow.objects.filter(dataset=ds, title__startswith="up-").delete()
+    uploaded = m.DataRow.objects.filter(dataset=ds, item__name__startswith="up-")
+    items = list(uploaded.values_list("item_id", flat=True))
+    uploaded.delete()
+    m.StorageItem.objects.filter(pk__in=items).delete()
     return {"dataset_hash": str(ds.dataset_hash)}
 
 

@@ -108,8 +108,9 @@ def main() -> None:
     created = client.create_dataset("bench re-encode")
     editor = client.get_dataset(created.dataset_hash)
     ds = m.Dataset.objects.get(dataset_hash=created.dataset_hash)
-    row = m.DataRow.objects.create(dataset=ds, title="source.mp4", data_type=m.DataType.VIDEO,
-                                   storage_key=f"datasets/{ds.dataset_hash}/source.mp4", mime_type="video/mp4")
+    item = m.StorageItem.objects.create(folder=ds.backing_folder, owner=user, name="source.mp4", item_type=m.DataType.VIDEO,
+                                        storage_key=f"datasets/{ds.dataset_hash}/source.mp4", mime_type="video/mp4")
+    row = m.DataRow.objects.create(dataset=ds, item=item)
     with open(src, "rb") as fh:
         default_storage.save(row.storage_key, File(fh, name="source.mp4"))
 

@@ -89,3 +89,28 @@ def peak_rss_mb_each(pids: list[int]) -> list[float]:
         except OSError:
             continue
     return peaks
+
+
+def bulk_rows(dataset, items, *, batch: int = 10_000) -> int:
+    """Seeds rows the storage model's way: one storage item per dict of item fields (`name`,
+    `item_type`, media fields), in the dataset's backing folder (a folder is made for a plain
+    dataset), and the row linking it; bulk inserts of `batch`. Returns how many rows were made."""
+    from datasets_app import models as m  # Django is set up by the caller
+
+    folder = dataset.backing_folder or m.StorageFolder.objects.create(name=f"{dataset.title[:200]} files")
+    made = 0
+    chunk: list = []
+
+    def flush() -> None:
+        created = m.StorageItem.objects.bulk_create(chunk)
+        m.DataRow.objects.bulk_create([m.DataRow(dataset=dataset, item=item) for item in created])
+
+    for fields in items:
+        chunk.append(m.StorageItem(folder=folder, owner=dataset.created_by, **fields))
+        made += 1
+        if len(chunk) == batch:
+            flush()
+            chunk = []
+    if chunk:
+        flush()
+    return made
