@@ -59,6 +59,9 @@ def test_bad_condition_is_a_400_naming_it(wire_client, owner, folder):
     assert answer.status_code == 400 and "'snow' is not a value of enum 'weather'" in answer.json()["message"]
     answer = search(wire_client(owner, bearer=True), folder.folder_uuid, "speed:exists", pageSize=5000)
     assert answer.status_code == 400 and "pageSize" in answer.json()["message"]
+    # "²" is a digit to str.isdigit() but not to int(): still a 400, never a 500.
+    answer = search(wire_client(owner, bearer=True), folder.folder_uuid, "speed:exists", pageSize="\u00b2")
+    assert answer.status_code == 400 and "pageSize" in answer.json()["message"]
 
 
 def test_items_of_folders_the_caller_cannot_see_never_appear(wire_client, owner, folder):

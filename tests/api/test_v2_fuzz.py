@@ -3,33 +3,54 @@ documented, every response matching its schema. Bounded (few examples per route)
 
 from __future__ import annotations
 
+import os
 import re
+from types import SimpleNamespace
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from datasets_app.api.v2.openapi import document
-from datasets_app.sdk import accounts
+from datasets_app.sdk import UserClient, accounts
 from tests.factories import DatasetFactory, UserFactory
 
-# The groups routes are documented as always-405 (not supported), which "valid data must be
-# accepted" would flag; test_dataset_groups_are_method_not_allowed covers them.
-# Storage re-encoding is documented as always-501 (not supported, storage protocol §8.3), which
-# the server-error check would flag; tests/api/test_storage_items.py covers it.
-schema = (
-    schemathesis.openapi.from_dict(document())
-    .exclude(path_regex="/groups$")
-    .exclude(path_regex="^/v2/public/storage/items/reencode")
-)
+# One rule for routes this server declines by design (dataset groups: 405; storage re-encode and
+# migrate-storage: 501): a refusal status the operation DOCUMENTS is a valid answer, so the two
+# checks that read it as a fault (5xx = server error; "valid data must be accepted") are skipped for
+# that answer only. Every other check still runs: the status must be documented and the body must
+# match its schema. An undocumented 405/501, or any 500, still fails.
+DOCUMENTED_REFUSALS = {405, 501}
+schema = schemathesis.openapi.from_dict(document())
+
+
+def checks_not_applying(case, response) -> list:
+    documented = case.operation.definition.raw.get("responses", {})
+    if response.status_code in DOCUMENTED_REFUSALS and str(response.status_code) in documented:
+        return [not_a_server_error, positive_data_acceptance]
+    return []
+
+
+def test_only_a_documented_refusal_skips_the_fault_checks():
+    migrate = schema["/v2/public/storage/items/migrate-storage"]["POST"].Case(body={})
+    get_folder = schema["/v2/public/storage/folders/{folder_uuid}"]["GET"].Case(
+        path_parameters={"folder_uuid": "00000000-0000-4000-8000-000000000000"}
+    )
+    assert checks_not_applying(migrate, SimpleNamespace(status_code=501)) == [
+        not_a_server_error,
+        positive_data_acceptance,
+    ]
+    assert checks_not_applying(migrate, SimpleNamespace(status_code=500)) == []
+    assert checks_not_applying(get_folder, SimpleNamespace(status_code=501)) == []
+    assert checks_not_applying(get_folder, SimpleNamespace(status_code=405)) == []
 
 
 @pytest.fixture
 def fuzz_headers(transactional_db):
     user = UserFactory()
     # Give the caller something to list, so list responses are not always empty.
-    from datasets_app.sdk import UserClient
-
     UserClient(user).create_dataset("fuzz target", 0, "desc")
     DatasetFactory()
     return {"Authorization": f"Bearer {accounts.issue_bearer_token(user)}"}
@@ -37,7 +58,8 @@ def fuzz_headers(transactional_db):
 
 @schema.parametrize()
 @settings(
-    max_examples=15,
+    # FUZZ_EXAMPLES=100 for a deeper run while changing a route; 15 keeps the suite fast.
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "15")),
     deadline=None,
     suppress_health_check=list(HealthCheck),
     derandomize=True,
@@ -46,7 +68,7 @@ def fuzz_headers(transactional_db):
 def test_v2_routes_survive_fuzzing(case, live_server, fuzz_headers, settings):
     settings.API_RATE_LIMIT_PER_MINUTE = 0
     response = case.call(base_url=live_server.url, headers=fuzz_headers)
-    case.validate_response(response)
+    case.validate_response(response, excluded_checks=checks_not_applying(case, response))
 
 
 def test_openapi_document_is_served_and_lists_every_v2_route(live_server, db):

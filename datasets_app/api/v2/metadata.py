@@ -60,9 +60,11 @@ def schema_legacy(call: V2Call) -> Any:
 
 def page_args(call: V2Call) -> dict[str, Any]:
     size = s.query_str(call.query, "pageSize") or str(metadata_search.DEFAULT_PAGE_SIZE)
-    if not size.isdigit():
-        raise InvalidArgumentError(f"pageSize must be a number, not {size[:40]!r}.", field="pageSize")
-    return {"page_size": int(size), "page_token": s.query_str(call.query, "pageToken")}
+    try:
+        page_size = int(size)
+    except ValueError:
+        raise InvalidArgumentError(f"pageSize must be a number, not {size[:40]!r}.", field="pageSize") from None
+    return {"page_size": page_size, "page_token": s.query_str(call.query, "pageToken")}
 
 
 @v2_endpoint(methods=["GET"])

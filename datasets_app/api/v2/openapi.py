@@ -17,7 +17,12 @@ NULLABLE_UUID = {"type": ["string", "null"], "format": "uuid"}
 DATETIME = {"type": "string", "format": "date-time"}
 BOOL_QUERY = {"type": "string", "enum": ["True", "False", "true", "false", "1", "0"]}
 # No NUL anywhere (no database text column holds it); titles also no control characters and not blank.
+# Unpaired UTF-16 surrogates (a lone "\\udc00" escape) are refused with 400 wherever they appear, as
+# NUL is: PostgreSQL stores neither (not in text, not in jsonb). They are said in words, not in the
+# pattern: a surrogate range there makes schemathesis drop the whole pattern.
 TEXT = {"type": "string", "pattern": "^[^\\u0000]*$"}
+# Any JSON object (clientMetadata, opaque bodies), to any depth; no NUL in any key or string.
+JSON_OBJECT = {"$ref": "#/components/schemas/JsonObject"}
 TITLE = {
     "type": "string",
     "minLength": 1,
@@ -34,7 +39,10 @@ def _error(description: str) -> dict[str, Any]:
 
 
 COMMON_ERRORS = {
-    "400": _error("Invalid arguments"),
+    "400": _error(
+        "Invalid arguments; also any body or query holding a NUL character or an unpaired UTF-16 "
+        "surrogate in any string or key, however deep (no database column stores them)"
+    ),
     "401": _error("Missing or bad signature or token"),
     "413": _error("Body over API_MAX_BODY_BYTES"),
     "429": _error("Rate limit per identity; see Retry-After"),
@@ -319,6 +327,19 @@ COMPONENTS: dict[str, Any] = {
         },
     },
     "schemas": {
+        "JsonObject": {
+            "type": "object",
+            "propertyNames": TEXT,
+            "additionalProperties": {"$ref": "#/components/schemas/JsonValue"},
+        },
+        "JsonValue": {
+            "anyOf": [
+                TEXT,
+                {"type": ["number", "boolean", "null"]},
+                {"type": "array", "items": {"$ref": "#/components/schemas/JsonValue"}},
+                {"$ref": "#/components/schemas/JsonObject"},
+            ]
+        },
         "Error": {
             "type": "object",
             "required": ["message"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .openapi import COMMON_ERRORS, DATETIME, NULLABLE_UUID, TEXT, TITLE, UUID
+from .openapi import COMMON_ERRORS, DATETIME, JSON_OBJECT, NULLABLE_UUID, TEXT, TITLE, UUID
 
 # Python-style booleans as schemas.query_bool reads them: any case, 1 or 0.
 BOOL_QUERY = {"type": "string", "pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0)$"}
@@ -61,7 +61,7 @@ FOLDER_SUMMARY = {
 FOLDER_PATCH = {
     "type": "object",
     "additionalProperties": False,
-    "properties": {"name": TITLE, "description": {**TEXT, "maxLength": 10000}, "clientMetadata": {"type": "object"}},
+    "properties": {"name": TITLE, "description": {**TEXT, "maxLength": 10000}, "clientMetadata": JSON_OBJECT},
 }
 
 
@@ -94,7 +94,7 @@ LISTING_QUERY = [
     _query("desc", BOOL_QUERY),
     _query("pageSize", {"type": "integer", "minimum": 1, "maximum": 1000}),
     {"name": "organisationTagNamesAllof", "in": "query", "required": False,
-     "schema": {"type": "array", "items": {"type": "string"}}, "style": "form", "explode": True},
+     "schema": {"type": "array", "items": TEXT}, "style": "form", "explode": True},
 ]
 
 
@@ -163,7 +163,7 @@ OPENAPI_PATHS: dict[str, Any] = {
     )},
     f"{PREFIX}/items/migrate-storage": {"post": _op(
         "migrateStorage", "Not supported: answered 501.", {"501": _error("Cloud data migration is not supported")},
-        body={"type": "object"}, errors={},
+        body=JSON_OBJECT, errors={},
     )},
     "/v2/public/organisation/organisation-tags": {"get": _op(
         "listOrganisationTags", "This server has no organisation tags: an empty page.", {"200": _json(EMPTY_PAGE)}, errors={},
@@ -188,7 +188,10 @@ OPENAPI_PATHS: dict[str, Any] = {
     )},
     f"{PREFIX}/folders/{{folder_uuid}}/groups": {
         "get": _op("listFolderGroups", "No user groups here: an empty page.", {"200": _json(EMPTY_PAGE)}, params=[FOLDER]),
-        "post": _op("addFolderGroups", "No user groups here: 400.", {}, params=[FOLDER], body={"type": "object"}),
+        "post": _op(
+            "addFolderGroups", "No user groups here: 400.", {}, params=[FOLDER],
+            body={"type": "object", "required": ["groupHashList", "userRole"], "additionalProperties": False, "properties": {"groupHashList": {"type": "array", "items": UUID}, "userRole": {"enum": ["user", "admin"]}}},
+        ),
         "delete": _op(
             "removeFolderGroups", "Nothing to remove.", DONE,
             params=[FOLDER, {"name": "groupHashList", "in": "query", "required": False, "schema": {"type": "array", "items": UUID}, "style": "form", "explode": True}],
@@ -206,6 +209,6 @@ OPENAPI_PATHS: dict[str, Any] = {
             {"200": _json({"type": "object", "required": ["metadata_ingestion"], "properties": {"metadata_ingestion": {"type": "null"}}})},
             params=[FOLDER],
         ),
-        "post": _op("setFolderConfig", "Metadata ingestion is not supported: 400.", {}, params=[FOLDER], body={"type": "object"}),
+        "post": _op("setFolderConfig", "Metadata ingestion is not supported: 400.", {}, params=[FOLDER], body=JSON_OBJECT),
     },
 }

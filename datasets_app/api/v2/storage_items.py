@@ -241,10 +241,20 @@ def create_group_items(call: V2Call, folder_uuid: uuid.UUID) -> None:
     changes.create_data_groups(principal_of(call), folder_uuid)
 
 
-@v2_endpoint(methods=["POST", "GET"])
-def storage_reencode(call: V2Call, process_uuid: uuid.UUID | None = None) -> JsonResponse:
-    """#43/#44 storage/items/reencode[/<p>]: 501. Re-encodes are tasks of a dataset's rows here
+@v2_endpoint(methods=["POST"])
+def storage_reencode(call: V2Call) -> JsonResponse:
+    """#43 POST storage/items/reencode: 501. Re-encodes are tasks of a dataset's rows here
     (ReEncodeTask.dataset, ReEncodeVideo.data_row); items outside datasets have neither."""
+    return not_served(call)
+
+
+@v2_endpoint(methods=["GET"])
+def storage_reencode_status(call: V2Call, process_uuid: uuid.UUID) -> JsonResponse:
+    """#44 GET storage/items/reencode/<p>: 501, as no storage re-encode is ever started."""
+    return not_served(call)
+
+
+def not_served(call: V2Call) -> JsonResponse:
     principal_of(call)  # an unauthenticated caller hears 401, not what the server lacks
     return JsonResponse({"message": REENCODE_REFUSAL}, status=501)
 
@@ -256,7 +266,7 @@ urlpatterns = [
     path("v2/public/storage/items/reencode", storage_reencode, name="api-v2-storage-items-reencode"),
     path(
         "v2/public/storage/items/reencode/<uuid:process_uuid>",
-        storage_reencode,
+        storage_reencode_status,
         name="api-v2-storage-items-reencode-status",
     ),
     path("v2/public/storage/items/<uuid:item_uuid>", get_item, name="api-v2-storage-item"),

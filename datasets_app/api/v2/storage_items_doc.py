@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .openapi import BOOL_QUERY, COMMON_ERRORS, DATETIME, NULLABLE_UUID, TEXT, TITLE, UUID
+from .openapi import BOOL_QUERY, COMMON_ERRORS, DATETIME, JSON_OBJECT, NULLABLE_UUID, TEXT, TITLE, UUID
 
 WIRE_ITEM_TYPES = [
     "video", "image", "group", "imageGroup", "imageSequence", "dicomFile", "dicomSeries", "audio",
@@ -85,20 +85,13 @@ ITEM_SUMMARY = {
         },
     },
 }
-# Any JSON object; values may nest, but only scalar values are described (fuzzers cannot write a
-# recursive schema). No NUL in any string, as everywhere (api/schemas.load_json refuses it).
-METADATA = {
-    "type": "object",
-    "propertyNames": TEXT,
-    "additionalProperties": {"anyOf": [TEXT, {"type": ["number", "boolean", "null"]}]},
-}
 ITEM_PATCH = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
         "name": TITLE,
         "description": TEXT,
-        "clientMetadata": METADATA,
+        "clientMetadata": JSON_OBJECT,
     },
 }
 
@@ -167,7 +160,7 @@ OPENAPI_PATHS: dict[str, Any] = {
     )},
     f"{PREFIX}/items/reencode": {"post": _op(
         "reencodeStorageItems", "Not supported: re-encode a dataset's videos instead.", NOT_SERVED,
-        body={"type": "object"}, errors={"404": FORBIDDEN["404"]},
+        body=JSON_OBJECT, errors={"404": FORBIDDEN["404"]},
     )},
     f"{PREFIX}/items/reencode/{{process_uuid}}": {"get": _op(
         "storageReencodeStatus", "Not supported.", NOT_SERVED, params=[_path("process_uuid")],
@@ -197,7 +190,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         body={"type": "object", "additionalProperties": False, "required": ["itemUuids", "newParentUuid"], "properties": {"itemUuids": {"type": "array", "items": UUID}, "newParentUuid": UUID, "allowSyncedDatasetMove": {"type": "boolean"}}},
     )},
     f"{PREFIX}/folders/{{folder_uuid}}/create-group-items": {"post": _op(
-        "createDataGroups", "Not supported: answered 400.", {}, params=[FOLDER], body={"type": "array"},
+        "createDataGroups", "Not supported: answered 400.", {}, params=[FOLDER], body={"type": "array", "items": JSON_OBJECT},
     )},
     f"{PREFIX}/folders/{{folder_uuid}}/items/{{item_uuid}}": {"patch": _op(
         "updateStorageItem", "Rename an item, replace its metadata (SDK item.update).", {"200": _json(STORAGE_ITEM)},
