@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from datasets_app import models as m
+from datasets_app.media import storage
 
 from . import queue
 from .exceptions import InvalidArgumentError
@@ -143,20 +144,15 @@ def items_in_folder(
 
 
 def item_files(items: list[m.StorageItem]) -> list[str]:
-    """Hosted file keys of these items and their children that no other item still uses (originals,
-    thumbnails, re-encodes, sequence videos). External URLs never. Three queries."""
+    """Hosted file keys of these items and their children (media.storage.hosted_keys_of: originals,
+    thumbnails, re-encodes, sequence videos; external URLs never) that no other item still uses.
+    Three queries."""
     pks = [i.pk for i in items]
-    keys: set[str] = set()
-    for row in m.StorageItem.objects.filter(pk__in=pks).values_list(
-        "storage_key", "thumbnail_key", "original_storage_key", "sequence_video_key"
-    ):
-        keys.update(k for k in row if k)
-    for row in m.DataRowMember.objects.filter(item_id__in=pks).values_list("storage_key", "thumbnail_key"):
-        keys.update(k for k in row if k)
+    keys = storage.hosted_keys_of(m.StorageItem.objects.filter(pk__in=pks))
     shared = set(
         m.StorageItem.objects.exclude(pk__in=pks).filter(storage_key__in=keys).values_list("storage_key", flat=True)
     )
-    return sorted(keys - shared)
+    return sorted(set(keys) - shared)
 
 
 def delete_items(

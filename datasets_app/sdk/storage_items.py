@@ -21,8 +21,9 @@ from django.db.models.functions import Coalesce
 from datasets_app import models as m
 from datasets_app.media.downloads import signed_file_url
 
+from . import folder_tree
 from .exceptions import AuthorisationError, InvalidArgumentError
-from .folder_access import MAX_FOLDER_DEPTH, check, folder_not_found, item_not_found, parse_uuid
+from .folder_access import check, folder_not_found, item_not_found, parse_uuid
 from .policy import FOLDER_OPS, Op, Principal, allowed, grants_of, may, role_subquery
 
 # StorageItemType wire values of our items (§0.8), and what each selects in a filter.
@@ -321,37 +322,19 @@ def get_storage_items(
 # ---- listings --------------------------------------------------------------------------------
 
 
-def descendant_folder_ids(roots: Iterable[int]) -> set[int]:
-    """The folders and all their subfolders (one query per level)."""
-    seen = set(roots)
-    frontier = set(seen)
-    for _ in range(MAX_FOLDER_DEPTH):
-        if not frontier:
-            break
-        frontier = set(m.StorageFolder.objects.filter(parent_id__in=frontier).values_list("pk", flat=True)) - seen
-        seen |= frontier
-    return seen
-
-
-def visible_folder_ids(principal: Principal, *, include_org_access: bool = False) -> set[int] | None:
-    """Folders `principal` may read: owned, shared with them, mirrors of their datasets, and all
-    their subfolders. None means every folder (an organisation admin asking with
-    include_org_access; anyone else asking so gets AuthorisationError, as the SDK documents)."""
+def visible_folder_ids(principal: Principal, *, include_org_access: bool = False) -> QuerySet | None:
+    """Ids of the folders `principal` may read, for `folder_id__in=`: folder_tree.reached_by, the
+    rule storage_folders.visible_folders lists (owned, shared with them, mirrors of their datasets,
+    and every subfolder of those). None means every folder (an organisation admin asking with
+    include_org_access; anyone else asking so gets AuthorisationError, as the SDK documents).
+    Dataset API keys and deactivated accounts read none."""
     if include_org_access:
         if not may(principal, Op.SEE_ORGANISATION):
             raise AuthorisationError("Only organisation admins may list with org_access.")
         return None
     if principal.api_key is not None or not principal.user.is_active:
-        return set()
-    user = principal.user
-    roots = set(m.StorageFolder.objects.filter(owner=user).values_list("pk", flat=True))
-    roots |= set(m.FolderMembership.objects.filter(user=user).values_list("folder_id", flat=True))
-    roots |= set(
-        m.Dataset.objects.filter(memberships__user=user, backing_folder__isnull=False).values_list(
-            "backing_folder_id", flat=True
-        )
-    )
-    return descendant_folder_ids(roots)
+        return m.StorageFolder.objects.none()
+    return m.StorageFolder.objects.filter(pk__in=folder_tree.reached_by(principal.user)).values("pk")
 
 
 def clean_query(q: ItemQuery) -> ItemQuery:
@@ -434,7 +417,7 @@ def list_items(principal: Principal, folder_uuid: object, query: ItemQuery, *, b
     if folder is None:
         raise folder_not_found(parsed)
     FolderGate(principal).require(folder, Op.READ_FILES, folder_not_found(parsed))
-    ids = descendant_folder_ids([folder.pk]) if q.recursive else {folder.pk}
+    ids = folder_tree.subtree_ids([folder.pk]) if q.recursive else [folder.pk]
     return page_of(filtered(items_queryset().filter(folder_id__in=ids), q), q, base_url=base_url)
 
 
