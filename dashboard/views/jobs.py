@@ -1,6 +1,6 @@
 """The jobs page (uploads, imports and re-encodes across datasets, filtered by kind, status,
-dataset and time in the URL) and one data job's page, whose status partial polls itself every 2 s
-while the job runs (conventions §4). POSTing "retry" to a data job's page retries its failed items."""
+dataset, time or one day, and whose in the URL) and one data job's page, whose status partial
+polls itself every 2 s while the job runs (conventions §4). POSTing "retry" to a data job's page retries its failed items."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
-from datasets_app.sdk import job_retry, workers
+from datasets_app.sdk import job_listing, job_retry, workers
 from datasets_app.sdk.exceptions import InvalidArgumentError
 
 from .common import dataset_page, is_partial, open_dataset, user_client
@@ -24,48 +24,53 @@ STATUS_LABELS = {
     "FAILED_ITEMS": "Done, some failed",
     "ERROR": "Error",
     "CANCELLED": "Cancelled",
+    "FAILED": "Failed (error or some items)",
 }
+WHOSE_LABELS = {"everyone": "Everyone", "mine": "Mine"}
 
 
 @login_required
 @vary_on_headers("HX-Request")
 def job_list(request):
+    """The jobs this user may list (organisation admins everyone's, dataset ADMINs those of the
+    datasets they administer, everyone their own: sdk/job_listing), filtered by the URL."""
     client = user_client(request)
     try:
-        filters = job_retry.clean_job_filters(request.GET)
+        filters = job_listing.clean_job_filters(request.GET)
     except InvalidArgumentError as error:
         messages.error(request, f"{error} Showing all jobs instead.")
-        filters = job_retry.JobFilters()
+        filters = job_listing.JobFilters()
     jobs = client.get_jobs(limit=200, filters=filters)
     waiting = workers.jobs_waiting(jobs)  # per job: "no running worker takes its queue", or None
+    partial = is_partial(request)
     context = {
         "jobs": jobs,
         "rows": list(zip(jobs, waiting)),
-        # The list holds this user's own jobs in datasets they can open (where they may add data).
         "retryable": job_retry.retryable(
-            [j.job_id for j in jobs if j.kind != "re-encode" and j.units_error and j.is_terminal]
+            [j.job_id for j in jobs if j.may_retry and j.kind != "re-encode" and j.units_error and j.is_terminal]
         ),
         "waiting": sorted({w for w in waiting if w}),
         "running": any(not j.is_terminal for j in jobs),
         "filters": filters,
-        "kinds": job_retry.JOB_KINDS,
+        # Whose and Started by mean something only to those who may list others' jobs.
+        "sees_others": client.sees_others_jobs(),
+        "kinds": job_listing.JOB_KINDS,
         "statuses": STATUS_LABELS,
         "since_choices": SINCE_LABELS,
-        "job_datasets": _dataset_choices(client, jobs, filters, is_partial(request)),
+        "whose_choices": WHOSE_LABELS,
+        "job_datasets": [] if partial else _dataset_choices(client, jobs, filters),
         "nav": "jobs",
     }
-    template = "partials/job_list_rows.html" if is_partial(request) else "jobs.html"
+    template = "partials/job_list_rows.html" if partial else "jobs.html"
     return render(request, template, context)
 
 
-def _dataset_choices(client, jobs, filters, partial: bool) -> list[tuple[str, str]]:
+def _dataset_choices(client, jobs, filters) -> list[tuple[str, str]]:
     """The dataset filter's options: those of the listed jobs when nothing narrows the list (no
-    query), else every dataset this user started jobs in (one query)."""
-    if partial:
-        return []
+    query), else every dataset holding jobs this user may list (one query)."""
     if not filters.active:
         return sorted({(j.dataset_hash, j.dataset_title) for j in jobs}, key=lambda d: (d[1].lower(), d[0]))
-    return client.job_datasets()
+    return client.job_datasets(whose=filters.whose)
 
 
 @login_required

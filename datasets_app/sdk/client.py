@@ -7,16 +7,16 @@ import secrets
 from typing import Any, Iterable
 
 from django.db import transaction
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, Q, QuerySet
 
 from datasets_app import crypto
 from datasets_app import models as m
 
-from . import convert, key_secrets, orm
+from . import convert, job_listing, key_secrets, orm
 from .accounts import mint_bearer_token, refuse_bearer_token
 from .dataset import Dataset, api_key_to_orm
 from .exceptions import AuthenticationError, InvalidArgumentError, ResourceNotFoundError
-from .job_retry import JobFilters
+from .job_listing import JobFilters
 from .policy import Op, Principal, may, parse_hash, require, require_org, role_subquery, usable_integrations
 from .validation import (
     clean_datetime,
@@ -178,90 +178,19 @@ class UserClient:
     # ---- jobs -------------------------------------------------------------------------------
 
     def get_jobs(self, *, limit: int = 100, filters: JobFilters | None = None) -> list[orm.JobSummary]:
-        """This user's uploads, imports and re-encodes, newest first, across the datasets they can
-        still open (limit each), narrowed by `filters` (clean_job_filters). Two queries at most
-        whatever the count (unit counts are aggregated)."""
-        limit = max(1, min(int(limit), 500))
-        f = filters or JobFilters()
-        visible = self.visible_datasets(include_org_access=True).values("pk")
-        done, error = m.JobStatus.DONE, m.JobStatus.ERROR
-        first_error = Subquery(
-            m.DataJobUnit.objects.filter(job=OuterRef("pk"), status=error).order_by("index").values("error")[:1]
-        )
-        data_jobs = (
-            _narrowed(m.DataJob.objects.filter(created_by=self.user, dataset__in=visible), f)
-            .select_related("dataset")
-            .annotate(
-                n_done=Count("units", filter=Q(units__status=done)),
-                n_error=Count("units", filter=Q(units__status=error)),
-                first_error=first_error,
-            )
-        )
-        if f.kind in ("upload", "import"):
-            kind = m.DataJob.KIND_UPLOAD if f.kind == "upload" else m.DataJob.KIND_PRIVATE
-            data_jobs = data_jobs.filter(kind=kind)
-        if f.status == "FAILED_ITEMS":
-            data_jobs = data_jobs.filter(status=done, n_error__gt=0)
-        data_jobs = data_jobs.order_by("-created_at", "-id")[:limit] if f.kind != "re-encode" else []
-        tasks = (
-            _narrowed(m.ReEncodeTask.objects.filter(created_by=self.user, dataset__in=visible), f)
-            .select_related("dataset")
-            .annotate(
-                n_total=Count("videos"),
-                n_done=Count("videos", filter=Q(videos__status="DONE")),
-                n_error=Count("videos", filter=Q(videos__status="ERROR")),
-            )
-        )
-        if f.status == "FAILED_ITEMS":
-            tasks = tasks.filter(status="DONE", n_error__gt=0)
-        tasks = tasks.order_by("-created_at", "-id")[:limit] if f.kind in ("", "re-encode") else []
-        jobs = [
-            orm.JobSummary(
-                kind="upload" if j.kind == m.DataJob.KIND_UPLOAD else "import",
-                job_id=str(j.process_hash),
-                dataset_hash=str(j.dataset.dataset_hash),
-                dataset_title=j.dataset.title,
-                status=j.status,
-                message=j.message,
-                created_at=j.created_at,
-                finished_at=j.finished_at,
-                units_total=j.units_total,
-                units_done=j.n_done,
-                units_error=j.n_error,
-                first_error=j.first_error or "",
-            )
-            for j in data_jobs
-        ] + [
-            orm.JobSummary(
-                kind="re-encode",
-                job_id=str(t.pk),
-                dataset_hash=str(t.dataset.dataset_hash),
-                dataset_title=t.dataset.title,
-                status=t.status,
-                message=t.message,
-                created_at=t.created_at,
-                finished_at=t.finished_at,
-                units_total=t.n_total,
-                units_done=t.n_done,
-                units_error=t.n_error,
-            )
-            for t in tasks
-        ]
-        jobs.sort(key=lambda j: j.created_at, reverse=True)
-        return jobs[:limit]
+        """The jobs this user may list, newest first, narrowed by `filters`: their own in the datasets
+        they can still open, and with whose="everyone" every job where they hold Op.SEE_JOBS
+        (job_listing). Two queries whatever the count."""
+        return job_listing.list_jobs(self.principal, limit=limit, filters=filters)
 
-    def job_datasets(self, *, limit: int = 200) -> list[tuple[str, str]]:
-        """(dataset_hash, title) of the datasets this user started jobs in and can still open, by
-        title: the Jobs page's dataset filter. One query."""
-        data_jobs = m.DataJob.objects.filter(created_by=self.user).values("dataset_id")
-        tasks = m.ReEncodeTask.objects.filter(created_by=self.user).values("dataset_id")
-        rows = (
-            self.visible_datasets(include_org_access=True)
-            .filter(Q(pk__in=data_jobs) | Q(pk__in=tasks))
-            .order_by("title")
-            .values_list("dataset_hash", "title")[:limit]
-        )
-        return [(str(h), t) for h, t in rows]
+    def job_datasets(self, *, whose: str = "everyone", limit: int = 200) -> list[tuple[str, str]]:
+        """(dataset_hash, title) of the datasets holding jobs this user may list, by title: the
+        Jobs page's dataset filter. One query."""
+        return job_listing.job_datasets(self.principal, whose=whose, limit=limit)
+
+    def sees_others_jobs(self) -> bool:
+        """Whether this user may list anyone else's jobs (Op.SEE_JOBS somewhere). One query."""
+        return job_listing.sees_others_jobs(self.principal)
 
     # ---- cloud integrations -----------------------------------------------------------------
 
@@ -416,14 +345,3 @@ class UserClient:
         if not updated and not ds.api_keys.filter(key_hash=parse_hash(key_hash, "key_hash")).exists():
             raise ResourceNotFoundError("API key not found.")
 
-
-def _narrowed(jobs: QuerySet, f: JobFilters) -> QuerySet:
-    """Jobs narrowed by the filters every kind shares: status, dataset, since. A re-encode's
-    SUBMITTED is the PENDING of data jobs."""
-    if f.status and f.status != "FAILED_ITEMS":
-        jobs = jobs.filter(status__in=[f.status, "SUBMITTED"] if f.status == "PENDING" else [f.status])
-    if f.dataset_hash:
-        jobs = jobs.filter(dataset__dataset_hash=f.dataset_hash)
-    if f.since_time is not None:
-        jobs = jobs.filter(created_at__gte=f.since_time)
-    return jobs

@@ -1,5 +1,5 @@
-"""Retrying the failed items of a data job (an upload or a private-data import), and the Jobs
-page's filters (kind, status, dataset, since), each checked here so a bad value is a clear error.
+"""Retrying the failed items of a data job (an upload or a private-data import). The Jobs page's
+filters and listing are job_listing's.
 
 Who may retry: the one who started the job (while they may still add data: Op.WRITE_DATA), and
 whoever holds Op.RETRY_JOB on its dataset (dataset ADMINs, organisation admins).
@@ -7,12 +7,7 @@ whoever holds Op.RETRY_JOB on its dataset (dataset ADMINs, organisation admins).
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
-from typing import Any, Mapping
-
 from django.db import transaction
-from django.utils import timezone
 
 from datasets_app import models as m
 from datasets_app.media import storage
@@ -21,55 +16,6 @@ from .exceptions import AuthorisationError, InvalidArgumentError, ResourceNotFou
 from .policy import Op, Principal, allowed, grants_of, parse_hash, require
 from .unit_outcomes import enqueue_data_job
 from .units import KIND_VIDEO
-
-JOB_KINDS = ("upload", "import", "re-encode")
-JOB_STATUSES = ("PENDING", "DONE", "FAILED_ITEMS", "ERROR", "CANCELLED")
-SINCE = {
-    "hour": dt.timedelta(hours=1),
-    "day": dt.timedelta(days=1),
-    "week": dt.timedelta(days=7),
-    "all": None,
-}
-
-
-@dataclass(frozen=True)
-class JobFilters:
-    """The Jobs page's filters; empty strings mean "any". FAILED_ITEMS: done with failed items."""
-
-    kind: str = ""
-    status: str = ""
-    dataset_hash: str = ""
-    since: str = "all"
-
-    @property
-    def since_time(self) -> dt.datetime | None:
-        delta = SINCE[self.since]
-        return timezone.now() - delta if delta else None
-
-    @property
-    def active(self) -> bool:
-        return bool(self.kind or self.status or self.dataset_hash or self.since != "all")
-
-
-def clean_job_filters(params: Mapping[str, Any]) -> JobFilters:
-    """JobFilters from GET parameters; InvalidArgumentError names the bad value and the choices."""
-
-    def pick(name: str, choices: tuple[str, ...], default: str = "") -> str:
-        value = str(params.get(name) or default).strip()
-        if value and value not in choices:
-            shown = value if len(value) <= 40 else value[:37] + "..."
-            raise InvalidArgumentError(f"{name} {shown!r} is not one of: {', '.join(choices)}.", field=name)
-        return value
-
-    dataset = str(params.get("dataset") or "").strip()
-    if dataset:
-        dataset = str(parse_hash(dataset, "dataset"))
-    return JobFilters(
-        kind=pick("kind", JOB_KINDS),
-        status=pick("status", JOB_STATUSES),
-        dataset_hash=dataset,
-        since=pick("since", tuple(SINCE), "all"),
-    )
 
 
 def may_retry(principal: Principal, dataset: m.Dataset, started_by_id: int | None) -> bool:

@@ -208,6 +208,9 @@ class JobSummary:
     units_done: int
     units_error: int
     first_error: str = ""
+    started_by: str = ""  # the starter's e-mail, "API key <title>", or "" when neither remains
+    own: bool = True  # started by the user listing it (a data job's page is its starter's)
+    may_retry: bool = False  # the lister may retry its failed items (job_retry.may_retry)
 
     @property
     def is_terminal(self) -> bool:

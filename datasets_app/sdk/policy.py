@@ -36,6 +36,7 @@ class Op(str, Enum):
     DELETE_DATA = "delete data"
     MANAGE = "rename/delete dataset, manage keys and members"
     RETRY_JOB = "retry the failed items of anyone's data job (who started a job retries it with WRITE_DATA)"
+    SEE_JOBS = "list everyone's jobs on the dataset (the Jobs page; each sees their own where they READ)"
     USE_INTEGRATION = "list cloud integrations and import private data through them"
     LOOK_UP_ACCOUNTS = "hear which e-mail addresses have an account when adding members"
     # Organisation-wide: no dataset involved, decided from the principal alone (may/require_org).
@@ -65,6 +66,9 @@ POLICY: dict[Op, frozenset[Grant]] = {
     Op.DELETE_DATA: frozenset({Grant.ORG_ADMIN, Grant.DS_ADMIN, Grant.WRITE_KEY}),
     Op.MANAGE: frozenset({Grant.ORG_ADMIN, Grant.DS_ADMIN}),
     Op.RETRY_JOB: frozenset({Grant.ORG_ADMIN, Grant.DS_ADMIN}),
+    # Who may retry anyone's job sees it listed: organisation admins everywhere, dataset ADMINs on
+    # the datasets they administer; dataset USERs see only the jobs they started.
+    Op.SEE_JOBS: frozenset({Grant.ORG_ADMIN, Grant.DS_ADMIN}),
     # A READ key has no business with integrations: only the WRITE scope may list or use them.
     # Which integrations: usable_integrations() below.
     Op.USE_INTEGRATION: frozenset({Grant.ORG_ADMIN, Grant.DS_ADMIN, Grant.DS_USER, Grant.WRITE_KEY}),
@@ -230,6 +234,31 @@ def usable_integrations(principal: Principal, *, include_org_access: bool = Fals
 
 def allowed(op: Op, grants: frozenset[Grant]) -> bool:
     return bool(POLICY[op] & grants)
+
+
+ROLE_GRANTS = {m.DatasetUserRole.ADMIN: Grant.DS_ADMIN, m.DatasetUserRole.USER: Grant.DS_USER}
+
+
+def datasets_where(principal: Principal, op: Op) -> QuerySet[m.Dataset]:
+    """The datasets on which `principal` may do dataset `op`, read from the table: every dataset
+    when the organisation-admin grant allows it, else those whose membership role's grant does (a
+    key: its own dataset or none). Lazy: no query until used, a subquery inside a filter."""
+    if op in ORG_OPS | FOLDER_OPS:
+        raise ValueError(f"{op!r} is not decided per dataset")
+    datasets = m.Dataset.objects.all()
+    if principal.api_key is not None:
+        if allowed(op, grants_of(principal, principal.api_key.dataset, None)):
+            return datasets.filter(pk=principal.api_key.dataset_id)
+        return datasets.none()
+    held = org_grants(principal.user)
+    if not held:
+        return datasets.none()
+    if Grant.ORG_ADMIN in held and allowed(op, frozenset({Grant.ORG_ADMIN})):
+        return datasets
+    roles = [role for role, grant in ROLE_GRANTS.items() if allowed(op, frozenset({grant}))]
+    return datasets.filter(
+        pk__in=m.DatasetMembership.objects.filter(user=principal.user, role__in=roles).values("dataset_id")
+    )
 
 
 def role_subquery(user: m.User) -> Subquery:

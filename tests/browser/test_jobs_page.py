@@ -5,6 +5,7 @@ the job ends a plain "Done". Screenshots at desktop and phone width."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 
@@ -13,13 +14,14 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from datasets_app import models as m
 from datasets_app.sdk import UserClient
 from tests.dashboard.test_upload import png, upload_file
-from tests.factories import ReEncodeTaskFactory, UserFactory
+from tests.factories import DataJobFactory, DataJobUnitFactory, DatasetFactory, ReEncodeTaskFactory, UserFactory
 
-from .conftest import PHONE, expect, sign_in
+from .conftest import DESKTOP, PHONE, expect, sign_in
 
 pytestmark = [pytest.mark.slow]
 
@@ -106,3 +108,54 @@ def test_filter_jobs_see_the_failed_item_and_retry_it(page, shoot, _module_worke
     expect(page.locator(".job-status button[name=retry]")).to_have_count(0)
     assert m.DataRow.objects.filter(dataset__dataset_hash=street.dataset_hash).count() == 2
     shoot(page, "job-retried")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_org_admin_sees_everyones_jobs_and_the_overviews_bars_open_a_day(page, shoot):
+    admin = UserFactory(email="admin@example.com", is_org_admin=True)
+    alice = UserFactory(email="alice.longname@example.com")
+    street = DatasetFactory(title="Street scenes")
+    drone = DatasetFactory(title="Drone survey 2024")
+    failed = DataJobFactory(dataset=street, created_by=alice, status="DONE", units_total=2, ignore_errors=True)
+    DataJobUnitFactory(job=failed, status="DONE")
+    DataJobUnitFactory(job=failed, status="ERROR", error="bad.png: not an image")
+    DataJobFactory(dataset=drone, created_by=alice, status="ERROR", message="The bucket refused the key.",
+                   kind=m.DataJob.KIND_PRIVATE, units_total=3)
+    ReEncodeTaskFactory(dataset=drone, created_by=admin, status="DONE")
+    old = DataJobFactory(dataset=street, created_by=admin, status="ERROR", message="old failure", units_total=1)
+    two_days_ago = timezone.now() - dt.timedelta(days=2)
+    m.DataJob.objects.filter(pk=old.pk).update(created_at=two_days_ago)
+    sign_in(page, admin)
+
+    for viewport in (DESKTOP, PHONE):
+        page.set_viewport_size(viewport)
+        page.goto("/jobs")
+        expect(page.locator("#job-rows tbody tr")).to_have_count(4)
+        expect(page.locator("#id_whose")).to_have_value("everyone")
+        expect(page.locator("#job-rows thead")).to_contain_text("Started by")
+        expect(page.locator("#job-rows")).to_contain_text("alice.longname@example.com")
+        # an organisation admin may retry anyone's failed items, from the list (inside a phone's width)
+        _inside_phone_width(page, page.locator("#job-rows .job-retry button"))
+        page.set_viewport_size(viewport)
+    shoot(page, "jobs-org")
+
+    # Whose: mine narrows to the admin's own jobs, in place, in the URL
+    page.select_option("#id_whose", "mine")
+    expect(page).to_have_url(re.compile(r"/jobs\?.*whose=mine"))
+    expect(page.locator("#job-rows tbody tr")).to_have_count(2)
+    expect(page.locator("#job-rows tbody")).not_to_contain_text("alice.longname")
+
+    # The Overview's failed-jobs bar for two days ago opens that day's jobs in error
+    page.goto("/overview")
+    day = two_days_ago.astimezone(dt.timezone.utc).date().isoformat()
+    page.locator(f'#chart-failed a[href="/jobs?status=ERROR&day={day}"] rect').click()
+    expect(page).to_have_url(re.compile(rf"/jobs\?status=ERROR&day={day}$"))
+    expect(page.locator("#id_day")).to_have_value(day)
+    expect(page.locator("#job-rows tbody tr")).to_have_count(1)
+    expect(page.locator("#job-rows tbody")).to_contain_text("old failure")
+    shoot(page, "jobs-org-day")
+    # and today's count below the chart opens today's failed jobs, both kinds of failure
+    page.goto("/overview")
+    page.locator("#chart-failed").locator("xpath=..").locator("ol.chart-days li").last.locator("a").click()
+    expect(page.locator("#id_status")).to_have_value("FAILED")
+    expect(page.locator("#job-rows tbody tr")).to_have_count(2)

@@ -8,11 +8,20 @@ import datetime as dt
 import re
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from datasets_app import models as m
-from tests.factories import DataJobFactory, DataJobUnitFactory, DatasetFactory, DatasetMembershipFactory, ReEncodeTaskFactory
+from tests.factories import (
+    DataJobFactory,
+    DataJobUnitFactory,
+    DatasetFactory,
+    DatasetMembershipFactory,
+    ReEncodeTaskFactory,
+    UserFactory,
+)
 
 from .conftest import HX
 
@@ -58,7 +67,8 @@ def _shown(body, job):
 )
 def test_filters_narrow_the_list(as_user, ds_user, jobs, params, expected, django_assert_max_num_queries):
     c = as_user(ds_user)
-    with django_assert_max_num_queries(8):
+    # session, user, data jobs, re-encodes, waiting queues (2), retryable, whose, dataset choices
+    with django_assert_max_num_queries(9):
         body = c.get(reverse("dashboard:jobs"), params).content.decode()
     shown = {name for name in ("failed", "ok", "import", "task", "old") if _shown(body, jobs[name])}
     assert shown == expected
@@ -149,3 +159,117 @@ def test_no_retry_is_offered_for_an_upload_whose_failed_file_is_gone(as_user, ds
     assert "Retry" not in c.get(url).content.decode()
     refused = c.post(url, {"retry": "1"}, follow=True).content.decode()
     assert re.search(r"Nothing to retry: the uploaded file of item \d+ was removed when it failed; upload it again\.", refused)
+
+
+# ---- whose jobs: organisation admins see everyone's, dataset ADMINs their datasets' ----------
+
+
+@pytest.fixture
+def others(dataset, ds_user):
+    """Jobs of two other people: one in `dataset`, one in a dataset ds_user has no role in."""
+    alice = UserFactory(email="alice@example.com")
+    bob = UserFactory(email="bob@example.com")
+    elsewhere = DatasetFactory(title="Elsewhere")
+    return {
+        "alice": _failed_job(dataset, alice),
+        "bob": DataJobFactory(dataset=elsewhere, created_by=bob, units_total=1, status="ERROR", message="bad"),
+        "mine": DataJobFactory(dataset=dataset, created_by=ds_user, units_total=1, status="DONE"),
+        "elsewhere": elsewhere,
+    }
+
+
+def test_org_admin_sees_everyones_jobs_with_who_started_them(as_user, org_admin, others):
+    body = as_user(org_admin).get(reverse("dashboard:jobs")).content.decode()
+    assert all(_shown(body, others[k]) for k in ("alice", "bob", "mine"))
+    assert "<th>Started by</th>" in body
+    assert "alice@example.com" in body and "bob@example.com" in body
+    assert '<option value="everyone" selected>Everyone</option>' in body
+    assert f'<option value="{others["elsewhere"].dataset_hash}">Elsewhere</option>' in body
+
+
+def test_org_admin_narrows_to_their_own_jobs(as_user, org_admin, dataset, others):
+    mine = DataJobFactory(dataset=dataset, created_by=org_admin, units_total=1, status="DONE")
+    body = as_user(org_admin).get(reverse("dashboard:jobs"), {"whose": "mine"}).content.decode()
+    assert _shown(body, mine) and not any(_shown(body, others[k]) for k in ("alice", "bob", "mine"))
+    assert '<option value="mine" selected>Mine</option>' in body
+
+
+def test_org_admin_retries_anothers_failed_job_from_the_list(as_user, org_admin, dataset, others, django_capture_on_commit_callbacks):
+    c = as_user(org_admin)
+    body = c.get(reverse("dashboard:jobs")).content.decode()
+    assert body.count("Retry 1 failed") == 1
+    # another's upload page is its starter's: the list names the job without a link that would 404
+    url = reverse("dashboard:data-job", args=[dataset.dataset_hash, others["alice"].process_hash])
+    assert f'href="{url}"' not in body and f'action="{url}"' in body
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        response = c.post(url, {"retry": "1", "next": "/jobs"}, follow=True)
+    assert response.redirect_chain[-1][0] == "/jobs" and len(queued) == 1
+
+
+def test_dataset_admin_sees_the_jobs_of_the_datasets_they_administer_only(as_user, ds_admin, ds_user, others):
+    # ds_admin administers `dataset`; Elsewhere (bob's job) is not theirs
+    theirs = DataJobFactory(dataset=others["elsewhere"], created_by=ds_admin, units_total=1, status="DONE")
+    DatasetMembershipFactory(dataset=others["elsewhere"], user=ds_admin, role=m.DatasetUserRole.USER)
+    body = as_user(ds_admin).get(reverse("dashboard:jobs")).content.decode()
+    assert _shown(body, others["alice"]) and _shown(body, others["mine"]) and _shown(body, theirs)
+    assert not _shown(body, others["bob"])
+    assert "<th>Started by</th>" in body and "alice@example.com" in body
+    mine_only = as_user(ds_admin).get(reverse("dashboard:jobs"), {"whose": "mine"}).content.decode()
+    assert _shown(mine_only, theirs) and not _shown(mine_only, others["alice"])
+
+
+def test_a_dataset_user_still_sees_only_their_own_jobs(as_user, ds_user, others):
+    c = as_user(ds_user)
+    for params in ({}, {"whose": "everyone"}):
+        body = c.get(reverse("dashboard:jobs"), params).content.decode()
+        assert _shown(body, others["mine"])
+        assert not _shown(body, others["alice"]) and not _shown(body, others["bob"])
+        assert "Started by" not in body and 'name="whose"' not in body
+
+
+def test_day_filter_shows_the_jobs_started_that_day_in_utc(as_user, ds_user, dataset, jobs):
+    old_day = m.DataJob.objects.get(pk=jobs["old"].pk).created_at
+    day = old_day.astimezone(dt.timezone.utc).date().isoformat()
+    body = as_user(ds_user).get(reverse("dashboard:jobs"), {"day": day}).content.decode()
+    shown = {name for name in ("failed", "ok", "import", "task", "old") if _shown(body, jobs[name])}
+    assert shown == {"old"}
+    assert f'name="day" value="{day}"' in body  # kept in the form, so other filters keep the day
+    today = timezone.now().astimezone(dt.timezone.utc).date().isoformat()
+    body = as_user(ds_user).get(reverse("dashboard:jobs"), {"day": today}).content.decode()
+    assert {n for n in ("failed", "ok", "import", "task", "old") if _shown(body, jobs[n])} == {"failed", "ok", "import", "task"}
+
+
+def test_a_bad_day_is_named(as_user, ds_user, jobs):
+    body = as_user(ds_user).get(reverse("dashboard:jobs"), {"day": "2025-02-30"}).content.decode()
+    assert "day &#x27;2025-02-30&#x27; is not a date (YYYY-MM-DD)." in body and "Showing all jobs instead." in body
+
+
+def _many_jobs(dataset, users: int, per_user: int) -> None:
+    for _ in range(users):
+        user = UserFactory()
+        other = DatasetFactory()
+        for _ in range(per_user):
+            _failed_job(dataset, user)
+            DataJobFactory(dataset=other, created_by=user, units_total=1, status="PENDING")
+            ReEncodeTaskFactory(dataset=other, created_by=user)
+
+
+def test_org_admin_list_costs_the_same_queries_whatever_the_number_of_jobs_and_users(as_user, org_admin, dataset):
+    c = as_user(org_admin)
+    counts, rows, made = [], [], 0
+    for users, per_user in ((2, 1), (12, 3)):
+        _many_jobs(dataset, users, per_user)
+        made += users * per_user
+        for params, headers in (({}, {}), ({"status": "FAILED", "whose": "everyone"}, HX)):
+            with CaptureQueriesContext(connection) as queries:
+                body = c.get(reverse("dashboard:jobs"), params, **headers).content.decode()
+            counts.append(len(queries))
+            rows.append(body.count("<tr data-kind="))
+    assert rows == [3 * 2, 2, 3 * made, made]  # everyone's, and their failed ones
+    # session, user, data jobs, re-encodes, waiting queues (2), retryable, whose; + dataset choices
+    assert counts[:2] == counts[2:] and max(counts) <= 9, counts
+
+
+def test_failed_status_lists_errors_and_jobs_done_with_failed_items(as_user, ds_user, jobs):
+    body = as_user(ds_user).get(reverse("dashboard:jobs"), {"status": "FAILED"}).content.decode()
+    assert {n for n in ("failed", "ok", "import", "task", "old") if _shown(body, jobs[n])} == {"failed", "old"}

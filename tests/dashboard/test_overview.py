@@ -3,10 +3,12 @@ nav for them only; charts as inline SVG with their numbers in text; "nothing yet
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from datasets_app import models as m
 from tests.factories import DataJobFactory, DataJobUnitFactory, DataRowFactory, DatasetFactory, UserFactory
@@ -84,6 +86,11 @@ def test_figures_are_drawn_and_written_out(as_user, org_admin):
     assert "?status=ERROR&amp;since=week" in html
     assert "?status=FAILED_ITEMS&amp;since=week" in html
     assert "1 ended in error" in html and "1 done with failed items" in html
+    # Each day's bars link to that day's jobs, one link per status; the day's count as well.
+    today = timezone.now().astimezone(dt.timezone.utc).date().isoformat()
+    assert html.count(f'href="/jobs?status=ERROR&amp;day={today}"') == 1
+    assert html.count(f'href="/jobs?status=FAILED_ITEMS&amp;day={today}"') == 1
+    assert html.count(f'href="/jobs?status=FAILED&amp;day={today}"') == 1  # the day's count: both
     # Videos at risk, linked to the datasets that hold them (videos only).
     assert f"{reverse('dashboard:dataset-detail', args=[beta.dataset_hash])}?data_type=VIDEO" in html
     # Numbers for screen readers and anyone who prefers a table.

@@ -14,7 +14,8 @@ from django.urls import reverse
 
 from datasets_app import models as m
 from datasets_app.sdk.exceptions import AuthorisationError, InvalidArgumentError
-from datasets_app.sdk.job_retry import clean_job_filters, retry_data_job
+from datasets_app.sdk.job_listing import clean_job_filters
+from datasets_app.sdk.job_retry import retry_data_job
 from datasets_app.sdk.policy import Principal
 from tests.dashboard.test_upload import png, upload_file
 from tests.factories import DataJobFactory, DataJobUnitFactory, DatasetMembershipFactory
