@@ -30,5 +30,5 @@ urlpatterns = [
     path("upload/<str:item_uuid>", upload_views.signed_upload, name="upload-signed"),
     *_v2_patterns(),
     # Keep last: any other /v2/public path is a JSON 404.
-    re_path(r"^v2/public/(?P<rest>.*)$", v2_base.not_found, name="api-v2-not-found"),
+    re_path(r"^v2/public/(?P<rest>(?s:.*))$", v2_base.not_found, name="api-v2-not-found"),
 ]

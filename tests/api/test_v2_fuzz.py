@@ -81,3 +81,10 @@ def test_openapi_document_is_served_and_lists_every_v2_route(live_server, db):
     documented = set(served["paths"])
     v2_routes = {r for r in routes if r.startswith("/v2/public/") and "(?P" not in r and "openapi" not in r}
     assert v2_routes <= documented, v2_routes - documented
+
+
+def test_unknown_v2_paths_answer_json_404_even_with_a_newline(client, db):
+    # Fuzzing found it: "." in the catch-all did not match %0A, so the dashboard's HTML 404 answered.
+    for path in ("/v2/public/storage/folders/a%0Ab/groups", "/v2/public/nowhere"):
+        response = client.post(path, data="1", content_type="application/json")
+        assert (response.status_code, response["Content-Type"]) == (404, "application/json"), path
