@@ -6,9 +6,10 @@ Each handler parses its payload, calls one SDK-layer method and shapes the answe
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
-from datasets_app.sdk import key_secrets
+from datasets_app.sdk import convert, item_links, key_secrets, orm
 from datasets_app.sdk.exceptions import InvalidArgumentError
 from datasets_app.sdk.validation import clean_title
 
@@ -53,18 +54,48 @@ def list_data_rows(call: V1Call) -> Any:
     """§6.4: rows matching every given filter (AND)."""
     p = s.obj(call.payload)
     _fetch_rows, with_metadata = _access_settings(p)
-    data_types = p.get("data_types")
-    data_hashes = p.get("data_hashes")
+    data_types = held_types(p.get("data_types"))
+    data_hashes = uuid_hashes(p.get("data_hashes"))
+    if data_types == [] or data_hashes == []:
+        call.dataset().refetch_data()  # READ is still checked
+        return []
     rows = call.dataset().iter_data_rows(
         title_eq=s.opt_str(p, "title_eq"),
         title_like=s.opt_str(p, "title_like"),
         created_before=s.parse_datetime(p.get("created_before"), "created_before"),
         created_after=s.parse_datetime(p.get("created_after"), "created_after"),
-        data_types=s.str_list(data_types, "data_types", max_items=20) if data_types is not None else None,
-        data_hashes=s.str_list(data_hashes, "data_hashes") if data_hashes is not None else None,
+        data_types=data_types,
+        data_hashes=data_hashes,
         with_metadata=with_metadata,
     )
     return V1Stream.list(s.data_row_v1(r) for r in rows)
+
+
+def held_types(value: Any) -> list[str] | None:
+    """The requested data types this server holds (the SDK may send any of its DataType names:
+    AUDIO, NIFTI, ... match no row here); None when not filtering."""
+    if value is None:
+        return None
+    kept = []
+    for name in s.str_list(value, "data_types", max_items=20):
+        try:
+            kept.append(orm.DataType.parse(name).value)
+        except ValueError:
+            continue
+    return kept
+
+
+def uuid_hashes(value: Any) -> list[str] | None:
+    """The requested data hashes that can name a row (ours are UUIDs: anything else matches none)."""
+    if value is None:
+        return None
+    kept = []
+    for text in s.str_list(value, "data_hashes"):
+        try:
+            kept.append(str(uuid.UUID(text)))
+        except ValueError:
+            continue
+    return kept
 
 
 @v1_operation("datarow", "GET")
@@ -150,6 +181,22 @@ def update_data_item(call: V1Call) -> Any:
     # A list, not a generator: one unknown hash must not stop the renames after it.
     success = all([ds.update_data_item(data_hash, title) for data_hash, title in renames])  # noqa: C419
     return {"success": success}
+
+
+@v1_operation("datasetlinkitems", "POST")
+def link_items(call: V1Call) -> Any:
+    """Storage §4.5: links storage items into this (plain) dataset; the rows, one per distinct
+    item in request order (SKIP: the existing row for an item already linked)."""
+    dataset_hash = call.dataset_uid()
+    p = s.obj(call.payload, allow_none=False)
+    s.only_keys(p, {"item_uuids", "duplicates_behavior"})
+    rows = item_links.link_items(
+        call.principal,
+        dataset_hash,
+        s.str_list(p.get("item_uuids"), "item_uuids", max_items=item_links.MAX_LINK_ITEMS),
+        s.opt_str(p, "duplicates_behavior") or "SKIP",
+    )
+    return V1Stream.list(s.data_row_v1(convert.data_row(r)) for r in rows)
 
 
 @v1_operation("datasetusers", "POST")

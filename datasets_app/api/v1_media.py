@@ -28,18 +28,15 @@ def start_data_job(call: V1Call) -> dict[str, str]:
     call.dataset_uid()
     payload = s.obj(call.payload, allow_none=False)
     dataset = call.dataset()
+    # folderUuid (§4.3): where a plain dataset's items go; a mirror dataset refuses it.
+    folder = payload.get("folderUuid")
     if payload.get("integrationId") is not None or payload.get("files") is not None:
-        from datasets_app.sdk.private_import import add_private_data_start
-
-        process_hash = add_private_data_start(
-            dataset,
-            integration_id=payload.get("integrationId"),
-            private_files=payload.get("files"),
-            ignore_errors=_bool(payload, "ignoreErrors"),
+        process_hash = dataset.add_private_data_to_dataset_start(
+            payload.get("integrationId"), payload.get("files"), _bool(payload, "ignoreErrors"), folder=folder
         )
     else:
         process_hash = dataset.start_data_job(
-            payload.get("dataItems"), ignore_errors=_bool(payload, "ignoreErrors")
+            payload.get("dataItems"), ignore_errors=_bool(payload, "ignoreErrors"), folder=folder
         )
     return {"process_hash": process_hash}
 
@@ -62,6 +59,7 @@ def poll_data_job(call: V1Call) -> dict[str, Any]:
         raise long_poll.DeferredWait(result.process_hash, timeout)
     body = asdict(result)
     body.pop("process_hash", None)
+    body.pop("items_with_names", None)  # the Files poll's; the dataset poll names rows
     return body
 
 

@@ -87,13 +87,24 @@ class Job(models.Model):
 
 
 class DataJob(Job):
-    """An upload registration or private-data import: one unit per video/image/group/series."""
+    """An upload registration or private-data import: one unit per video/image/group/series.
+
+    Its items go into `folder` (a Files upload's folder, or a dataset upload's folderUuid; None on
+    jobs made before 0010: the dataset's backing folder). `dataset` is the dataset whose rows link
+    them (None for a Files upload: a mirror folder's dataset gets its rows all the same)."""
 
     KIND_UPLOAD = "upload"
     KIND_PRIVATE = "private"
 
     process_hash = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    dataset = models.ForeignKey("datasets_app.Dataset", on_delete=models.CASCADE, related_name="jobs")
+    dataset = models.ForeignKey(
+        "datasets_app.Dataset", on_delete=models.CASCADE, null=True, blank=True, related_name="jobs"
+    )
+    folder = models.ForeignKey(
+        "datasets_app.StorageFolder", on_delete=models.CASCADE, null=True, blank=True, related_name="upload_jobs"
+    )
+    # The private-files manifest's base name (the wire's fileName), echoed by the Files poll.
+    file_name = models.CharField(max_length=1024, blank=True, default="")
     kind = models.CharField(max_length=16, choices=[(KIND_UPLOAD, "Upload"), (KIND_PRIVATE, "Import")])
     created_by = models.ForeignKey("datasets_app.User", on_delete=models.SET_NULL, null=True, related_name="+")
     api_key = models.ForeignKey(
@@ -148,6 +159,10 @@ class UploadSlot(models.Model):
     )
     dataset = models.ForeignKey(
         "datasets_app.Dataset", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    # A Files upload's folder: its slot's item_uuid becomes the item's uuid (the placeholder).
+    folder = models.ForeignKey(
+        "datasets_app.StorageFolder", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(db_index=True)

@@ -31,6 +31,12 @@ class DatasetDataInfo:
 
 
 @dataclass(frozen=True)
+class StorageItemWithName:
+    item_uuid: str
+    name: str
+
+
+@dataclass(frozen=True)
 class DatasetDataLongPolling:
     """Encord's upload-job status: every field the SDK requires, plus `duplicates` (ours)."""
 
@@ -44,6 +50,9 @@ class DatasetDataLongPolling:
     units_cancelled_count: int
     duplicates: list[dict] = field(default_factory=list)
     process_hash: str = ""
+    # The items the job created (top-level: groups and series, not their frames), in unit order:
+    # the Files poll's items_with_names. Listed once the job is DONE or CANCELLED.
+    items_with_names: list[StorageItemWithName] = field(default_factory=list)
 
     @property
     def is_terminal(self) -> bool:
@@ -90,6 +99,7 @@ def job_status(job: m.DataJob, *, legacy: bool = False, reveal_duplicates: bool 
     errors: list[str] = []
     unit_errors: list[DataUnitError] = []
     duplicates: list[dict] = []
+    items: list[StorageItemWithName] = []
     status = job.status
     if status != m.JobStatus.PENDING:
         units = (
@@ -100,6 +110,8 @@ def job_status(job: m.DataJob, *, legacy: bool = False, reveal_duplicates: bool 
         )
         for unit_status, results, error, urls, subtask, action in units.iterator(chunk_size=2000):
             if unit_status == m.JobStatus.DONE:
+                if status in (m.JobStatus.DONE, m.JobStatus.CANCELLED):
+                    items += [StorageItemWithName(r["backing_item_uuid"], r["title"]) for r in results or [] if "backing_item_uuid" in r]
                 for r in results or []:
                     if "data_hash" in r and status == m.JobStatus.DONE:
                         rows.append(
@@ -140,6 +152,7 @@ def job_status(job: m.DataJob, *, legacy: bool = False, reveal_duplicates: bool 
         units_cancelled_count=counts[m.JobStatus.CANCELLED],
         duplicates=duplicates,
         process_hash=str(job.process_hash),
+        items_with_names=items,
     )
 
 

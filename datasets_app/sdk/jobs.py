@@ -27,10 +27,10 @@ from .units import (
     FileFacts,
     UnitFile,
     UnitSpec,
-    by_resolution,
     dicom_order,
     dicom_row,
     group_digest,
+    group_parts,
     image_group_row,
     single_row,
 )
@@ -71,6 +71,7 @@ def _probe_file(f: UnitFile, kind: str, unit_used: int = 0) -> FileFacts:
     place = {"storage_key": f.source, "sha256": f.sha256 or digest}
     if kind == KIND_DICOM:
         return FileFacts(
+            item_uuid=f.item_uuid,
             title=f.title,
             place=place,
             size=f.size,
@@ -83,6 +84,7 @@ def _probe_file(f: UnitFile, kind: str, unit_used: int = 0) -> FileFacts:
         )
     place["thumbnail_key"] = storage.thumbnail_key(f.source)
     out = FileFacts(
+        item_uuid=f.item_uuid,
         title=f.title,
         place=place,
         size=f.size,
@@ -113,25 +115,31 @@ def _probe_files(spec: UnitSpec) -> list[FileFacts]:
     return probed
 
 
-def _existing_by_sha(job: m.DataJob, shas: list[str]) -> dict[str, str]:
-    """sha256 -> data_hash of rows of this dataset with that content (one indexed query)."""
+def _existing_by_sha(job: m.DataJob, dest: Destination, shas: list[str]) -> dict[str, tuple[str, int]]:
+    """sha256 -> (what the result names, item pk) of media with that content already there (one
+    indexed query): a dataset job's dataset rows (by data_hash), a Files job's folder items (by
+    item uuid: duplicates are judged within the folder, §3.4)."""
     shas = [s for s in shas if s]
     if not shas:
         return {}
-    found = {}
-    for sha, data_hash in (
-        m.DataRow.objects.filter(dataset_id=job.dataset_id, item__sha256__in=shas)
-        .values_list("item__sha256", "data_hash")
-        .order_by("created_at")
-    ):
-        found.setdefault(sha, str(data_hash))
+    if job.dataset_id is not None:
+        found_rows = m.DataRow.objects.filter(dataset_id=job.dataset_id, item__sha256__in=shas)
+        values = found_rows.values_list("item__sha256", "data_hash", "item_id")
+    else:
+        found_items = m.StorageItem.objects.filter(folder_id=dest.folder_id, sha256__in=shas)
+        values = found_items.values_list("sha256", "item_uuid", "pk")
+    found: dict[str, tuple[str, int]] = {}
+    for sha, label, item_pk in values.order_by("created_at"):
+        found.setdefault(sha, (str(label), item_pk))
     return found
 
 
-def _skip_duplicate(job: m.DataJob, unit: m.DataJobUnit, title: str, existing: str, metadata: dict) -> None:
+def _skip_duplicate(
+    job: m.DataJob, unit: m.DataJobUnit, title: str, existing: tuple[str, int], metadata: dict
+) -> None:
     """Skip: nothing is created, the upload's files go, the result names the existing row."""
-    upsert = [(existing, metadata)] if job.upsert_metadata and metadata else None
-    results = [{"title": title, "duplicate_of": existing, "skipped": True}]
+    upsert = [(existing[1], metadata)] if job.upsert_metadata and metadata else None
+    results = [{"title": title, "duplicate_of": existing[0], "skipped": True}]
     if commit_unit(job, unit, rows=[], members={}, results=results, upsert=upsert):
         delete_unit_files(unit)
 
@@ -144,13 +152,15 @@ def _save_thumbnails(files: list[FileFacts]) -> None:
 def _process_single(job: m.DataJob, unit: m.DataJobUnit, spec: UnitSpec) -> None:
     (facts,) = _probe_files(spec)  # its error names the file, as a group's does
     sha = facts.place["sha256"]
-    existing = _existing_by_sha(job, [sha]).get(sha)
+    dest = Destination.of_job(job)
+    existing = _existing_by_sha(job, dest, [sha]).get(sha)
     if existing and job.skip_duplicates:
         _skip_duplicate(job, unit, spec.title, existing, spec.client_metadata)
         return
     _save_thumbnails([facts])
-    row = single_row(dest=Destination.of_job(job), spec=spec, title=spec.title, facts=facts, place=facts.place)
-    commit_unit(job, unit, rows=[row], members={}, results=[unit_result(row, existing)])
+    row = single_row(dest=dest, spec=spec, title=spec.title, facts=facts, place=facts.place)
+    result = unit_result(row, existing and existing[0])
+    commit_unit(job, unit, rows=[row], members={}, results=[result], dest=dest)
 
 
 _VIDEO_MIME = {
@@ -164,19 +174,19 @@ _VIDEO_MIME = {
 def _process_image_group(job: m.DataJob, unit: m.DataJobUnit, spec: UnitSpec) -> None:
     """Images of one resolution form one group; several resolutions make several groups, each
     keeping the caller's order as data_sequence. Any bad image fails the whole unit."""
-    groups = by_resolution(_probe_files(spec))
+    groups = group_parts(spec, _probe_files(spec))
     base_title = spec.title or f"image-group-{str(unit.subtask_uuid)[:8]}"
     digests = {res: group_digest([f.place["sha256"] for f in files]) for res, files in groups.items()}
-    existing = _existing_by_sha(job, list(digests.values()))
+    dest = Destination.of_job(job)
+    existing = _existing_by_sha(job, dest, list(digests.values()))
     if job.skip_duplicates and existing and all(d in existing for d in digests.values()):
         _skip_duplicate(job, unit, base_title, existing[next(iter(digests.values()))], spec.client_metadata)
         return
     rows, members, results = [], {}, []
-    dest = Destination.of_job(job)
     for (w, h), files in groups.items():
         digest = digests[(w, h)]
         if job.skip_duplicates and digest in existing:
-            results.append({"title": base_title, "duplicate_of": existing[digest], "skipped": True})
+            results.append({"title": base_title, "duplicate_of": existing[digest][0], "skipped": True})
             continue
         _save_thumbnails(files)
         title = base_title if len(groups) == 1 else f"{base_title} ({w}x{h})"
@@ -184,21 +194,23 @@ def _process_image_group(job: m.DataJob, unit: m.DataJobUnit, spec: UnitSpec) ->
         row, group_members = image_group_row(dest=dest, spec=spec, title=title, files=files, place=place)
         rows.append(row)
         members[row.data_hash] = group_members
-        results.append(unit_result(row, existing.get(digest)))
-    commit_unit(job, unit, rows=rows, members=members, results=results)
+        results.append(unit_result(row, existing[digest][0] if digest in existing else None))
+    commit_unit(job, unit, rows=rows, members=members, results=results, dest=dest)
 
 
 def _process_dicom(job: m.DataJob, unit: m.DataJobUnit, spec: UnitSpec) -> None:
     ordered = dicom_order(_probe_files(spec))
     digest = group_digest([f.place["sha256"] for f in ordered])
     title = spec.title or f"dicom-series-{str(unit.subtask_uuid)[:8]}"
-    existing = _existing_by_sha(job, [digest]).get(digest)
+    dest = Destination.of_job(job)
+    existing = _existing_by_sha(job, dest, [digest]).get(digest)
     if existing and job.skip_duplicates:
         _skip_duplicate(job, unit, title, existing, spec.client_metadata)
         return
     place = {"sha256": digest, "thumbnail_key": _dicom_thumbnail(ordered[0].place["storage_key"])}
-    row, members = dicom_row(dest=Destination.of_job(job), spec=spec, title=title, files=ordered, place=place)
-    commit_unit(job, unit, rows=[row], members={row.data_hash: members}, results=[unit_result(row, existing)])
+    row, members = dicom_row(dest=dest, spec=spec, title=title, files=ordered, place=place)
+    result = unit_result(row, existing and existing[0])
+    commit_unit(job, unit, rows=[row], members={row.data_hash: members}, results=[result], dest=dest)
 
 
 def _dicom_thumbnail(key: str) -> str:

@@ -17,13 +17,14 @@ from concurrent.futures import Future
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from datasets_app import models as m
 from datasets_app.media import cloud
 from datasets_app.media.probe import MediaError
 
-from .bulk_insert import blank_row, fast_insert, fast_insert_linked, fast_mark_done
+from .bulk_insert import blank_row, fast_insert, fast_mark_done
 from .exceptions import InvalidArgumentError
 from .job_status import rows_or_raise
 from .policy import Op, Principal
@@ -37,10 +38,11 @@ from .units import (
     Destination,
     FileFacts,
     UnitSpec,
-    by_resolution,
     dicom_order,
     dicom_row,
+    group_parts,
     image_group_row,
+    insert_built,
     require_backing_folder,
     single_row,
 )
@@ -55,23 +57,29 @@ ACTIONS = {
 BATCH_SIZE = 1000
 
 
-def _existing_urls(ds: m.Dataset, urls: set[str]) -> set[str]:
-    """Which of `urls` the dataset already has (rows and group/series members). Set-based: one
+def duplicate_scope(ds: m.Dataset | None, folder: m.StorageFolder | None) -> QuerySet[m.StorageItem]:
+    """The items skip_duplicate_urls compares with: a dataset job's dataset's items, a Files job's
+    folder's (the SDK: "in the same folder")."""
+    if ds is not None:
+        return m.StorageItem.objects.filter(rows__dataset=ds)
+    return m.StorageItem.objects.filter(folder=folder)
+
+
+def _existing_urls(scope: QuerySet[m.StorageItem], urls: set[str]) -> set[str]:
+    """Which of `urls` these items already have (items and group/series members). Set-based: one
     query per 10,000 URLs and table, never one per URL."""
     found: set[str] = set()
     ordered = sorted(urls)
     for start in range(0, len(ordered), 10_000):
         chunk = ordered[start : start + 10_000]
-        found.update(m.DataRow.objects.filter(dataset=ds, item__url__in=chunk).values_list("item__url", flat=True))
-        found.update(
-            m.DataRowMember.objects.filter(item__rows__dataset=ds, url__in=chunk).values_list("url", flat=True)
-        )
+        found.update(scope.filter(url__in=chunk).values_list("url", flat=True))
+        found.update(m.DataRowMember.objects.filter(item__in=scope, url__in=chunk).values_list("url", flat=True))
     return found
 
 
-def _split_duplicates(ds: m.Dataset, entries: list[Entry]) -> tuple[list[Entry], list[Entry]]:
-    """(entries to import, entries whose every URL the dataset already has)."""
-    existing = _existing_urls(ds, {u for e in entries for u in e.urls})
+def _split_duplicates(scope: QuerySet[m.StorageItem], entries: list[Entry]) -> tuple[list[Entry], list[Entry]]:
+    """(entries to import, entries whose every URL these items already have)."""
+    existing = _existing_urls(scope, {u for e in entries for u in e.urls})
     kept: list[Entry] = []
     skipped: list[Entry] = []
     for entry in entries:
@@ -84,7 +92,7 @@ def _split_duplicates(ds: m.Dataset, entries: list[Entry]) -> tuple[list[Entry],
     return kept, skipped
 
 
-def _upsert_metadata(ds: m.Dataset, skipped: list[Entry]) -> int:
+def _upsert_metadata(scope: QuerySet[m.StorageItem], skipped: list[Entry]) -> int:
     """Gives the existing items that skipped entries name their document's clientMetadata (entries
     without clientMetadata leave theirs alone). A single item is found by its URL, a group or
     series by the URL of its first frame. Bulk: one SELECT per table and one UPDATE per 1,000 rows.
@@ -94,13 +102,13 @@ def _upsert_metadata(ds: m.Dataset, skipped: list[Entry]) -> int:
         return 0
     items: dict[int, m.StorageItem] = {}
     urls = list(wanted)
-    linked = m.StorageItem.objects.filter(rows__dataset=ds)
+    linked = scope
     for start in range(0, len(urls), 10_000):
         chunk = urls[start : start + 10_000]
         for item in linked.filter(url__in=chunk).only("pk", "url", "client_metadata"):
             item.client_metadata = wanted[item.url]
             items[item.pk] = item
-        members = m.DataRowMember.objects.filter(item__rows__dataset=ds, data_sequence=0, url__in=chunk)
+        members = m.DataRowMember.objects.filter(item__in=scope, data_sequence=0, url__in=chunk)
         member_urls = dict(members.values_list("item_id", "url"))
         for item in m.StorageItem.objects.filter(pk__in=member_urls).only("pk", "client_metadata"):
             item.client_metadata = wanted[member_urls[item.pk]]
@@ -122,14 +130,39 @@ def add_private_data_start(
     integration_id: Any,
     private_files: Any,
     ignore_errors: Any = False,
+    folder: m.StorageFolder | None = None,
 ) -> str:
     """Starts an import job on an SDK `Dataset`; returns its process_hash. See the module docstring.
-
-    Queries: the policy check, the integration, (with skip_duplicate_urls) one per 10,000 URLs,
-    then one insert of the job and bulk inserts of its units (and of the rows needing no probe)."""
+    `folder` (the wire's folderUuid, WRITE_FILES checked by the caller): a plain dataset's items go
+    there (a mirror refuses it, units.require_backing_folder)."""
     ds = dataset._require(Op.WRITE_DATA)
-    require_backing_folder(ds)
-    principal: Principal = dataset.principal
+    require_backing_folder(ds, folder)
+    return start_private_job(
+        dataset.principal,
+        dataset=ds,
+        folder=folder,
+        integration_id=integration_id,
+        private_files=private_files,
+        ignore_errors=ignore_errors,
+    )
+
+
+def start_private_job(
+    principal: Principal,
+    *,
+    dataset: m.Dataset | None,
+    folder: m.StorageFolder | None,
+    integration_id: Any,
+    private_files: Any,
+    ignore_errors: Any = False,
+    file_name: str = "",
+) -> str:
+    """Creates and queues an import job whose items go into `folder` (None: `dataset`'s backing
+    folder) with rows in `dataset` (None: a Files import; the folder's mirror gets rows). Callers
+    checked the caller's rights on both. Returns the job's process_hash.
+
+    Queries: the integration, (with skip_duplicate_urls) one per 10,000 URLs, then one insert of
+    the job and bulk inserts of its units (and of the items needing no probe)."""
     if not isinstance(ignore_errors, bool):
         raise InvalidArgumentError("ignore_errors must be true or false.", field="ignore_errors")
     # The integration first: a principal that may not use it learns nothing from the document.
@@ -137,14 +170,17 @@ def add_private_data_start(
     doc = load_private_files(private_files)
     adapter = cloud.adapter_for(integration)
     entries, skip, upsert = parse_private_files(doc, adapter)
+    scope = duplicate_scope(dataset, folder)
     skipped: list[Entry] = []
     if skip:
-        entries, skipped = _split_duplicates(ds, entries)
+        entries, skipped = _split_duplicates(scope, entries)
     user = principal.user if principal.user is not None else None
     now = timezone.now()
     with transaction.atomic():
         job = m.DataJob.objects.create(
-            dataset=ds,
+            dataset=dataset,
+            folder=folder,
+            file_name=file_name[:1024],
             kind=m.DataJob.KIND_PRIVATE,
             created_by=user,
             api_key=principal.api_key,
@@ -154,45 +190,54 @@ def add_private_data_start(
             upsert_metadata=skip and upsert,
             units_total=len(entries),
         )
-        if skip and upsert and _upsert_metadata(ds, skipped):
-            m.Dataset.objects.filter(pk=ds.pk).update(last_edited_at=now)
-        units = [
-            blank_row(
-                m.DataJobUnit,
-                job_id=job.pk,
-                index=i,
-                spec=entry.spec().to_json(),
-                object_urls=entry.urls,
-                action_description=ACTIONS[entry.data_type],
-            )
-            for i, entry in enumerate(entries)
-        ]
-        # Entries with trusted metadata need no reading: write their items and rows now and record
-        # the units.
-        ready = [(u, e) for u, e in zip(units, entries) if e.metadata is not None]
-        dest = Destination(dataset_id=ds.pk, folder_id=ds.backing_folder_id, owner_id=user.pk if user else None)
-        rows = []
-        for unit, entry in ready:
-            row = _row_from_metadata(dest, integration, entry)
-            unit.status = m.JobStatus.DONE
-            unit.started_at = unit.finished_at = now
-            unit.results = [unit_result(row)]
-            rows.append((unit, row))
-        fast_insert(units, now=now, model=m.DataJobUnit)
-        if rows:
-            unit_ids = dict(m.DataJobUnit.objects.filter(job=job).values_list("index", "id"))
-            for unit, row in rows:
-                row.created_by_job_id = row.item.created_by_job_id = unit_ids[unit.index]
-            fast_insert_linked([r for _, r in rows], now=now)
-            m.Dataset.objects.filter(pk=ds.pk).update(last_edited_at=now)
-        if len(ready) == len(units):
-            m.DataJob.move(job.pk, m.JobStatus.PENDING, m.JobStatus.DONE, finished_at=now)
-        else:
-            enqueue_data_job(
-                job, video=any(e.data_type == m.DataType.VIDEO and e.metadata is None for e in entries)
-            )
+        dest = Destination.of_job(job)
+        if skip and upsert and _upsert_metadata(scope, skipped):
+            touch_datasets(dest, now)
+        _insert_units(job, entries, integration, dest, now)
     return str(job.process_hash)
 
+
+def touch_datasets(dest: Destination, now) -> None:
+    ids = [d for d in (dest.dataset_id, *dest.also) if d is not None]
+    m.Dataset.objects.filter(pk__in=ids).update(last_edited_at=now)
+
+
+def _insert_units(
+    job: m.DataJob, entries: list[Entry], integration: m.CloudIntegration, dest: Destination, now
+) -> None:
+    """The job's units in one bulk insert; entries with trusted metadata need no reading: their
+    items (and rows) are written now and their units recorded DONE. Then the job is finished
+    (everything ready) or queued."""
+    units = [
+        blank_row(
+            m.DataJobUnit,
+            job_id=job.pk,
+            index=i,
+            spec=entry.spec().to_json(),
+            object_urls=entry.urls,
+            action_description=ACTIONS[entry.data_type],
+        )
+        for i, entry in enumerate(entries)
+    ]
+    ready = [(u, e) for u, e in zip(units, entries) if e.metadata is not None]
+    rows = []
+    for unit, entry in ready:
+        row = _row_from_metadata(dest, integration, entry)
+        unit.status = m.JobStatus.DONE
+        unit.started_at = unit.finished_at = now
+        unit.results = [unit_result(row)]
+        rows.append((unit, row))
+    fast_insert(units, now=now, model=m.DataJobUnit)
+    if rows:
+        unit_ids = dict(m.DataJobUnit.objects.filter(job=job).values_list("index", "id"))
+        for unit, row in rows:
+            row.created_by_job_id = row.item.created_by_job_id = unit_ids[unit.index]
+        insert_built([r for _, r in rows], now=now, dest=dest)
+        touch_datasets(dest, now)
+    if len(ready) == len(units):
+        m.DataJob.move(job.pk, m.JobStatus.PENDING, m.JobStatus.DONE, finished_at=now)
+    else:
+        enqueue_data_job(job, video=any(e.data_type == m.DataType.VIDEO and e.metadata is None for e in entries))
 
 
 # One shared object: fast_insert converts a repeated value once.
@@ -245,7 +290,7 @@ def _rows_for(
         ordered = dicom_order(probed)
         built = [dicom_row(dest=dest, spec=spec, title=base_title, files=ordered, place=place(ordered))]
     else:
-        groups = by_resolution(probed)
+        groups = group_parts(spec, probed)
         built = [
             image_group_row(
                 dest=dest,
@@ -286,13 +331,14 @@ def process_private_unit(unit: m.DataJobUnit) -> list[dict]:
         probed = future.result()
     except PrivateDataError as exc:
         raise MediaError(exc.message) from None
-    rows, members = _rows_for(unit, integration, probed, Destination.of_job(unit.job))
+    dest = Destination.of_job(unit.job)
+    rows, members = _rows_for(unit, integration, probed, dest)
     results = [unit_result(r) for r in rows]
     row_of_item = {id(r.item): r for r in rows}
     by_row: dict = {}
     for member in members:
         by_row.setdefault(row_of_item[id(member.item)].data_hash, []).append(member)
-    if not commit_unit(unit.job, unit, rows=rows, members=by_row, results=results):
+    if not commit_unit(unit.job, unit, rows=rows, members=by_row, results=results, dest=dest):
         # Another delivery recorded this unit first; its rows stand, ours were never written.
         return list(m.DataJobUnit.objects.values_list("results", flat=True).get(pk=unit.pk) or [])
     return results
@@ -326,15 +372,18 @@ def _write_probed(futures: list[tuple[m.DataJobUnit, Future]]) -> dict[int, list
             .values_list("pk", flat=True)
         )
         fresh = [(u, rows, mbs) for u, rows, mbs in built if u.pk in pending]
-        fast_insert_linked(
-            [r for _, rows, _ in fresh for r in rows], now=now, members=[mb for _, _, mbs in fresh for mb in mbs]
+        insert_built(
+            [r for _, rows, _ in fresh for r in rows],
+            now=now,
+            members=[mb for _, _, mbs in fresh for mb in mbs],
+            dest=dest,
         )
         for unit, rows, _ in fresh:
             unit.status, unit.results, unit.finished_at = m.JobStatus.DONE, [unit_result(r) for r in rows], now
             out[unit.pk] = unit.results
         fast_mark_done([u for u, _, _ in fresh], now=now)
         if fresh:
-            m.Dataset.objects.filter(pk=todo[0].job.dataset_id).update(last_edited_at=now)
+            touch_datasets(dest, now)
     for unit, _, _ in built:
         if unit.pk not in pending:
             out[unit.pk] = list(m.DataJobUnit.objects.values_list("results", flat=True).get(pk=unit.pk) or [])

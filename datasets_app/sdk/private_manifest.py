@@ -54,6 +54,8 @@ VIDEO_METADATA = {
     "mime_type": str,
 }
 IMAGE_METADATA = {"mime_type": str, "file_size": int, "height": int, "width": int}
+# The SDK's dataItems spell the media-metadata keys in camelCase, documents in snake_case (§3.7).
+METADATA_ALIASES = {"mimeType": "mime_type", "fileSize": "file_size"}
 
 
 @dataclass
@@ -170,9 +172,21 @@ def _where(section: str, i: int, key: str | None = None) -> str:
     return f"{section}[{i}]" + (f".{key}" if key else "")
 
 
+def _snake_keys(value: dict, where: str) -> dict:
+    """The metadata block with camelCase keys (mimeType, fileSize) read as snake_case."""
+    out: dict = {}
+    for key, v in value.items():
+        name = METADATA_ALIASES.get(key, key)
+        if name in out:
+            raise InvalidArgumentError(f"{where} gives {name} twice (camelCase and snake_case).", field=where)
+        out[name] = v
+    return out
+
+
 def _clean_metadata(value: Any, spec: dict[str, type], where: str) -> dict:
     if not isinstance(value, dict):
         raise InvalidArgumentError(f"{where} must be an object with {', '.join(spec)}.", field=where)
+    value = _snake_keys(value, where)
     unknown = sorted(set(value) - set(spec))
     missing = sorted(set(spec) - set(value))
     if unknown:

@@ -14,9 +14,10 @@ from django.utils import timezone
 from datasets_app import models as m
 from datasets_app.media import storage
 
-from . import queue
-from .item_deletion import data_rows_delete
+from . import dataset_stats, queue
+from .item_deletion import data_rows_delete, items_delete_unlinked
 from .sequence_videos import queue_for_job
+from .units import Destination
 
 logger = logging.getLogger(__name__)
 
@@ -60,12 +61,14 @@ def commit_unit(
     rows: list[m.DataRow],
     members: dict[uuid.UUID, list[m.DataRowMember]],
     results: list[dict],
-    upsert: list[tuple[str, dict]] | None = None,
+    upsert: list[tuple[int, dict]] | None = None,
+    dest: Destination | None = None,
 ) -> bool:
-    """Creates the unit's items (`row.item`, unsaved), the rows linking them and the items'
-    members (by the row's data_hash), and marks it DONE, atomically; False (and nothing created)
-    if another delivery finished it first. `upsert`: (data_hash, metadata) of existing rows whose
-    items take that metadata."""
+    """Creates the unit's items (`row.item`, unsaved), the rows linking them (dest.links: none
+    for a folder no dataset mirrors, more for a plain dataset's upload into a mirror folder) and
+    the items' members (by the row's data_hash), and marks it DONE, atomically; False (and nothing
+    created) if another delivery finished it first. `upsert`: (item pk, metadata) of existing
+    items that take that metadata."""
     now = timezone.now()
     with transaction.atomic():
         claimed = m.DataJobUnit.objects.filter(pk=unit.pk, status=m.JobStatus.PENDING).update(
@@ -77,7 +80,9 @@ def commit_unit(
             for row in rows:
                 row.created_by_job_id = row.item.created_by_job_id = unit.pk
             m.StorageItem.objects.bulk_create([row.item for row in rows])
-            m.DataRow.objects.bulk_create(rows)
+            links = dest.links(rows) if dest is not None else rows
+            m.DataRow.objects.bulk_create(links)
+            dataset_stats.rows_added(links)
             by_hash = {r.data_hash: r for r in rows}
             all_members = []
             for data_hash, group in members.items():
@@ -86,11 +91,10 @@ def commit_unit(
                     all_members.append(mem)
             if all_members:
                 m.DataRowMember.objects.bulk_create(all_members, batch_size=2000)
-        for data_hash, metadata in upsert or []:
-            m.StorageItem.objects.filter(rows__dataset_id=job.dataset_id, rows__data_hash=data_hash).update(
-                client_metadata=metadata, last_edited_at=now
-            )
-        m.Dataset.objects.filter(pk=job.dataset_id).update(last_edited_at=now)
+        for item_pk, metadata in upsert or []:
+            m.StorageItem.objects.filter(pk=item_pk).update(client_metadata=metadata, last_edited_at=now)
+        touched = [job.dataset_id] if dest is None else [dest.dataset_id, *dest.also]
+        m.Dataset.objects.filter(pk__in=[d for d in touched if d is not None]).update(last_edited_at=now)
     return True
 
 
@@ -101,12 +105,16 @@ def unit_result(row: m.DataRow, duplicate_of: str | None = None) -> dict:
         "title": row.item.name,
         "backing_item_uuid": str(row.item.item_uuid),
     }
+    if row.dataset_id is None:
+        del out["data_hash"]  # a Files upload into a folder no dataset mirrors: an item, no row
     if duplicate_of:
         out["duplicate_of"] = duplicate_of
     return out
 
 
-def cancel_pending(job: m.DataJob, reason: str) -> None:
+def cancel_pending(job: m.DataJob, reason: str) -> int:
+    """Marks the job's pending units CANCELLED (a unit a worker is probing then records nothing:
+    its conditional PENDING -> DONE loses); their uploaded files go. Returns how many."""
     units = list(
         m.DataJobUnit.objects.filter(job=job, status=m.JobStatus.PENDING).only("pk", "object_urls", "job")
     )
@@ -115,6 +123,7 @@ def cancel_pending(job: m.DataJob, reason: str) -> None:
     )
     if cancelled and job.kind == m.DataJob.KIND_UPLOAD:
         storage.delete_files([k for u in units for k in unit_files(u)])
+    return cancelled
 
 
 
@@ -135,14 +144,20 @@ def finish_data_job(job: m.DataJob) -> str:
                 job.pk, m.JobStatus.PENDING, m.JobStatus.ERROR, message="At least one item failed; nothing was added."
             )
             if claimed:
-                # Nothing half-added: the job's rows go, and the items its units created with them.
-                rows = m.DataRow.objects.filter(dataset_id=job.dataset_id, created_by_job__job=job)
-                data_rows_delete(rows, with_items=True)
+                # Nothing half-added: the job's rows go (in every dataset), and the items it created.
+                data_rows_delete(m.DataRow.objects.filter(created_by_job__job=job), with_items=False)
+                items_delete_unlinked(
+                    m.StorageItem.objects.filter(created_by_job__job=job).values_list("pk", flat=True)
+                )
                 m.DataJobUnit.objects.filter(job=job, status=m.JobStatus.DONE).update(
                     status=m.JobStatus.CANCELLED,
                     error="Rolled back: another item of this job failed and ignore_errors is off.",
                 )
         return m.JobStatus.ERROR
+    if m.JobStatus.CANCELLED in statuses:
+        # Only a caller's cancel leaves cancelled units in a job that did not fail.
+        m.DataJob.move(job.pk, m.JobStatus.PENDING, m.JobStatus.CANCELLED)
+        return m.JobStatus.CANCELLED
     finished = m.DataJob.move(job.pk, m.JobStatus.PENDING, m.JobStatus.DONE)
     if finished and wants_video:
         queue_for_job(job)

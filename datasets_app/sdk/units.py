@@ -10,6 +10,7 @@ storage key, SHA-256 and thumbnail, or a private object's URL and integration.""
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ from datasets_app import models as m
 from datasets_app.media.dicom import series_order
 from datasets_app.media.probe import MediaError
 
+from .bulk_insert import fast_insert, fast_insert_linked
 from .exceptions import InvalidArgumentError
 
 KIND_VIDEO = "video"
@@ -44,6 +46,8 @@ class UnitFile:
     title: str = ""
     sha256: str = ""
     size: int | None = None
+    # A Files upload's placeholder (the slot's item_uuid): the uuid its item or member gets.
+    item_uuid: str = ""
 
 
 @dataclass
@@ -57,6 +61,9 @@ class UnitSpec:
     create_video: bool = False
     # videoMetadata / imageMetadata of a private import, trusted as given (no probe then)
     metadata: dict | None = None
+    # A Files upload makes one image group whatever its images' sizes (the SDK returns one item);
+    # a dataset upload splits a group by resolution (Encord's documented dataset behaviour).
+    one_group: bool = False
 
     @property
     def sources(self) -> list[str]:
@@ -72,10 +79,12 @@ class UnitSpec:
             "title": self.title,
             "client_metadata": self.client_metadata,
             "create_video": self.create_video,
-            "files": [{"source": f.source, "title": f.title, "sha256": f.sha256, "size": f.size} for f in self.files],
+            "files": [_file_json(f) for f in self.files],
         }
         if self.metadata is not None:
             out["metadata"] = self.metadata
+        if self.one_group:
+            out["one_group"] = True
         return out
 
     @classmethod
@@ -92,6 +101,7 @@ class UnitSpec:
                     title=f.get("title") or "",
                     sha256=f.get("sha256") or "",
                     size=f.get("size"),
+                    item_uuid=f.get("item_uuid") or "",
                 )
                 for f in spec["files"]
             ]
@@ -104,7 +114,15 @@ class UnitSpec:
             client_metadata=spec.get("client_metadata") or {},
             create_video=bool(spec.get("create_video")),
             metadata=spec.get("metadata"),
+            one_group=bool(spec.get("one_group")),
         )
+
+
+def _file_json(f: UnitFile) -> dict:
+    out = {"source": f.source, "title": f.title, "sha256": f.sha256, "size": f.size}
+    if f.item_uuid:
+        out["item_uuid"] = f.item_uuid
+    return out
 
 
 def group_digest(shas: list[str]) -> str:
@@ -118,40 +136,99 @@ NO_BACKING_FOLDER = (
     "This dataset has no backing folder: create the files in a storage folder and link them with "
     "link_items, or pass folder=."
 )
+MIRROR_WITH_FOLDER = (
+    "This dataset mirrors its own folder: its files go there. Upload without folder= (or upload into "
+    "the folder, or use a dataset created with create_backing_folder=False)."
+)
 
 
-def require_backing_folder(ds: m.Dataset) -> None:
-    """Refuses a job that would create items in a plain dataset (no backing folder): Encord's
-    answer (§4.3) until uploads name a folder (`folder=`, the wire's folderUuid). No query."""
-    if ds.backing_folder_id is None:
+def require_backing_folder(ds: m.Dataset, folder: m.StorageFolder | None = None) -> None:
+    """Where a dataset job may put its items (§4.3): a mirror dataset into its backing folder only
+    (a folder= is refused), a plain dataset only into a folder it names (folder=, the wire's
+    folderUuid). InvalidArgumentError otherwise. No query."""
+    if folder is not None and ds.backing_folder_id is not None:
+        raise InvalidArgumentError(MIRROR_WITH_FOLDER, field="folder")
+    if folder is None and ds.backing_folder_id is None:
         raise InvalidArgumentError(NO_BACKING_FOLDER, field="folder")
+
+
+def mirror_of(folder_id: int) -> int | None:
+    """The pk of the dataset this folder backs, or None (one query)."""
+    return m.Dataset.objects.filter(backing_folder_id=folder_id).values_list("pk", flat=True).first()
 
 
 @dataclass(frozen=True)
 class Destination:
-    """Where a unit's media goes: the folder its items are created in, their owner, and the
-    dataset whose rows link them."""
+    """Where a unit's media goes: the folder its items are created in, their owner, the dataset
+    whose rows the unit's results name (None: a Files upload into a folder no dataset mirrors; the
+    builders' rows then only carry their items) and `also`, other datasets whose rows link the
+    items (the folder's mirror when a plain dataset's upload names it)."""
 
-    dataset_id: int
+    dataset_id: int | None
     folder_id: int
     owner_id: int | None
+    also: tuple[int, ...] = ()
 
     @classmethod
     def of_job(cls, job: m.DataJob) -> Destination:
-        """The job's dataset's backing folder, the job's creator as owner. No query when the job
-        was read with select_related("dataset"), else one. MediaError for a dataset without a
-        backing folder (job starts refuse those; see NO_BACKING_FOLDER)."""
-        folder_id = job.dataset.backing_folder_id
+        """The job's folder (before 0010: its dataset's backing folder), the job's creator as owner.
+        No query for a dataset job without a folder read with select_related("dataset"), else one
+        (the folder's mirror). MediaError when there is no folder (job starts refuse those)."""
+        folder_id = job.folder_id
         if folder_id is None:
-            raise MediaError(NO_BACKING_FOLDER)
-        return cls(dataset_id=job.dataset_id, folder_id=folder_id, owner_id=job.created_by_id)
+            folder_id = job.dataset.backing_folder_id if job.dataset_id is not None else None
+            if folder_id is None:
+                raise MediaError(NO_BACKING_FOLDER)
+            return cls(dataset_id=job.dataset_id, folder_id=folder_id, owner_id=job.created_by_id)
+        mirror = mirror_of(folder_id)
+        if job.dataset_id is None:
+            return cls(dataset_id=mirror, folder_id=folder_id, owner_id=job.created_by_id)
+        also = (mirror,) if mirror is not None and mirror != job.dataset_id else ()
+        return cls(dataset_id=job.dataset_id, folder_id=folder_id, owner_id=job.created_by_id, also=also)
 
     def row(self, item: m.StorageItem) -> m.DataRow:
-        """The (unsaved) row linking the (unsaved) item; saving the item first gives the row its key."""
+        """The (unsaved) row linking the (unsaved) item; saving the item first gives the row its key.
+        With no dataset it is never saved: it carries the item (and keys the item's members)."""
         return m.DataRow(dataset_id=self.dataset_id, item=item)
 
     def item(self, **fields) -> m.StorageItem:
         return m.StorageItem(folder_id=self.folder_id, owner_id=self.owner_id, **fields)
+
+    def links(self, rows: list) -> list:
+        """The rows to save for these built rows, once their items are saved (they have ids):
+        those with a dataset, then also_rows."""
+        return [r for r in rows if r.dataset_id is not None] + self.also_rows(rows)
+
+    def also_rows(self, rows: list) -> list[m.DataRow]:
+        """One row per built row's (saved) item for each dataset in `also`."""
+        return [
+            m.DataRow(dataset_id=dataset_id, item_id=r.item.id, created_by_job_id=r.created_by_job_id)
+            for dataset_id in self.also
+            for r in rows
+        ]
+
+
+def insert_built(rows: list, *, now, members: list | None = None, dest: Destination) -> None:
+    """Bulk-writes built rows (blank_rows or models, each with its unsaved `item`): the items, the
+    rows linking them (dest.links) and the members. The private import's fast path."""
+    if not rows:
+        return
+    if dest.dataset_id is not None:
+        fast_insert_linked(rows, now=now, members=members)
+    else:
+        items = [r.item for r in rows]
+        fast_insert(items, now=now, model=m.StorageItem)
+        uuids = [i.item_uuid for i in items]
+        ids: dict = {}
+        for start in range(0, len(uuids), 5000):
+            chunk = uuids[start : start + 5000]
+            ids.update(m.StorageItem.objects.filter(item_uuid__in=chunk).values_list("item_uuid", "id"))
+        for item in items:
+            item.id = ids[item.item_uuid]
+        for member in members or []:
+            member.item_id = member.item.id
+        fast_insert(members or [], now=now, model=m.DataRowMember)
+    fast_insert(dest.also_rows(rows), now=now, model=m.DataRow)
 
 
 @dataclass
@@ -171,11 +248,18 @@ class FileFacts:
     instance_number: int | None = None
     pixels: int = 0  # counted toward the unit's media limit
     thumbnail: bytes | None = None  # a hosted file's JPEG, stored once the unit is kept
+    item_uuid: str = ""  # a Files upload's placeholder (UnitFile.item_uuid)
+
+
+def placeholder(value: str) -> dict:
+    """The uuid field of an item or member made from a placeholder ({} without one)."""
+    return {"item_uuid": uuid.UUID(value)} if value else {}
 
 
 def single_row(*, dest: Destination, spec: UnitSpec, title: str, facts: FileFacts, place: dict) -> m.DataRow:
     """The row (and its item, `row.item`) of a video or an image."""
     item = dest.item(
+        **placeholder(facts.item_uuid),
         name=title,
         item_type=spec.data_type,
         file_size=facts.size,
@@ -200,10 +284,24 @@ def by_resolution(files: list[FileFacts]) -> OrderedDict[tuple, list[FileFacts]]
     return groups
 
 
+def group_parts(spec: UnitSpec, files: list[FileFacts]) -> OrderedDict[tuple, list[FileFacts]]:
+    """The image groups a unit makes: one per resolution, or (spec.one_group) one of all files."""
+    if spec.one_group:
+        return OrderedDict([(common_size(files), files)])
+    return by_resolution(files)
+
+
+def common_size(files: list[FileFacts]) -> tuple[int | None, int | None]:
+    """(width, height) shared by every file, else (None, None): a group of mixed sizes has none."""
+    sizes = {(f.width, f.height) for f in files}
+    return sizes.pop() if len(sizes) == 1 else (None, None)
+
+
 def _members(files: list[FileFacts]) -> list[m.DataRowMember]:
     # Without their item yet: unit_outcomes.commit_unit sets it once the item is saved.
     return [
         m.DataRowMember(
+            **({"image_hash": uuid.UUID(f.item_uuid)} if f.item_uuid else {}),
             data_sequence=seq,
             title=f.title,
             mime_type=f.mime_type,
@@ -222,13 +320,14 @@ def image_group_row(
     """The row (with its item) and the item's members of one image group (files of one
     resolution, in order)."""
     members = _members(files)
+    width, height = common_size(files)
     item = dest.item(
         name=title,
         item_type=m.DataType.IMG_GROUP,
         file_size=sum(f.size or 0 for f in files),
         mime_type=files[0].mime_type,
-        width=files[0].width,
-        height=files[0].height,
+        width=width,
+        height=height,
         frame_count=len(files),
         client_metadata=spec.client_metadata,
         is_optimised_image_group=spec.create_video,

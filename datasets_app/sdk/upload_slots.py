@@ -91,7 +91,13 @@ def _check_open_slots(principal: Principal, adding: int, *, staging_bytes: int =
 
 
 def create_slots(
-    principal: Principal, item_type: str, names: list[str], *, dataset: m.Dataset | None, staging_bytes: int = 0
+    principal: Principal,
+    item_type: str,
+    names: list[str],
+    *,
+    dataset: m.Dataset | None,
+    staging_bytes: int = 0,
+    folder: m.StorageFolder | None = None,
 ) -> list[m.UploadSlot]:
     if item_type not in ITEM_TYPES:
         raise InvalidArgumentError(
@@ -111,6 +117,7 @@ def create_slots(
                 user=principal.user,
                 api_key=principal.api_key,
                 dataset=dataset,
+                folder=folder,
                 expires_at=expires_at,
             )
         )
@@ -119,7 +126,12 @@ def create_slots(
 
 
 def issue_upload_urls(
-    principal: Principal, count: Any, item_type: str, *, base_url: str | None = None
+    principal: Principal,
+    count: Any,
+    item_type: str,
+    *,
+    base_url: str | None = None,
+    folder: m.StorageFolder | None = None,
 ) -> list[IssuedUpload]:
     """`count` upload slots of one item type for this caller (v2 presigned-urls; no dataset yet).
 
@@ -132,7 +144,7 @@ def issue_upload_urls(
             raise InvalidArgumentError(f"count must be an integer, not {count!r}.", field="count") from None
     if not 1 <= count <= MAX_URLS_PER_CALL:
         raise InvalidArgumentError(f"count must be between 1 and {MAX_URLS_PER_CALL}.", field="count")
-    slots = create_slots(principal, item_type, [""] * count, dataset=None)
+    slots = create_slots(principal, item_type, [""] * count, dataset=None, folder=folder)
     return [
         IssuedUpload(
             item_uuid=str(s.item_uuid), object_key=s.object_key, signed_url=upload_url(s, base_url=base_url)
@@ -212,3 +224,72 @@ def receive_upload(
             409, "This upload URL was already used for a registered upload; ask for a new URL."
         )
     return ReceivedUpload(object_key=slot.object_key, size=stored.size, sha256=stored.sha256)
+
+
+# ---- claiming slots for a job -----------------------------------------------------------------------
+
+
+def _slot_problem(slot: m.UploadSlot | None, owner: dict, item_type: str, dataset: m.Dataset | None, folder) -> str | None:
+    if slot is None or any(getattr(slot, k) != v for k, v in owner.items()):
+        return "was not issued to you"
+    if slot.dataset_id is not None and (dataset is None or slot.dataset_id != dataset.pk):
+        return "was issued for another dataset"
+    if slot.folder_id is not None and (folder is None or slot.folder_id != folder.pk):
+        return "was issued for another folder"
+    if slot.item_type != item_type:
+        return f"was issued for a {slot.item_type} upload, not a {item_type}"
+    if slot.consumed_at is not None:
+        return "was already registered"
+    if slot.uploaded_at is None and not _uploaded_to_s3(slot):
+        return "has not been uploaded (the PUT did not complete)"
+    return None
+
+
+def claim_slots(
+    principal: Principal,
+    keys_by_type: dict[str, str],
+    *,
+    dataset: m.Dataset | None = None,
+    folder: m.StorageFolder | None = None,
+) -> dict[str, m.UploadSlot]:
+    """Locks, checks and consumes the slots of these object keys ({key: item type}); call it in a
+    transaction. Each must have been issued to this caller (for this dataset or folder, when issued
+    for one), for that item type, be uploaded and not yet consumed; else InvalidArgumentError
+    naming the key, and nothing is consumed. Two queries whatever the count."""
+    owner = owner_filter(principal)
+    slots = {
+        s.object_key: s for s in m.UploadSlot.objects.select_for_update().filter(object_key__in=list(keys_by_type))
+    }
+    for key, item_type in keys_by_type.items():
+        problem = _slot_problem(slots.get(key), owner, item_type, dataset, folder)
+        if problem:
+            raise InvalidArgumentError(f"Upload key {key!r} {problem}.", object_url=key)
+    # Claim the slots; a concurrent registration of the same keys loses here.
+    claimed = m.UploadSlot.objects.filter(pk__in=[s.pk for s in slots.values()], consumed_at__isnull=True).update(
+        consumed_at=timezone.now()
+    )
+    if claimed != len(keys_by_type):
+        raise InvalidArgumentError("Some upload keys were registered by another request meanwhile.")
+    return slots
+
+
+def _uploaded_to_s3(slot: m.UploadSlot) -> bool:
+    """S3 uploads bypass us: the object's presence is the proof; its size is recorded now."""
+    if not storage.is_s3():
+        return False
+    found = storage.head(slot.object_key)
+    if found is None:
+        return False
+    limit = settings.UPLOAD_MAX_BYTES
+    if found[0] > limit:
+        # The pre-signed PUT cannot fix a size (the SDK names none): this is where it is enforced.
+        storage.delete_files([slot.object_key])
+        raise InvalidArgumentError(
+            f"Upload {slot.object_key!r} is {found[0]} bytes; the limit is {limit} bytes. "
+            "Upload a smaller file with a new URL.",
+            object_url=slot.object_key,
+        )
+    slot.size = found[0]
+    slot.uploaded_at = timezone.now()
+    m.UploadSlot.objects.filter(pk=slot.pk).update(size=slot.size, uploaded_at=slot.uploaded_at)
+    return True

@@ -37,15 +37,16 @@ from .private_import import add_private_data, add_private_data_start
 from .private_manifest import local_document
 from .unit_outcomes import enqueue_data_job
 from .units import KIND_DICOM, KIND_IMAGE, KIND_IMAGE_GROUP, KIND_VIDEO, UnitSpec, require_backing_folder
+from .folder_access import require_folder
 from .upload_slots import (
     ITEM_DICOM,
     ITEM_IMAGE,
     ITEM_VIDEO,
     MAX_URLS_PER_CALL,
     UploadRefused,
+    claim_slots,
     create_slots,
     issue_upload_urls,
-    owner_filter,
     receive_upload,
     upload_url,
 )
@@ -219,15 +220,18 @@ class UploadsMixin:
     # -- private-cloud data: thin delegations to sdk/private_import.py --
 
     def add_private_data_to_dataset_start(
-        self, integration_id: Any, private_files: Any, ignore_errors: Any = False, **_: Any
+        self, integration_id: Any, private_files: Any, ignore_errors: Any = False, *, folder: Any = None
     ) -> str:
         """Starts an import of media that stays in the customer's bucket; returns its process_hash.
-        `private_files`: a dict, JSON text, or (in process only) a pathlib.Path or an open file."""
+        `private_files`: a dict, JSON text, or (in process only) a pathlib.Path or an open file.
+        `folder`: where a plain dataset's items go (WRITE_FILES on it; a mirror refuses one)."""
+        self._require(Op.WRITE_DATA)
         return add_private_data_start(
             self,
             integration_id=integration_id,
             private_files=local_document(private_files),
             ignore_errors=ignore_errors,
+            folder=self._folder_for(folder),
         )
 
     def add_private_data_to_dataset_get_result(
@@ -248,16 +252,26 @@ class UploadsMixin:
         *,
         ignore_errors: bool = False,
         skip_duplicates: bool | None = None,
+        folder: Any = None,
     ) -> str:
         """Registers uploaded files named by `data_items` (the wire's `dataItems`) as a data job;
-        see start_upload_units. Returns the process_hash."""
+        see start_upload_units. `folder` (a plain dataset's folderUuid; WRITE_FILES on it): where
+        the items go. Returns the process_hash."""
         ds = self._require(Op.WRITE_DATA)
+        target = self._folder_for(folder)
         specs, skip_flag, upsert = parse_data_items(data_items)
         if skip_duplicates is None:
             skip_duplicates = skip_flag
         return self._register_units(
-            ds, specs, ignore_errors=ignore_errors, skip_duplicates=skip_duplicates, upsert_metadata=upsert
+            ds, specs, ignore_errors=ignore_errors, skip_duplicates=skip_duplicates, upsert_metadata=upsert, folder=target
         )
+
+    def _folder_for(self, folder: Any) -> m.StorageFolder | None:
+        """The folder a dataset upload names (a StorageFolder, an SDK folder or its uuid), if the
+        caller may write files there; None when none is named."""
+        if folder is None:
+            return None
+        return require_folder(self.principal, getattr(folder, "uuid", getattr(folder, "folder_uuid", folder)), Op.WRITE_FILES)
 
     def start_upload_units(
         self,
@@ -280,9 +294,16 @@ class UploadsMixin:
         )
 
     def _register_units(
-        self, ds: m.Dataset, specs: list[UnitSpec], *, ignore_errors: bool, skip_duplicates: bool, upsert_metadata: bool
+        self,
+        ds: m.Dataset,
+        specs: list[UnitSpec],
+        *,
+        ignore_errors: bool,
+        skip_duplicates: bool,
+        upsert_metadata: bool,
+        folder: m.StorageFolder | None = None,
     ) -> str:
-        require_backing_folder(ds)
+        require_backing_folder(ds, folder)
         keys_by_type: dict[str, str] = {}
         for spec in specs:
             for key in spec.sources:
@@ -290,12 +311,13 @@ class UploadsMixin:
                     raise InvalidArgumentError(f"Upload key {key!r} is named twice in this request.", object_url=key)
                 keys_by_type[key] = ITEM_TYPE_OF_KIND[spec.kind]
         with transaction.atomic():
-            slots = self._claim_slots(ds, keys_by_type)
+            slots = claim_slots(self.principal, keys_by_type, dataset=ds)
             for spec in specs:
                 for f in spec.files:
                     f.sha256, f.size = slots[f.source].sha256, slots[f.source].size
             job = m.DataJob.objects.create(
                 dataset=ds,
+                folder=folder,
                 kind=m.DataJob.KIND_UPLOAD,
                 created_by=self.principal.user,
                 api_key=self.principal.api_key,
@@ -315,58 +337,6 @@ class UploadsMixin:
             )
             enqueue_data_job(job, video=any(s.kind == KIND_VIDEO for s in specs))
         return str(job.process_hash)
-
-    def _claim_slots(self, ds: m.Dataset, keys_by_type: dict[str, str]) -> dict[str, m.UploadSlot]:
-        """Locks, checks and consumes the slots of these keys ({key: item type}); in a transaction."""
-        owner = owner_filter(self.principal)
-        slots = {
-            s.object_key: s
-            for s in m.UploadSlot.objects.select_for_update().filter(object_key__in=list(keys_by_type))
-        }
-        for key, item_type in keys_by_type.items():
-            slot = slots.get(key)
-            problem = None
-            if slot is None or any(getattr(slot, k) != v for k, v in owner.items()):
-                problem = "was not issued to you"
-            elif slot.dataset_id is not None and slot.dataset_id != ds.pk:
-                problem = "was issued for another dataset"
-            elif slot.item_type != item_type:
-                problem = f"was issued for a {slot.item_type} upload, not a {item_type}"
-            elif slot.consumed_at is not None:
-                problem = "was already registered"
-            elif slot.uploaded_at is None and not self._uploaded_to_s3(slot):
-                problem = "has not been uploaded (the PUT did not complete)"
-            if problem:
-                raise InvalidArgumentError(f"Upload key {key!r} {problem}.", object_url=key)
-        # Claim the slots; a concurrent registration of the same keys loses here.
-        claimed = m.UploadSlot.objects.filter(
-            pk__in=[s.pk for s in slots.values()], consumed_at__isnull=True
-        ).update(consumed_at=timezone.now())
-        if claimed != len(keys_by_type):
-            raise InvalidArgumentError("Some upload keys were registered by another request meanwhile.")
-        return slots
-
-    @staticmethod
-    def _uploaded_to_s3(slot: m.UploadSlot) -> bool:
-        """S3 uploads bypass us: the object's presence is the proof; its size is recorded now."""
-        if not storage.is_s3():
-            return False
-        found = storage.head(slot.object_key)
-        if found is None:
-            return False
-        limit = settings.UPLOAD_MAX_BYTES
-        if found[0] > limit:
-            # The pre-signed PUT cannot fix a size (the SDK names none): this is where it is enforced.
-            storage.delete_files([slot.object_key])
-            raise InvalidArgumentError(
-                f"Upload {slot.object_key!r} is {found[0]} bytes; the limit is {limit} bytes. "
-                "Upload a smaller file with a new URL.",
-                object_url=slot.object_key,
-            )
-        slot.size = found[0]
-        slot.uploaded_at = timezone.now()
-        m.UploadSlot.objects.filter(pk=slot.pk).update(size=slot.size, uploaded_at=slot.uploaded_at)
-        return True
 
     def _get_job(self, process_hash: Any) -> m.DataJob:
         try:
