@@ -230,6 +230,8 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-orphan-files": {"task": "datasets_app.periodic.sweep_orphan_files_task", "schedule": 6 * 3600},
     # partial browser uploads whose session can no longer finish
     "sweep-upload-staging": {"task": "datasets_app.periodic.sweep_upload_staging_task", "schedule": 3600},
+    # recount each dataset's rows and bytes, fixing a counter that drifted (issue 14)
+    "reconcile-dataset-stats": {"task": "datasets_app.periodic.reconcile_dataset_stats_task", "schedule": 6 * 3600},
 }
 # A job still PENDING/SUBMITTED this long after its row last moved is re-queued by beat. Default:
 # past the task time limit, so a live run is never doubled; lower it when jobs are short.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from datasets_app.sdk import maintenance
+from datasets_app.sdk import dataset_stats, maintenance
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -27,3 +27,8 @@ def sweep_upload_staging_task() -> int:
     from datasets_app.sdk import chunked_uploads
 
     return chunked_uploads.sweep_staging()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def reconcile_dataset_stats_task() -> int:
+    return dataset_stats.reconcile()

@@ -14,6 +14,7 @@ from .data import DataRow, DataRowMember, DataType
 from .storage import FolderMembership, StorageFolder, StorageItem
 from .integrations import CloudIntegration, IntegrationProvider
 from .metadata import MetadataSchema
+from .stats import DatasetStats
 from .jobs import DataJob, DataJobUnit, Job, JobStatus, ReEncodeStatus, ReEncodeTask, ReEncodeVideo, UploadSlot
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "DataType",
     "Dataset",
     "DatasetAPIKey",
+    "DatasetStats",
     "DatasetMembership",
     "DatasetUserRole",
     "FolderMembership",

@@ -14,6 +14,8 @@ from django.db.models import Max, Model
 
 from datasets_app import models as m
 
+from . import dataset_stats
+
 
 def _column_converters(model, connection) -> list[tuple[str, str, Any, Any]]:
     """(column, attname, converter or None, field) for every concrete non-pk field."""
@@ -195,6 +197,7 @@ def fast_insert_linked(rows: list, *, now, members: list | None = None) -> None:
         else:
             row.item_id = item.id
     fast_insert(rows, now=now, model=m.DataRow)
+    dataset_stats.rows_added(rows)
     if members:
         for member in members:
             member.item_id = member.item.id

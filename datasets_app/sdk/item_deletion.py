@@ -18,7 +18,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from datasets_app import models as m
 from datasets_app.media import storage
 
-from . import queue
+from . import dataset_stats, queue
 
 
 def _unlinked(items: QuerySet[m.StorageItem]) -> QuerySet[m.StorageItem]:
@@ -42,7 +42,7 @@ def data_rows_delete(rows: QuerySet[m.DataRow], *, with_items: bool) -> int:
     """Deletes the rows; `with_items`: also their items that no other row links (a mirror
     dataset's rows, or a rolled-back job's). Returns how many rows went."""
     item_ids = set(rows.values_list("item_id", flat=True))
-    count = rows.delete()[1].get(m.DataRow._meta.label, 0)
+    count = dataset_stats.counted_delete(rows)
     if with_items:
         items_delete_unlinked(item_ids)
     return count

@@ -27,7 +27,7 @@ from datasets_app.models.jobs import ReEncodeStatus
 from datasets_app.media import cloud, ffmpeg, netguard, probe, relay, storage
 from datasets_app.media import video as vid
 
-from . import encoding
+from . import dataset_stats, encoding
 
 logger = logging.getLogger(__name__)
 
@@ -250,6 +250,7 @@ def _record(part: m.ReEncodeVideo, row: m.DataRow, *, key: str, size: int, new_i
                 fields["original_url"] = row.url
         # The item's file changes: every dataset linking it sees the re-encoded video.
         m.StorageItem.objects.filter(pk=row.item_id).update(**fields, last_edited_at=timezone.now())
+        dataset_stats.item_resized(row.item_id, row.file_size, size)
 
 
 def finish_task(task_id: int) -> str:

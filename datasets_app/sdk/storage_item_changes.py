@@ -16,7 +16,7 @@ from django.utils import timezone
 from datasets_app import models as m
 from datasets_app.media import storage
 
-from . import queue
+from . import dataset_stats, queue
 from .exceptions import InvalidArgumentError
 from .folder_access import folder_not_found, item_not_found, parse_uuid
 from .policy import Op, Principal
@@ -176,7 +176,7 @@ def delete_items(
     with transaction.atomic():
         keys = item_files(found)
         if mirror is not None:
-            m.DataRow.objects.filter(dataset=mirror, item__in=found).delete()
+            dataset_stats.counted_delete(m.DataRow.objects.filter(dataset=mirror, item__in=found))
             m.Dataset.objects.filter(pk=mirror.pk).update(last_edited_at=timezone.now())
         count = m.StorageItem.objects.filter(pk__in=[i.pk for i in found]).delete()[1].get("datasets_app.StorageItem", 0)
         queue.delete_files_after_commit(keys)
@@ -225,13 +225,13 @@ def relink_and_move(found: list[m.StorageItem], source: m.StorageFolder, target:
     now = timezone.now()
     with transaction.atomic():
         if source_ds is not None:
-            m.DataRow.objects.filter(dataset=source_ds, item__in=found).delete()
+            dataset_stats.counted_delete(m.DataRow.objects.filter(dataset=source_ds, item__in=found))
             m.Dataset.objects.filter(pk=source_ds.pk).update(last_edited_at=now)
         if target_ds is not None:
             linked = set(m.DataRow.objects.filter(dataset=target_ds, item__in=found).values_list("item_id", flat=True))
-            m.DataRow.objects.bulk_create(
-                [m.DataRow(dataset=target_ds, item=i) for i in found if i.pk not in linked]
-            )
+            new = [m.DataRow(dataset=target_ds, item=i) for i in found if i.pk not in linked]
+            m.DataRow.objects.bulk_create(new)
+            dataset_stats.rows_added(new)
             m.Dataset.objects.filter(pk=target_ds.pk).update(last_edited_at=now)
         moved = m.StorageItem.objects.filter(pk__in=[i.pk for i in found]).update(folder=target, last_edited_at=now)
         m.StorageFolder.objects.filter(pk__in=[source.pk, target.pk]).update(last_edited_at=now)
