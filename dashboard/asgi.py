@@ -40,6 +40,8 @@ from datasets_app.api.upload_views import asgi_signed_upload  # noqa: E402
 logger = logging.getLogger("dashboard.asgi")
 UPLOAD_PATH = re.compile(r"^/upload/(?P<item_uuid>[^/]+)$")
 LONG_POLL_PATHS = ("/public", "/public/user")
+# Files upload jobs (#30): GET .../storage/folders/<uuid>/data-upload-jobs/<uuid>?timeoutSeconds=
+FILES_POLL_PATH = re.compile(r"^/v2/public/storage/folders/[0-9a-f-]{36}/data-upload-jobs/[0-9a-f-]{36}$")
 # A long poll's envelope is a few hundred bytes; larger bodies are not looked into.
 LONG_POLL_MAX_BODY = 16 * 1024
 SPOOL_IN_MEMORY = 1024 * 1024
@@ -62,7 +64,7 @@ async def application(scope, receive, send):
     if body is None:
         return
     with body:
-        wait_on_job = scope["method"] == "POST" and scope["path"] in LONG_POLL_PATHS and _is_long_poll(body)
+        wait_on_job = _is_job_poll(scope, body)
         deferred = await _run_django(scope, body, send, receive, long_poll.DEFER if wait_on_job else None)
         if deferred is not None:
             await _job_waiters.wait(deferred.process_hash, deferred.seconds)
@@ -164,6 +166,14 @@ async def _read_body(receive, send, limit: int) -> SpooledTemporaryFile | None:
         if not message.get("more_body", False):
             body.seek(0)
             return body
+
+
+def _is_job_poll(scope, body: SpooledTemporaryFile) -> bool:
+    """A request its handler may ask to wait in the event loop: the v1 job long poll, or the Files
+    upload job poll."""
+    if scope["method"] == "GET":
+        return bool(FILES_POLL_PATH.match(scope["path"]))
+    return scope["method"] == "POST" and scope["path"] in LONG_POLL_PATHS and _is_long_poll(body)
 
 
 def _is_long_poll(body: SpooledTemporaryFile) -> bool:

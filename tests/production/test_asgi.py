@@ -224,3 +224,34 @@ def test_a_long_poll_on_a_job_that_stays_pending_answers_pending_after_its_timeo
                                           {"process_hash": str(job.process_hash), "timeout_seconds": 30})
     refused = Exchange([stranger_body]).run(http_scope("POST", "/public", stranger_headers))
     assert json.loads(refused.body)["status"] != 200
+
+
+def test_files_upload_polls_wait_in_the_event_loop_not_in_a_web_thread(ds_user):
+    """#30 (GET .../data-upload-jobs/<job>?timeoutSeconds=) holds like the v1 poll: more polls
+    than web threads wait while another request is answered, and wake when the job ends."""
+    import json
+
+    from dashboard import asgi
+    from datasets_app.sdk import accounts
+    from tests.factories import StorageFolderFactory
+
+    folder = StorageFolderFactory(owner=ds_user)
+    job = DataJobFactory(dataset=None, folder=folder, kind=m.DataJob.KIND_UPLOAD, created_by=ds_user)
+    auth = {"authorization": f"Bearer {accounts.issue_bearer_token(ds_user)}"}
+    poll_url = f"/v2/public/storage/folders/{folder.folder_uuid}/data-upload-jobs/{job.process_hash}?timeoutSeconds=604800"
+    other_url = f"/v2/public/storage/folders/{folder.folder_uuid}"
+    waiting = asgi._web_threads._max_workers + 4
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        polls = [asyncio.ensure_future(Exchange([b""]).arun(http_scope("GET", poll_url, auth))) for _ in range(waiting)]
+        await asyncio.sleep(1.0)
+        answered = await asyncio.wait_for(Exchange([b""]).arun(http_scope("GET", other_url, auth)), 10)
+        assert not any(p.done() for p in polls)
+        await loop.run_in_executor(None, finish_job_from_another_thread, job.pk)
+        return await asyncio.wait_for(asyncio.gather(*polls), 15), answered
+
+    done, answered = asyncio.run(scenario())
+    assert answered.status == 200 and json.loads(answered.body)["uuid"] == str(folder.folder_uuid)
+    assert {e.status for e in done} == {200}
+    assert {json.loads(e.body)["status"] for e in done} == {"DONE"}
