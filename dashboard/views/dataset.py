@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard.forms import DataRowFilterForm
-from datasets_app.sdk import files_browse
+from datasets_app.sdk import data_table, dataset_stats, files_browse
 from datasets_app.sdk.exceptions import InvalidArgumentError
 from datasets_app.sdk.policy import Op
 
@@ -18,19 +18,82 @@ from .common import dataset_page, is_partial, like_contains, open_dataset
 from .frame_plot import frame_duration_plot
 
 PAGE_SIZE = 100
+MAX_COLUMNS = 8
+# Column headers that sort, in the table's order: (sort key, heading, hidden on phones).
+SORT_HEADERS = [("title", "Title", False), ("type", "Type", False), ("duration", "Duration", True),
+                ("size", "Size", True), ("created", "Created", True)]
 
 
 @dataclass(frozen=True)
-class KeysetPage:
-    """One page of rows and the cursor of the next (None on the last page)."""
+class TablePosition:
+    """Where a page sits: rows `start`-`end` of `total` ("10,000+" when only counted to the cap)."""
 
-    object_list: list
-    next_cursor: str | None
-    is_first: bool
+    start: int
+    end: int
+    total: int
+    exact: bool
+    from_end: bool = False
 
-    @property
-    def has_other_pages(self) -> bool:
-        return bool(self.next_cursor) or not self.is_first
+
+def _int_param(request, name: str, default: int) -> int:
+    try:
+        return max(1, int(request.GET.get(name, default)))
+    except ValueError:
+        return default
+
+
+def _metadata_columns(request) -> list[str]:
+    """Metadata keys chosen as columns (col=key, repeated or comma-separated), in the URL."""
+    keys = [k.strip() for v in request.GET.getlist("col") for k in v.split(",")]
+    return list(dict.fromkeys(k for k in keys if k and len(k) <= 200))[:MAX_COLUMNS]
+
+
+def _table(request, dataset, row_filters: dict, figures) -> dict:
+    """The data table's page, its position, sort links and metadata columns (3-4 queries)."""
+    sort = data_table.Sort.parse(request.GET.get("sort"))
+    qs = data_table.table_queryset(dataset.model, dataset.data_rows_queryset(**row_filters))
+    args = {k: request.GET.get(k) for k in ("after", "before")}
+    try:
+        page = data_table.rows_page(qs, sort, **args, last="last" in request.GET, limit=PAGE_SIZE)
+    except InvalidArgumentError:  # a tampered or stale cursor: start again from the first page
+        page, args = data_table.rows_page(qs, sort, limit=PAGE_SIZE), {}
+    count = data_table.matching_count(figures, qs, **row_filters)
+    if "last" in request.GET:
+        start = max(1, count.value - len(page.rows) + 1)
+    elif not (args.get("after") or args.get("before")) or (args.get("before") and not page.prev_cursor):
+        start = 1
+    else:
+        start = _int_param(request, "at", 1)
+    end = start + len(page.rows) - 1
+    columns = _metadata_columns(request)
+    seen_keys: set[str] = set()
+    for row in page.rows:
+        metadata = row.item.client_metadata if isinstance(row.item.client_metadata, dict) else {}
+        seen_keys.update(metadata)
+        row.meta_cells = [metadata.get(k, "") for k in columns]
+    query = request.GET.copy()
+    for name in ("after", "before", "last", "at"):
+        query.pop(name, None)
+    base = query.copy()
+    base.pop("sort", None)
+    headers = []
+    for key, heading, hide in SORT_HEADERS:
+        active = sort.key == key
+        nxt = base.copy()
+        nxt["sort"] = data_table.Sort(key, active and not sort.desc).param
+        state = ("descending" if sort.desc else "ascending") if active else None
+        headers.append({"key": key, "heading": heading, "hide": hide, "href": nxt.urlencode(), "state": state})
+    return {
+        "page": page,
+        "position": TablePosition(start, max(end, start - 1), max(count.value, end), count.exact, "last" in request.GET),
+        "sort": sort,
+        "sort_headers": {h["key"]: h for h in headers},
+        "columns": columns,
+        "metadata_keys": sorted(seen_keys)[:50],  # suggestions: the keys on this page
+        "query": query.urlencode(),
+        "prev_at": max(1, start - PAGE_SIZE),
+        "next_at": end + 1,
+    }
 
 
 @login_required
@@ -43,20 +106,15 @@ def dataset_detail(request, dataset_hash: str):
         "title_like": like_contains(filters.get("q")),
         "data_types": [filters["data_type"]] if filters.get("data_type") else None,
     }
-    # Keyset pages: the same cost on page 1 and at row 1,000,000 (no OFFSET, no COUNT).
-    try:
-        rows, next_cursor = dataset.data_rows_page(after=request.GET.get("after"), limit=PAGE_SIZE, **row_filters)
-        after = request.GET.get("after")
-    except InvalidArgumentError:  # a tampered or stale cursor: start again from the first page
-        rows, next_cursor = dataset.data_rows_page(limit=PAGE_SIZE, **row_filters)
-        after = None
-    page = KeysetPage(object_list=rows, next_cursor=next_cursor, is_first=not after)
-    _attach_previews(request, dataset, page.object_list)
-    query = request.GET.copy()
-    query.pop("after", None)
+    figures = dataset_stats.figures_for([dataset.model.pk])[dataset.model.pk]
+    table = _table(request, dataset, row_filters, figures)
+    _attach_previews(request, dataset, table["page"].rows)
     # "Re-encode videos..." only where there is a video to re-encode (one indexed EXISTS).
     has_videos = dataset.can(Op.WRITE_DATA) and dataset.data_rows_queryset(data_types=["VIDEO"]).exists()
-    context = dataset_page(dataset, "data", form=form, page=page, query=query.urlencode(), has_videos=has_videos)
+    context = dataset_page(
+        dataset, "data", form=form, has_videos=has_videos, figures=figures,
+        filtered=bool(filters.get("q") or filters.get("data_type")), **table,
+    )
     template = "partials/dataset_rows.html" if is_partial(request) else "dataset.html"
     return render(request, template, context)
 

@@ -5,6 +5,7 @@ from . import (
     account,
     api_keys,
     auth,
+    bulk,
     dataset,
     dataset_admin,
     datasets,
@@ -72,6 +73,9 @@ urlpatterns = [
     path("datasets/<uuid:dataset_hash>/settings", dataset_admin.dataset_settings, name="dataset-settings"),
     path("datasets/<uuid:dataset_hash>/delete", dataset_admin.dataset_delete, name="dataset-delete"),
     path("datasets/<uuid:dataset_hash>/rows/delete", dataset_admin.data_rows_delete, name="data-rows-delete"),
+    path("datasets/<uuid:dataset_hash>/rows/all", bulk.bulk_confirm, name="bulk-confirm"),
+    path("datasets/<uuid:dataset_hash>/rows/all/apply", bulk.bulk_apply, name="bulk-apply"),
+    path("datasets/<uuid:dataset_hash>/rows/all/export", bulk.bulk_export, name="bulk-export"),
     path("datasets/<uuid:dataset_hash>/rows/<uuid:data_hash>", dataset.data_row_detail, name="data-row"),
     path(
         "datasets/<uuid:dataset_hash>/rows/<uuid:data_hash>/rename",
