@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from django.contrib.auth.decorators import login_required
+from django.contrib import messages
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard.forms import DataRowFilterForm
@@ -133,6 +136,7 @@ def data_row_detail(request, dataset_hash: str, data_hash: str):
     if is_partial(request):
         return render(request, "partials/dataset_row.html", context)
     context["whereabouts"] = files_browse.row_whereabouts(dataset.principal, row)
+    context.update(_metadata_context(row))
     base = request.build_absolute_uri("/").rstrip("/")
     # The row's current file (after a re-encode, the new one): hosted -> our signed URL, private ->
     # its integration's signed link. The players and "Download the original" use it.
@@ -159,6 +163,68 @@ def data_row_detail(request, dataset_hash: str, data_hash: str):
                 context["frame_times"] = [round(t, 6) for t in timestamps.times]
                 context["plot"] = frame_duration_plot(timestamps.times, timestamps.fps)
     return render(request, "data_row.html", context)
+
+
+def metadata_rows(metadata) -> list[tuple[str, str]]:
+    """(key, value as text) of an item's metadata, by key; nested values as JSON."""
+    if not isinstance(metadata, dict):
+        return []
+    shown = []
+    for key in sorted(metadata):
+        value = metadata[key]
+        shown.append((key, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)))
+    return shown
+
+
+def _parse_metadata(text: str) -> tuple[dict | None, str]:
+    """The JSON object typed in, or None and what is wrong with it, said for a person."""
+    try:
+        value = json.loads(text or "{}")
+    except json.JSONDecodeError as error:
+        return None, f"That is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})."
+    if not isinstance(value, dict):
+        return None, "Metadata must be a JSON object: {\"key\": value, ...}."
+    return value, ""
+
+
+@login_required
+@vary_on_headers("HX-Request")
+@require_http_methods(["GET", "POST"])
+def data_row_metadata(request, dataset_hash: str, data_hash: str):
+    """GET: the item's metadata card (editing=1: with its JSON editor); POST: replace the item's
+    metadata (WRITE_DATA; the item's, so every dataset linking it shows it), then the card again."""
+    dataset = open_dataset(request, dataset_hash, Op.WRITE_DATA if request.method == "POST" else Op.READ)
+    error, text = "", None
+    if request.method == "POST":
+        text = request.POST.get("client_metadata", "")
+        value, error = _parse_metadata(text)
+        if value is not None:
+            try:
+                dataset.update_data_row(data_hash, client_metadata=value)
+            except InvalidArgumentError as failure:
+                error = failure.message
+            else:
+                if not is_partial(request):
+                    messages.success(request, "Metadata saved.")
+                    return redirect("dashboard:data-row", dataset_hash=dataset.dataset_hash, data_hash=data_hash)
+                text = None
+    row = dataset.data_rows_queryset(data_hashes=[data_hash]).first()
+    if row is None:
+        raise Http404("No such data item in this dataset.")
+    editing = bool(error) or (request.method == "GET" and "edit" in request.GET)
+    context = dataset_page(dataset, "data", row=row, **_metadata_context(row, editing, error, text))
+    template = "partials/dataset_row_metadata.html" if is_partial(request) else "data_row_metadata.html"
+    return render(request, template, context, status=400 if error and not is_partial(request) else 200)
+
+
+def _metadata_context(row, editing: bool = False, error: str = "", text: str | None = None) -> dict:
+    metadata = row.item.client_metadata if isinstance(row.item.client_metadata, dict) else {}
+    return {
+        "metadata": metadata_rows(metadata),
+        "metadata_json": text if text is not None else json.dumps(metadata, indent=2, ensure_ascii=False),
+        "metadata_editing": editing,
+        "metadata_error": error,
+    }
 
 
 def _attach_previews(request, dataset, rows) -> None:

@@ -77,6 +77,7 @@ urlpatterns = [
     path("datasets/<uuid:dataset_hash>/rows/all/apply", bulk.bulk_apply, name="bulk-apply"),
     path("datasets/<uuid:dataset_hash>/rows/all/export", bulk.bulk_export, name="bulk-export"),
     path("datasets/<uuid:dataset_hash>/rows/<uuid:data_hash>", dataset.data_row_detail, name="data-row"),
+    path("datasets/<uuid:dataset_hash>/rows/<uuid:data_hash>/metadata", dataset.data_row_metadata, name="data-row-metadata"),
     path(
         "datasets/<uuid:dataset_hash>/rows/<uuid:data_hash>/rename",
         dataset_admin.data_row_rename,

@@ -119,3 +119,42 @@ def test_metadata_keys_chosen_in_the_url_become_columns(filled, ds_admin):
     assert '<th class="col-meta" title="Metadata key camera">camera</th>' in body
     assert '<td class="col-meta">front-left</td>' in body and '<td class="col-meta">31</td>' in body
     assert 'value="camera,speed"' in body  # the filter form keeps the choice
+
+
+def test_the_row_page_shows_metadata_as_a_key_value_table(filled, ds_user):
+    row = m.DataRow.objects.filter(dataset=filled, item__name="dog-0").get()
+    m.StorageItem.objects.filter(pk=row.item_id).update(client_metadata={"weather": "rain", "tags": ["a", "b"]})
+    body = signed_in(ds_user).get(url(filled, f"/rows/{row.data_hash}")).content.decode()
+    assert "<code>weather</code></th><td class=\"kv-value\">rain</td>" in body
+    assert '<td class="kv-value">[&quot;a&quot;, &quot;b&quot;]</td>' in body
+    assert "Edit metadata" in body  # a dataset USER may write data
+
+
+def test_editing_metadata_writes_the_item_so_every_linking_dataset_shows_it(filled, ds_user):
+    row = m.DataRow.objects.filter(dataset=filled, item__name="dog-0").get()
+    plain = DatasetFactory(backing_folder=None)
+    DataRowFactory(dataset=plain, item=row.item)
+    client = signed_in(ds_user)
+    edit = client.get(url(filled, f"/rows/{row.data_hash}/metadata"), {"edit": "1"}, HTTP_HX_REQUEST="true")
+    assert "data-json-editor" in edit.content.decode()
+    done = client.post(url(filled, f"/rows/{row.data_hash}/metadata"), {"client_metadata": '{"camera": "rear"}'}, HTTP_HX_REQUEST="true")
+    assert done.status_code == 200 and "<code>camera</code>" in done.content.decode()
+    assert m.StorageItem.objects.get(pk=row.item_id).client_metadata == {"camera": "rear"}
+    assert m.DataRow.objects.get(dataset=plain).client_metadata == {"camera": "rear"}
+
+
+def test_invalid_metadata_is_refused_with_where_and_nothing_written(filled, ds_user):
+    row = m.DataRow.objects.filter(dataset=filled, item__name="dog-0").get()
+    client = signed_in(ds_user)
+    bad = client.post(url(filled, f"/rows/{row.data_hash}/metadata"), {"client_metadata": '{"camera": }'})
+    assert bad.status_code == 400 and "not valid JSON" in bad.content.decode() and "line 1, column 12" in bad.content.decode()
+    not_object = client.post(url(filled, f"/rows/{row.data_hash}/metadata"), {"client_metadata": "[1]"}, HTTP_HX_REQUEST="true")
+    assert "must be a JSON object" in not_object.content.decode() and 'aria-invalid="true"' in not_object.content.decode()
+    assert m.StorageItem.objects.get(pk=row.item_id).client_metadata == {}
+
+
+def test_someone_without_access_cannot_read_or_write_metadata(filled, stranger):
+    row = m.DataRow.objects.filter(dataset=filled, item__name="dog-0").get()
+    client = signed_in(stranger)
+    assert client.get(url(filled, f"/rows/{row.data_hash}/metadata")).status_code == 404
+    assert client.post(url(filled, f"/rows/{row.data_hash}/metadata"), {"client_metadata": "{}"}).status_code == 404
