@@ -35,8 +35,9 @@ def reencode_videos_task(task_id: int) -> str:
 
 # An image group asked for as a video (createVideo): one task per group, after its data job.
 @shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=2 * 3600, soft_time_limit=2 * 3600 - 60)
-def make_sequence_video_task(data_hash: str) -> str:
-    return sequence_videos.make_sequence_video(data_hash)
+def make_sequence_video_task(item_uuid: str) -> str:
+    # (tasks queued before storage items existed carry a row's data_hash: also accepted)
+    return sequence_videos.make_sequence_video(item_uuid)
 
 
 # The frame table of a video row that has none yet, asked for by a web request (which never probes

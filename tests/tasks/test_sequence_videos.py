@@ -57,7 +57,7 @@ def test_group_with_create_video_becomes_a_video_whose_frame_n_is_image_n(
     row = m.DataRow.objects.get(data_hash=group.data_hash)
     assert row.is_optimised_image_group is True
     assert _wait_for_status(row) == "DONE", row.media_info
-    assert row.sequence_video_key == f"sequences/{dataset.dataset_hash}/{row.data_hash}.mp4"
+    assert row.sequence_video_key == f"sequences/items/{row.backing_item_uuid}.mp4"
     colours = _frame_colours(default_storage.path(row.sequence_video_key))
     assert len(colours) == len(COLOURS)
     assert all(_close(got, want) for got, want in zip(colours, COLOURS)), colours
@@ -97,7 +97,7 @@ def test_an_image_that_cannot_be_read_makes_the_video_error_in_words(dataset):
     assert sequence_videos.make_sequence_video(str(row.data_hash)) == "ERROR"
     row.refresh_from_db()
     assert "Image 1 (1.png) could not be read" in row.media_info["sequence_video"]["error"]
-    assert row.sequence_video_key == "" and not default_storage.exists(sequence_videos.sequence_key(row))
+    assert row.sequence_video_key == "" and not default_storage.exists(sequence_videos.sequence_key(row.item))
     # a finished row is left alone by a redelivery
     assert sequence_videos.make_sequence_video(str(row.data_hash)) == "ERROR"
 
@@ -127,3 +127,28 @@ def test_beat_requeues_a_video_left_pending(dataset, django_capture_on_commit_ca
     assert len(callbacks) == 1
     # what the requeued task does
     assert sequence_videos.make_sequence_video(str(row.data_hash)) == "DONE"
+
+
+@pytest.mark.django_db(transaction=False)  # on-commit callbacks captured, not run
+def test_a_group_no_dataset_links_gets_its_video_queued_and_made(dataset, django_capture_on_commit_callbacks):
+    """A Files upload into a folder no dataset mirrors makes items and no rows: the video is the
+    item's, queued by its uuid after the job and again by beat."""
+    from datasets_app.sdk import maintenance
+    from tests.factories import DataJobFactory, DataJobUnitFactory
+
+    row = _pending_group(dataset, [(32, 24)] * 2)
+    item = row.item
+    unit = DataJobUnitFactory(job=DataJobFactory(dataset=None, folder=item.folder))
+    m.StorageItem.objects.filter(pk=item.pk).update(created_by_job=unit)
+    m.DataRow.objects.filter(pk=row.pk).delete()  # the item stays, linked by nothing
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert sequence_videos.queue_for_job(unit.job) == 1
+    assert len(callbacks) == 1
+    m.StorageItem.objects.filter(pk=item.pk).update(last_edited_at=timezone.now() - dt.timedelta(hours=9))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert maintenance.requeue_stuck_jobs(stuck_after=dt.timedelta(hours=1)) == 1
+    assert len(callbacks) == 1
+    assert sequence_videos.make_sequence_video(str(item.item_uuid)) == "DONE"
+    item.refresh_from_db()
+    assert item.sequence_video_key == f"sequences/items/{item.item_uuid}.mp4"
+    assert default_storage.exists(item.sequence_video_key)
