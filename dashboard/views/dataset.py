@@ -56,11 +56,15 @@ def _table(request, dataset, row_filters: dict, figures) -> dict:
     sort = data_table.Sort.parse(request.GET.get("sort"))
     qs = data_table.table_queryset(dataset.model, dataset.data_rows_queryset(**row_filters))
     args = {k: request.GET.get(k) for k in ("after", "before")}
+    count = data_table.matching_count(figures, qs, **row_filters)
+    last = "last" in request.GET
+    # With an exact count the last page holds what is left after the full pages before it, so
+    # "Previous" from there meets the pages "Next" walks through.
+    limit = (count.value % PAGE_SIZE or PAGE_SIZE) if (last and count.exact) else PAGE_SIZE
     try:
-        page = data_table.rows_page(qs, sort, **args, last="last" in request.GET, limit=PAGE_SIZE)
+        page = data_table.rows_page(qs, sort, **args, last=last, limit=limit)
     except InvalidArgumentError:  # a tampered or stale cursor: start again from the first page
         page, args = data_table.rows_page(qs, sort, limit=PAGE_SIZE), {}
-    count = data_table.matching_count(figures, qs, **row_filters)
     if "last" in request.GET:
         start = max(1, count.value - len(page.rows) + 1)
     elif not (args.get("after") or args.get("before")) or (args.get("before") and not page.prev_cursor):
