@@ -1,13 +1,17 @@
 """Resumable uploads from the browser: a file goes up in chunks appended at an offset, and the
 client can ask how much the server already has (after a dropped connection or a page reload).
 
-An upload session is an UploadSlot (sdk/uploads.py) issued to one user for one dataset; its
+An upload session is an UploadSlot (sdk/upload_slots.py) issued to one user for one target: a
+dataset (WRITE_DATA; pass the sdk Dataset) or a Files folder (WRITE_FILES; `folder_target`). Its
 `size` holds the declared total until the bytes are complete. Chunks are appended to a staging
 file under DATA_DIR/chunked/<item_uuid>.part (one writer at a time, under a file lock); the
-chunk that completes the file streams the staging file into hosted storage (media/storage.py,
-SHA-256 on the way), marks the slot uploaded and removes the staging file. `start_job` then names
-the completed slots in a data job (`Dataset.start_upload_units`, the unit specs built here), exactly
-as the API's signed-PUT uploads are registered. One limit, settings.UPLOAD_MAX_BYTES, is checked when the session starts,
+chunk that completes the file is sniffed (media/sniff.py: what the bytes are, never the name; a
+file that is no image, video or DICOM file is refused naming it, and its bytes go), then streamed
+into hosted storage (media/storage.py, SHA-256 on the way); the slot records the kind (item_type)
+and MIME type (a DICOM file's with its series: `application/dicom; series=<uid>`). `start_job`
+then makes ONE data job of the completed slots: videos and images one item each (or the images
+one image group / sequence when asked), DICOM files one series per SeriesInstanceUID, exactly as
+the API's signed-PUT uploads are registered. One limit, settings.UPLOAD_MAX_BYTES, is checked when the session starts,
 on every chunk and again while streaming into storage.
 
 Staging is local disk: web processes that share an upload must share DATA_DIR (one host, or a
@@ -27,21 +31,36 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from datasets_app import models as m
-from datasets_app.media import storage
+from datasets_app.media import sniff, storage
+from datasets_app.media.probe import MediaError
 
+from .data_items import ITEM_TYPE_OF_KIND, group_spec, single_spec
 from .exceptions import InvalidArgumentError, PayloadTooLargeError, ResourceNotFoundError
-from .policy import Op
-from .data_items import group_spec, single_spec
+from .folder_access import require_folder
+from .folder_uploads import create_upload_job
+from .policy import Op, Principal
 from .units import KIND_DICOM, KIND_IMAGE, KIND_IMAGE_GROUP, KIND_VIDEO, UnitSpec
-from .upload_slots import ITEM_DICOM, ITEM_IMAGE, ITEM_VIDEO, create_slots
+from .upload_slots import ITEM_DICOM, ITEM_IMAGE, ITEM_VIDEO, claim_slots, create_slots
 
 # The largest chunk one request may carry; the page sends 4 MiB.
 MAX_CHUNK_BYTES = 32 * 1024 * 1024
 READ_SIZE = 256 * 1024
 
+# What to make of the images of one upload (videos and DICOM files are what they are).
+IMAGES_SEPARATE = "separate"
+IMAGES_GROUP = "image_group"
+IMAGES_SEQUENCE = "image_sequence"
+IMAGE_CHOICES = (IMAGES_SEPARATE, IMAGES_GROUP, IMAGES_SEQUENCE)
+# The slot's item type for each sniffed kind, and back.
+ITEM_OF_KIND = {sniff.KIND_IMAGE: ITEM_IMAGE, sniff.KIND_VIDEO: ITEM_VIDEO, sniff.KIND_DICOM: ITEM_DICOM}
+KIND_OF_ITEM = {item: kind for kind, item in ITEM_OF_KIND.items()}
+SERIES_PARAM = "; series="
+
+# Earlier pages named the kind; a given mode is only the session's provisional item type now.
 MODE_VIDEOS = "videos"
 MODE_IMAGES = "images"
 MODE_IMAGE_GROUP = "image_group"
@@ -70,6 +89,8 @@ class ChunkedUpload:
     size: int
     offset: int
     stored: bool = False
+    # what the server read the bytes to be ("image", "video", "dicom"); "" until complete
+    kind: str = ""
 
     @property
     def complete(self) -> bool:
@@ -127,46 +148,81 @@ def _state(slot: m.UploadSlot) -> ChunkedUpload:
         size=slot.size or 0,
         offset=offset,
         stored=slot.uploaded_at is not None,
+        kind=KIND_OF_ITEM.get(slot.item_type, "") if slot.uploaded_at is not None else "",
     )
 
 
-def _get_slot(dataset, upload_id: Any) -> m.UploadSlot:
-    """The caller's unconsumed, unexpired session for this dataset (WRITE_DATA); else not found."""
-    ds = dataset._require(Op.WRITE_DATA)
+@dataclass(frozen=True)
+class UploadTarget:
+    """Where browser uploads go: a dataset (`owner` is its sdk Dataset) or a Files folder."""
+
+    principal: Principal
+    dataset: m.Dataset | None = None
+    folder: m.StorageFolder | None = None
+    owner: Any = None
+
+    @property
+    def slot_filter(self) -> dict:
+        return {"dataset": self.dataset} if self.dataset is not None else {"folder": self.folder}
+
+
+def folder_target(principal: Principal, folder_uuid: object) -> UploadTarget:
+    """Uploads into this folder (WRITE_FILES; else the folder's not-found error). One query."""
+    return UploadTarget(principal=principal, folder=require_folder(principal, folder_uuid, Op.WRITE_FILES))
+
+
+def target_of(target: Any) -> UploadTarget:
+    """An UploadTarget as given, or a dataset's (an sdk Dataset: WRITE_DATA on it)."""
+    if isinstance(target, UploadTarget):
+        return target
+    return UploadTarget(principal=target.principal, dataset=target._require(Op.WRITE_DATA), owner=target)
+
+
+def _get_slot(target: Any, upload_id: Any) -> m.UploadSlot:
+    """The caller's unconsumed, unexpired session for this target; else not found."""
+    target = target_of(target)
     try:
         item = uuid.UUID(str(upload_id))
     except ValueError:
         raise ResourceNotFoundError("No such upload.") from None
     slot = m.UploadSlot.objects.filter(
         item_uuid=item,
-        dataset=ds,
-        user=dataset.principal.user,
+        user=target.principal.user,
         consumed_at__isnull=True,
         expires_at__gt=timezone.now(),
+        **target.slot_filter,
     ).first()
     if slot is None or slot.size is None:
         raise ResourceNotFoundError("No such upload, or it has expired: start the file again.")
     return slot
 
 
-def start_upload(dataset, *, file_name: Any, size: Any, mode: Any) -> ChunkedUpload:
-    """A new upload session for one file of `size` bytes (WRITE_DATA; users only). One INSERT."""
-    ds = dataset._require(Op.WRITE_DATA)
-    if dataset.principal.user is None:
+def start_upload(target: Any, *, file_name: Any, size: Any, mode: Any = None) -> ChunkedUpload:
+    """A new upload session for one file of `size` bytes (users only). One INSERT. The kind is
+    read from the bytes when they are complete; `mode`, if given, is only provisional."""
+    target = target_of(target)
+    if target.principal.user is None:
         raise InvalidArgumentError("Browser uploads belong to a signed-in user.")
-    if mode not in MODES:
+    if mode is not None and mode not in MODES:
         raise InvalidArgumentError(f"Unknown upload kind {mode!r}.", field="mode")
     total = _clean_size(size)
     name = _clean_name(file_name)
-    (slot,) = create_slots(dataset.principal, MODES[mode], [name], dataset=ds, staging_bytes=total)
+    (slot,) = create_slots(
+        target.principal,
+        MODES.get(mode, ITEM_IMAGE),
+        [name],
+        dataset=target.dataset,
+        folder=target.folder,
+        staging_bytes=total,
+    )
     m.UploadSlot.objects.filter(pk=slot.pk).update(size=total)
     slot.size = total
     return _state(slot)
 
 
-def upload_status(dataset, upload_id: Any) -> ChunkedUpload:
+def upload_status(target: Any, upload_id: Any) -> ChunkedUpload:
     """How much of the file the server has (the client resumes from `offset`). One query."""
-    return _state(_get_slot(dataset, upload_id))
+    return _state(_get_slot(target, upload_id))
 
 
 @contextlib.contextmanager
@@ -180,13 +236,15 @@ def _locked(path: Path) -> Iterator[Any]:
 
 
 def append_chunk(
-    dataset, upload_id: Any, *, offset: Any, chunks: Iterable[bytes], length: int | None
+    target: Any, upload_id: Any, *, offset: Any, chunks: Iterable[bytes], length: int | None
 ) -> ChunkedUpload:
     """Appends a chunk that starts at `offset` (OffsetMismatch if the server's copy ends elsewhere).
 
     A chunk cut off midway keeps the bytes that arrived, so the client resumes at the new offset.
-    The chunk that completes the file moves it into hosted storage. Streams; never reads whole."""
-    slot = _get_slot(dataset, upload_id)
+    The chunk that completes the file is sniffed (InvalidArgumentError naming the file when it is
+    no image, video or DICOM file: the session and its bytes go) and moved into hosted storage.
+    Streams; never reads whole."""
+    slot = _get_slot(target, upload_id)
     if slot.uploaded_at is not None:
         raise OffsetMismatch(slot.size or 0)
     try:
@@ -249,8 +307,23 @@ def _move_into_local_storage(key: str, path: Path) -> tuple[int, str] | None:
     return size, digest.hexdigest()
 
 
+def _sniffed(slot: m.UploadSlot, path: Path) -> sniff.Sniffed:
+    """What the staged file is; a file that is none of our kinds is refused, naming it, and its
+    session and bytes go (a retry starts afresh and is told the same)."""
+    try:
+        return sniff.sniff(path)
+    except MediaError as exc:
+        m.UploadSlot.objects.filter(pk=slot.pk).delete()
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise InvalidArgumentError(f"{slot.file_name}: {exc.reason}", field="file", file_name=slot.file_name) from None
+
+
 def _complete(slot: m.UploadSlot, path: Path) -> None:
-    """Puts the staged file into hosted storage and marks the slot uploaded (idempotent)."""
+    """Sniffs the staged file, puts it into hosted storage and marks the slot uploaded with its
+    kind and MIME type (idempotent)."""
+    found = _sniffed(slot, path)
+    content_type = found.mime_type + (SERIES_PARAM + found.series_uid if found.series_uid else "")
     moved = _move_into_local_storage(slot.object_key, path)
     if moved is None:
         try:
@@ -264,25 +337,49 @@ def _complete(slot: m.UploadSlot, path: Path) -> None:
         moved = (stored.size, stored.sha256)
     size, sha256 = moved
     m.UploadSlot.objects.filter(pk=slot.pk, uploaded_at__isnull=True).update(
-        uploaded_at=timezone.now(), size=size, sha256=sha256
+        uploaded_at=timezone.now(),
+        size=size,
+        sha256=sha256,
+        item_type=ITEM_OF_KIND[found.kind],
+        content_type=content_type[:100],
     )
     with contextlib.suppress(OSError):
         path.unlink()
 
 
-def start_job(dataset, upload_ids: Iterable[Any], *, mode: Any, title: str | None = None) -> str:
-    """Starts the data job for completed uploads, in the order given; returns its process_hash.
+def start_job(target: Any, upload_ids: Iterable[Any], *, images: Any = IMAGES_SEPARATE, title: str | None = None) -> str:
+    """Starts ONE data job for completed uploads, in the order given; returns its process_hash.
 
-    videos / images: one item per file; image_group: one group (the worker splits it by
-    resolution, each keeping this order); dicom: one series."""
-    if mode not in MODES:
-        raise InvalidArgumentError(f"Unknown upload kind {mode!r}.", field="mode")
-    ids = list(upload_ids)
+    Each file is what its bytes were read to be: a video or an image one item each (`images`:
+    IMAGES_GROUP makes the images one image group, IMAGES_SEQUENCE one image group made into a
+    video; a dataset's group is split by resolution, a folder's is one group), DICOM files one
+    series per SeriesInstanceUID. A file that fails is reported against itself, named; the rest
+    are still added. Three queries plus the job's own."""
+    target = target_of(target)
+    if images not in IMAGE_CHOICES:
+        raise InvalidArgumentError(
+            f"images must be one of {', '.join(IMAGE_CHOICES)}, not {str(images)[:40]!r}.", field="images"
+        )
+    slots = _completed_slots(target, list(upload_ids))
+    specs = unit_specs(slots, images=images, title=title, one_group=target.folder is not None)
+    if target.owner is not None:
+        return target.owner.start_upload_units(specs, ignore_errors=True)
+    keys_by_type = {f.source: ITEM_TYPE_OF_KIND[spec.kind] for spec in specs for f in spec.files}
+    with transaction.atomic():
+        claimed = claim_slots(target.principal, keys_by_type, folder=target.folder)
+        for spec in specs:
+            for f in spec.files:
+                f.sha256, f.size = claimed[f.source].sha256, claimed[f.source].size
+        job = create_upload_job(target.principal, target.folder, specs, ignore_errors=True, skip=False, upsert=False)
+    return str(job.process_hash)
+
+
+def _completed_slots(target: UploadTarget, ids: list[Any]) -> list[m.UploadSlot]:
+    """The caller's sessions of this target, in the order named, each complete; else the error."""
     if not ids:
         raise InvalidArgumentError("Upload at least one file.", field="uploads")
     if len(ids) > 10_000:
         raise InvalidArgumentError("At most 10,000 files per upload.", field="uploads")
-    ds = dataset._require(Op.WRITE_DATA)
     try:
         uuids = [uuid.UUID(str(i)) for i in ids]
     except ValueError:
@@ -291,10 +388,10 @@ def start_job(dataset, upload_ids: Iterable[Any], *, mode: Any, title: str | Non
         s.item_uuid: s
         for s in m.UploadSlot.objects.filter(
             item_uuid__in=uuids,
-            dataset=ds,
-            user=dataset.principal.user,
+            user=target.principal.user,
             consumed_at__isnull=True,
             expires_at__gt=timezone.now(),
+            **target.slot_filter,
         )
     }
     missing = [str(u) for u in uuids if u not in found]
@@ -306,21 +403,48 @@ def start_job(dataset, upload_ids: Iterable[Any], *, mode: Any, title: str | Non
     for slot in slots:
         if slot.uploaded_at is None:
             raise InvalidArgumentError(f"{slot.file_name} has not finished uploading.", field="uploads")
-        if slot.item_type != MODES[mode]:
-            raise InvalidArgumentError(
-                f"{slot.file_name} was uploaded as a {slot.item_type}, not for {mode}."
-            )
-    # A bad file is reported against itself; the good ones are still added.
-    return dataset.start_upload_units(_unit_specs(mode, slots, title), ignore_errors=True)
+    return slots
 
 
-def _unit_specs(mode: str, slots: list[m.UploadSlot], title: str | None) -> list[UnitSpec]:
-    """videos / images: one unit per file; image_group / dicom: one unit of all the files."""
-    if mode in (MODE_VIDEOS, MODE_IMAGES):
-        kind = KIND_VIDEO if mode == MODE_VIDEOS else KIND_IMAGE
-        return [single_spec(kind, s.object_key, s.file_name) for s in slots]
-    kind = KIND_IMAGE_GROUP if mode == MODE_IMAGE_GROUP else KIND_DICOM
-    return [group_spec(kind, [(s.object_key, s.file_name) for s in slots], title)]
+def series_of(slot: m.UploadSlot) -> str:
+    """A DICOM upload's SeriesInstanceUID as sniffed ("" when the file names none)."""
+    _, _, uid = slot.content_type.partition(SERIES_PARAM)
+    return uid
+
+
+def unit_specs(slots: list[m.UploadSlot], *, images: str, title: str | None, one_group: bool) -> list[UnitSpec]:
+    """One unit per video, per image (or one for all images), per DICOM series; each unit where
+    its first file is in the upload's order. `title` names the image group, or else the only DICOM
+    series; other series are named by their first file."""
+    groups: dict[tuple[str, str], list[m.UploadSlot]] = {}
+    for slot in slots:
+        if slot.item_type == ITEM_DICOM:
+            key = ("dicom", series_of(slot))
+        elif slot.item_type == ITEM_IMAGE and images != IMAGES_SEPARATE:
+            key = ("images", "")
+        else:
+            key = ("single", str(slot.item_uuid))
+        groups.setdefault(key, []).append(slot)
+    series = [k for k in groups if k[0] == "dicom"]
+    # the title names the image group; without one, a drop's only DICOM series
+    titled = ("images", "") if ("images", "") in groups else (series[0] if len(series) == 1 else None)
+    specs = []
+    for key, members in groups.items():
+        what = key[0]
+        if what == "single":
+            (slot,) = members
+            kind = KIND_VIDEO if slot.item_type == ITEM_VIDEO else KIND_IMAGE
+            specs.append(single_spec(kind, slot.object_key, slot.file_name))
+            continue
+        name = title if title and key == titled else members[0].file_name
+        spec = group_spec(
+            KIND_DICOM if what == "dicom" else KIND_IMAGE_GROUP, [(s.object_key, s.file_name) for s in members], name
+        )
+        if what == "images":
+            spec.create_video = images == IMAGES_SEQUENCE
+            spec.one_group = one_group
+        specs.append(spec)
+    return specs
 
 
 def sweep_staging(*, older_than_seconds: int = 3600) -> int:
