@@ -22,9 +22,10 @@ def reader(db):
 
 def _rows(ds, n, *, same_time=False):
     start = timezone.now() - dt.timedelta(days=1)
-    m.DataRow.objects.bulk_create(
-        [m.DataRow(dataset=ds, title=f"r{i:03d}.jpg", data_type="IMAGE") for i in range(n)]
+    items = m.StorageItem.objects.bulk_create(
+        [m.StorageItem(folder=ds.backing_folder, name=f"r{i:03d}.jpg", item_type="IMAGE") for i in range(n)]
     )
+    m.DataRow.objects.bulk_create([m.DataRow(dataset=ds, item=item) for item in items])
     # several rows share a created_at: the id breaks ties, so no row is skipped or repeated
     for i, pk in enumerate(m.DataRow.objects.filter(dataset=ds).order_by("id").values_list("pk", flat=True)):
         m.DataRow.objects.filter(pk=pk).update(created_at=start + dt.timedelta(seconds=0 if same_time else i // 3))
