@@ -1,10 +1,12 @@
-// Resumable uploads for the upload page. Each file goes up in chunks (PUT ?offset=N); before
-// sending, the page asks the server how much it already has, so a dropped connection or a page
-// reload (choosing the same files again) resumes where it stopped. Upload ids are remembered in
-// localStorage by dataset, kind, name, size and modification time. When every file is in, the
-// page starts the data job and shows its progress (an htmx partial that polls itself); when the
-// job ends, each file's row says whether it was added or failed (matched by its upload's key).
-// Files dropped on the drop zone are taken as if chosen.
+// Resumable uploads for the upload pages (a dataset's, a Files folder's). Each file goes up in
+// chunks (PUT ?offset=N); before sending, the page asks the server how much it already has, so a
+// dropped connection or a page reload (choosing the same files again) resumes where it stopped.
+// Upload ids are remembered in localStorage by target, name, size and modification time. The
+// server reads each file's kind from its bytes and refuses, naming it, a file that is no image,
+// video or DICOM file; the page only guesses from the first bytes to label the list. When every
+// file is in (or refused), the page starts one data job for the rest and shows its progress (an
+// htmx partial that polls itself); when the job ends, each file's row says whether it was added or
+// failed (matched by its upload's key). Files dropped on the drop zone are taken as if chosen.
 (() => {
   "use strict";
   const form = document.getElementById("upload-form");
@@ -14,7 +16,6 @@
   const button = document.getElementById("upload-button");
   const summary = document.getElementById("upload-summary");
   const filesError = document.getElementById("files-error");
-  const titleField = document.getElementById("title-field");
   const dropZone = document.getElementById("drop-zone");
   const jobSlot = document.getElementById("job-slot");
   const maxBytes = Number(form.dataset.maxBytes);
@@ -22,15 +23,18 @@
   const csrf = form.querySelector("input[name=csrfmiddlewaretoken]").value;
   const MAX_FAILURES = 8;
 
-  const mode = () => form.querySelector("input[name=mode]:checked").value;
+  const images = () => form.querySelector("input[name=images]:checked").value;
 
-  function onModeChange() {
-    const radio = form.querySelector("input[name=mode]:checked");
-    input.accept = radio.dataset.accept || "";
-    titleField.hidden = !["image_group", "dicom"].includes(radio.value);
+  // A guess from the first bytes, for the list only: the server reads the file and decides.
+  async function guessKind(file) {
+    const b = new Uint8Array(await file.slice(0, 132).arrayBuffer());
+    const at = (offset, text) => [...text].every((ch, i) => b[offset + i] === ch.charCodeAt(0));
+    if (b.length >= 132 && at(128, "DICM")) return "DICOM";
+    if ((b[0] === 0x89 && at(1, "PNG")) || (b[0] === 0xff && b[1] === 0xd8) || at(0, "GIF8") || at(0, "BM") ||
+        at(0, "II*") || at(0, "MM") || (at(0, "RIFF") && at(8, "WEBP"))) return "image";
+    if (at(4, "ftyp") || (b[0] === 0x1a && b[1] === 0x45 && b[2] === 0xdf && b[3] === 0xa3) || (at(0, "RIFF") && at(8, "AVI"))) return "video";
+    return "unknown kind";
   }
-  form.querySelectorAll("input[name=mode]").forEach((r) => r.addEventListener("change", onModeChange));
-  onModeChange();
 
   function human(bytes) {
     const units = ["bytes", "KB", "MB", "GB", "TB"];
@@ -47,13 +51,15 @@
 
   function row(file) {
     const li = document.createElement("li");
-    li.innerHTML = '<span class="name"></span><span class="state">waiting</span>' +
+    li.innerHTML = '<span class="name"></span> <span class="badge badge-type kind"></span><span class="state">waiting</span>' +
       '<div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow="0"><span style="width:0%"></span></div>';
     li.querySelector(".name").textContent = `${file.name} (${human(file.size)})`;
     li.querySelector(".progress").setAttribute("aria-label", `Upload of ${file.name}`);
     list.appendChild(li);
+    guessKind(file).then((kind) => { li.querySelector(".kind").textContent = kind; }).catch(() => {});
     return {
       li,
+      kind(text) { li.querySelector(".kind").textContent = text; },
       set(fraction, state) {
         const pct = Math.max(0, Math.min(100, Math.floor(fraction * 100)));
         li.querySelector(".progress > span").style.width = `${pct}%`;
@@ -68,19 +74,6 @@
       done() { li.classList.add("done"); this.set(1, "uploaded"); },
       note(text) { li.classList.remove("done"); li.querySelector(".state").textContent = text; },
     };
-  }
-
-  // Whether a file fits the chosen kind's accept list ("video/*", "image/*", ".dcm,application/dicom").
-  // Dropped files skip the picker's filter; a file of no known type is left to the server.
-  function accepted(file) {
-    const accept = (form.querySelector("input[name=mode]:checked").dataset.accept || "").split(",");
-    const name = file.name.toLowerCase();
-    return !file.type || accept.some((a) => {
-      const rule = a.trim().toLowerCase();
-      if (rule.startsWith(".")) return name.endsWith(rule);
-      if (rule.endsWith("/*")) return file.type.startsWith(rule.slice(0, -1));
-      return file.type === rule;
-    });
   }
 
   const names = (files) => files.map((f) => f.name).join(", ");
@@ -112,15 +105,13 @@
   }));
   input.addEventListener("change", () => {
     const files = Array.from(input.files || []);
-    const wrong = files.filter((f) => !accepted(f));
-    showFilesError(wrong.length ? `${names(wrong)}: not ${kindName()}; choose another kind above, or other files.` : "");
+    showFilesError("");
     if (files.length) summary.textContent = `${files.length} file${files.length > 1 ? "s" : ""} chosen: ${names(files)}`;
   });
-  const kindName = () => ({ videos: "a video", images: "an image", image_group: "an image", dicom: "a DICOM file" })[mode()] || "of this kind";
 
   // When the job shown in #job-slot ends: each file's row says added or failed (an error lists the
   // keys of its upload: uploads/<upload id>), and the summary line stops saying "Processing".
-  let pendingJob = null; // {files, rows, ids}
+  let pendingJob = null; // {files, rows, ids (null for a refused file), refused}
   // An error item reads "<strong>Uploading image</strong>: name: reason": the row needs the reason.
   function reason(li, file) {
     const action = li.querySelector("strong");
@@ -137,18 +128,20 @@
     jobSlot.querySelectorAll("li[data-object-urls]").forEach((li) => {
       const keys = li.dataset.objectUrls.split(" ");
       ids.forEach((id, i) => {
-        if (keys.some((k) => k.endsWith(id))) failed.set(i, li);
+        if (id && keys.some((k) => k.endsWith(id))) failed.set(i, li);
       });
     });
     const status = badge.dataset.status;
     files.forEach((f, i) => {
+      if (!ids[i]) return; // refused on upload: its row already says why
       if (failed.has(i)) rows[i].fail(`not added: ${reason(failed.get(i), f)}`);
       else if (status === "DONE") rows[i].set(1, "added");
       else rows[i].note(`not added (job ${status.toLowerCase()})`);
     });
-    const bad = files.filter((_, i) => failed.has(i));
+    const bad = files.filter((_, i) => failed.has(i) || !ids[i]);
+    const plural = files.length > 1 ? "s" : "";
     if (status !== "DONE") summary.textContent = `The job ended ${status.toLowerCase()}: nothing was added. See the errors below.`;
-    else if (bad.length) summary.textContent = `Done: ${files.length - bad.length} of ${files.length} file${files.length > 1 ? "s" : ""} added; ${names(bad)} failed (see below).`;
+    else if (bad.length) summary.textContent = `Done, ${bad.length} failed: ${files.length - bad.length} of ${files.length} file${plural} added; ${names(bad)} failed (see the list).`;
     else summary.textContent = `Done: ${files.length === 1 ? "the file was" : `all ${files.length} files were`} added.`;
   }
   document.body.addEventListener("htmx:afterSettle", jobEnded);
@@ -188,7 +181,7 @@
   }
 
   const storageKey = (file) =>
-    `dd-upload:${form.dataset.dataset}:${mode()}:${file.name}:${file.size}:${file.lastModified}`;
+    `dd-upload:${form.dataset.target}:${file.name}:${file.size}:${file.lastModified}`;
 
   async function session(file) {
     const remembered = localStorage.getItem(storageKey(file));
@@ -200,7 +193,6 @@
     const body = new FormData();
     body.append("file_name", file.name);
     body.append("size", String(file.size));
-    body.append("mode", mode());
     const { status, data } = await request("POST", form.dataset.startUrl, body);
     if (status !== 201) throw new Error(data.error || `The server refused the file (${status}).`);
     localStorage.setItem(storageKey(file), data.upload_id);
@@ -231,7 +223,10 @@
           state = fresh.data; offset = fresh.data.offset;
           continue;
         }
-        if (status >= 400 && status < 500) throw Object.assign(new Error(data.error || `Refused (${status}).`), { final: true });
+        if (status >= 400 && status < 500) {
+          localStorage.removeItem(storageKey(file));
+          throw Object.assign(new Error(data.error || `Refused (${status}).`), { final: true, refused: true });
+        }
         throw new Error(`server error ${status}`);
       } catch (error) {
         if (error.final) throw error;
@@ -245,6 +240,7 @@
       }
     }
     ui.done();
+    if (state.kind) ui.kind(state.kind === "dicom" ? "DICOM" : state.kind);
     return state.upload_id;
   }
 
@@ -253,12 +249,6 @@
     const files = Array.from(input.files || []);
     showFilesError("");
     if (!files.length) { showFilesError("Choose at least one file."); input.focus(); return; }
-    const wrong = files.filter((f) => !accepted(f));
-    if (wrong.length) {
-      showFilesError(`${names(wrong)}: not ${kindName()}; choose another kind above, or other files.`);
-      input.focus();
-      return;
-    }
     const tooBig = files.filter((f) => f.size > maxBytes);
     if (tooBig.length) {
       showFilesError(`${names(tooBig)} ${tooBig.length > 1 ? "are" : "is"} larger than the limit of ${human(maxBytes)}.`);
@@ -271,36 +261,44 @@
     list.innerHTML = "";
     const rows = files.map(row);
     const ids = [];
-    const failed = [];
+    const lost = [];
     for (let i = 0; i < files.length; i += 1) {
       summary.textContent = `Uploading ${i + 1} of ${files.length}…`;
       try {
         ids.push(await uploadFile(files[i], rows[i]));
       } catch (error) {
-        failed.push(files[i]);
+        // A file the server refused (not media, too large…) is left out; a lost connection stops the lot.
+        ids.push(null);
+        if (!error.refused) lost.push(files[i]);
         rows[i].fail(error.message);
       }
     }
-    if (failed.length) {
-      summary.textContent = `${names(failed)} did not upload; nothing was added yet. Choose the files again to resume.`;
+    if (lost.length) {
+      summary.textContent = `${names(lost)} did not upload; nothing was added yet. Choose the files again to resume.`;
+      button.disabled = false;
+      return;
+    }
+    const refused = files.filter((_, i) => !ids[i]);
+    if (refused.length === files.length) {
+      summary.textContent = `Nothing to add: ${names(refused)} ${refused.length > 1 ? "were" : "was"} refused (see the list).`;
       button.disabled = false;
       return;
     }
     summary.textContent = "All files uploaded; processing…";
     const body = new FormData();
-    body.append("mode", mode());
+    body.append("images", images());
     body.append("title", document.getElementById("id_title").value);
-    ids.forEach((id) => body.append("upload_id", id));
+    ids.filter(Boolean).forEach((id) => body.append("upload_id", id));
     const { status, data } = await request("POST", form.dataset.finishUrl, body);
     if (status !== 201) {
       summary.textContent = data.error || `Could not start processing (${status}).`;
-      rows.forEach((r) => r.note("uploaded; not added"));
+      rows.forEach((r, i) => { if (ids[i]) r.note("uploaded; not added"); });
       button.disabled = false;
       return;
     }
     files.forEach((f) => localStorage.removeItem(storageKey(f)));
     summary.textContent = "Processing on the server…";
-    rows.forEach((r) => r.set(1, "uploaded; processing…"));
+    rows.forEach((r, i) => { if (ids[i]) r.set(1, "uploaded; processing…"); });
     pendingJob = { files, rows, ids };
     button.disabled = false;
     input.value = "";

@@ -27,11 +27,8 @@ def png(width=64, height=48, color=(200, 30, 30)) -> bytes:
     return buf.getvalue()
 
 
-def start(c, dataset, name, size, mode="images"):
-    return c.post(
-        reverse("dashboard:upload-start", args=[dataset.dataset_hash]),
-        {"file_name": name, "size": size, "mode": mode},
-    )
+def start(c, dataset, name, size):
+    return c.post(reverse("dashboard:upload-start", args=[dataset.dataset_hash]), {"file_name": name, "size": size})
 
 
 def chunk_url(dataset, upload_id, offset=None):
@@ -45,8 +42,8 @@ def put(c, dataset, upload_id, offset, data):
     )
 
 
-def upload_file(c, dataset, name, data, mode="images", piece=100):
-    upload_id = json.loads(start(c, dataset, name, len(data), mode).content)["upload_id"]
+def upload_file(c, dataset, name, data, piece=100):
+    upload_id = json.loads(start(c, dataset, name, len(data)).content)["upload_id"]
     for offset in range(0, len(data), piece):
         assert put(c, dataset, upload_id, offset, data[offset : offset + piece]).status_code == 200
     return upload_id
@@ -99,7 +96,7 @@ def test_two_images_become_rows_through_the_job(
     with django_capture_on_commit_callbacks(execute=False):
         finished = c.post(
             reverse("dashboard:upload-finish", args=[dataset.dataset_hash]),
-            {"mode": "images", "upload_id": ids},
+            {"upload_id": ids},
         )
     assert finished.status_code == 201
     job_url = finished.json()["job_url"]
@@ -120,10 +117,10 @@ def test_two_images_become_rows_through_the_job(
 def test_image_group_keeps_the_chosen_order(as_user, dataset, ds_user):
     c = as_user(ds_user)
     names = ["z.png", "a.png", "m.png"]
-    ids = [upload_file(c, dataset, n, png(color=(i, i, i)), mode="image_group") for i, n in enumerate(names)]
+    ids = [upload_file(c, dataset, n, png(color=(i, i, i))) for i, n in enumerate(names)]
     c.post(
         reverse("dashboard:upload-finish", args=[dataset.dataset_hash]),
-        {"mode": "image_group", "upload_id": ids, "title": "burst"},
+        {"images": "image_group", "upload_id": ids, "title": "burst"},
     )
     run_data_job(m.DataJob.objects.get().pk)
     group = m.DataRow.objects.get(dataset=dataset)
@@ -147,10 +144,9 @@ def test_size_limit_is_enforced_at_start_and_per_chunk(as_user, dataset, ds_user
 @pytest.mark.parametrize(
     "data",
     [
-        {"file_name": "", "size": 10, "mode": "images"},
-        {"file_name": "a.png", "size": "ten", "mode": "images"},
-        {"file_name": "a.png", "size": 0, "mode": "images"},
-        {"file_name": "a.png", "size": 10, "mode": "audio"},
+        {"file_name": "", "size": 10},
+        {"file_name": "a.png", "size": "ten"},
+        {"file_name": "a.png", "size": 0},
     ],
 )
 def test_bad_start_requests_are_400_with_a_message(as_user, dataset, ds_user, data):
@@ -164,7 +160,7 @@ def test_sessions_belong_to_their_user_and_dataset(as_user, dataset, ds_user, ds
     assert put(as_user(ds_admin), dataset, upload_id, 0, b"x").status_code == 404
     finished = as_user(ds_user).post(
         reverse("dashboard:upload-finish", args=[dataset.dataset_hash]),
-        {"mode": "images", "upload_id": [upload_id]},
+        {"upload_id": [upload_id]},
     )
     assert finished.status_code == 400 and "has not finished uploading" in finished.json()["error"]
     outsider = UserFactory()
@@ -174,15 +170,31 @@ def test_sessions_belong_to_their_user_and_dataset(as_user, dataset, ds_user, ds
     )
 
 
+def truncated_png() -> bytes:
+    """A PNG whose header reads (so it is taken for an image) but whose pixels are cut off."""
+    data = png(320, 240)
+    return data[: len(data) // 2]
+
+
+def test_a_file_that_is_no_media_is_refused_on_upload_naming_it(as_user, dataset, ds_user):
+    c = as_user(ds_user)
+    data = b"just some text, not a picture\n" * 20
+    upload_id = start(c, dataset, "bad.png", len(data)).json()["upload_id"]
+    refused = put(c, dataset, upload_id, 0, data)
+    assert refused.status_code == 400
+    assert refused.json()["error"].startswith("bad.png: not an image, a video or a DICOM file")
+    assert c.get(chunk_url(dataset, upload_id)).status_code == 404  # the session and its bytes went
+
+
 def test_bad_file_is_a_per_item_error_and_good_ones_are_added(as_user, dataset, ds_user):
     c = as_user(ds_user)
     ids = [
         upload_file(c, dataset, "good.png", png()),
-        upload_file(c, dataset, "bad.png", b"not an image at all"),
+        upload_file(c, dataset, "bad.png", truncated_png()),
     ]
-    job_url = c.post(
-        reverse("dashboard:upload-finish", args=[dataset.dataset_hash]), {"mode": "images", "upload_id": ids}
-    ).json()["job_url"]
+    job_url = c.post(reverse("dashboard:upload-finish", args=[dataset.dataset_hash]), {"upload_id": ids}).json()[
+        "job_url"
+    ]
     run_data_job(m.DataJob.objects.get().pk)
     page = c.get(job_url).content.decode()
     assert "good.png" in page and "Errors" in page
@@ -233,10 +245,10 @@ def test_dicom_files_become_one_series(as_user, dataset, ds_user, tmp_path):
 
     c = as_user(ds_user)
     files = [make_dicom(tmp_path / f"slice{i}.dcm", i + 1) for i in range(3)]
-    ids = [upload_file(c, dataset, f.name, f.read_bytes(), mode="dicom", piece=1000) for f in files]
+    ids = [upload_file(c, dataset, f.name, f.read_bytes(), piece=1000) for f in files]
     finished = c.post(
         reverse("dashboard:upload-finish", args=[dataset.dataset_hash]),
-        {"mode": "dicom", "upload_id": ids, "title": "CT head"},
+        {"upload_id": ids, "title": "CT head"},
     )
     assert finished.status_code == 201
     run_data_job(m.DataJob.objects.get().pk)
@@ -274,11 +286,11 @@ def test_group_page_shows_its_video_when_made_and_why_not_when_it_failed(as_user
     assert "As a video" not in c.get(reverse("dashboard:data-row", args=[dataset.dataset_hash, plain.data_hash])).content.decode()
 
 
-def _finished_job_page(c, dataset, files, mode="images"):
-    ids = [upload_file(c, dataset, name, data, mode=mode) for name, data in files]
-    job_url = c.post(
-        reverse("dashboard:upload-finish", args=[dataset.dataset_hash]), {"mode": mode, "upload_id": ids}
-    ).json()["job_url"]
+def _finished_job_page(c, dataset, files):
+    ids = [upload_file(c, dataset, name, data) for name, data in files]
+    job_url = c.post(reverse("dashboard:upload-finish", args=[dataset.dataset_hash]), {"upload_id": ids}).json()[
+        "job_url"
+    ]
     run_data_job(m.DataJob.objects.get().pk)
     return ids, c.get(job_url, **HX).content.decode()
 
@@ -286,7 +298,7 @@ def _finished_job_page(c, dataset, files, mode="images"):
 def test_a_job_with_failed_units_is_done_with_a_warning_not_a_green_done(as_user, dataset, ds_user):
     c = as_user(ds_user)
     _, page = _finished_job_page(
-        c, dataset, [("good.png", png()), ("bad.png", b"not an image"), ("worse.png", b"nor this")]
+        c, dataset, [("good.png", png()), ("bad.png", truncated_png()), ("worse.png", truncated_png()[:-7])]
     )
     badge = re.search(r'<span class="([^"]*status-badge[^"]*)"[^>]*>([^<]*)</span>', page)
     assert badge.group(2) == "Done, 2 failed"
@@ -301,10 +313,9 @@ def test_a_job_without_failures_is_a_plain_done(as_user, dataset, ds_user):
     assert 'data-failed="0"' in page
 
 
-@pytest.mark.parametrize("mode", ["images", "videos"])
-def test_every_job_error_names_its_file_and_its_upload(as_user, dataset, ds_user, mode):
+def test_every_job_error_names_its_file_and_its_upload(as_user, dataset, ds_user):
     ids, page = _finished_job_page(
-        as_user(ds_user), dataset, [("holiday-one.bin", b"garbage one"), ("holiday-two.bin", b"garbage two")], mode
+        as_user(ds_user), dataset, [("holiday-one.bin", truncated_png()), ("holiday-two.bin", truncated_png()[:-9])]
     )
     errors = re.findall(r'<li data-object-urls="([^"]*)">(.*?)</li>', page, re.S)
     assert len(errors) == 2
