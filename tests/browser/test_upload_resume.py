@@ -47,7 +47,6 @@ def test_dropped_chunk_is_resent_from_the_servers_offset(page, tmp_path):
             route.continue_()
 
     page.route("**/upload/sessions/*?offset=*", drop_second_chunk_once)
-    page.check("input[name=mode][value=images]")
     page.set_input_files("#id_files", str(image))
     page.click("#upload-button")
     expect(page.locator("#file-list li.done")).to_have_count(1, timeout=60_000)
@@ -73,7 +72,7 @@ def test_reload_resumes_where_the_server_stopped(page, tmp_path):
     sign_in(page, user)
     page.goto(f"/datasets/{created.dataset_hash}/upload")
     key = (
-        f"dd-upload:{created.dataset_hash}:images:again.png:{len(data)}:{int(os.stat(image).st_mtime * 1000)}"
+        f"dd-upload:{created.dataset_hash}:again.png:{len(data)}:{int(os.stat(image).st_mtime * 1000)}"
     )
     page.evaluate("([k, v]) => localStorage.setItem(k, v)", [key, session.upload_id])
     page.reload()
@@ -83,7 +82,6 @@ def test_reload_resumes_where_the_server_stopped(page, tmp_path):
         "request",
         lambda r: sent_offsets.append(r.url.rsplit("offset=", 1)[1]) if "offset=" in r.url else None,
     )
-    page.check("input[name=mode][value=images]")
     page.set_input_files("#id_files", str(image))
     page.click("#upload-button")
     expect(page.locator("#file-list li.done")).to_have_count(1, timeout=60_000)

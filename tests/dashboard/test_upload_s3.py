@@ -5,9 +5,10 @@
 from __future__ import annotations
 
 import hashlib
-import os
+import io
 
 import pytest
+from PIL import Image
 from django.urls import reverse
 
 from datasets_app import models as m
@@ -20,8 +21,12 @@ pytestmark = pytest.mark.django_db
 def test_chunked_upload_lands_in_the_bucket(as_user, dataset, ds_user, s3_hosted):
     server, bucket = s3_hosted
     c = as_user(ds_user)
-    data = os.urandom(300_000)
-    upload_id = start(c, dataset, "blob.mp4", len(data), mode="videos").json()["upload_id"]
+    # a noisy PNG of ~300 kB: several chunks, and media the server recognises (random bytes are refused)
+    buf = io.BytesIO()
+    Image.effect_noise((400, 400), 90).convert("RGB").save(buf, "PNG")
+    data = buf.getvalue()
+    assert len(data) > 256_000
+    upload_id = start(c, dataset, "blob.mp4", len(data)).json()["upload_id"]
     for offset in range(0, len(data), 128_000):
         assert put(c, dataset, upload_id, offset, data[offset : offset + 128_000]).status_code == 200
     assert c.get(reverse("dashboard:upload-chunk", args=[dataset.dataset_hash, upload_id])).json()["complete"]
