@@ -19,7 +19,7 @@ from datasets_app.media.downloads import signed_download_url
 from . import folder_tree, metadata_search
 from .exceptions import InvalidArgumentError
 from .folder_access import require_folder
-from .item_links import link_items
+from .item_links import LinkedRows, link_items, link_items_matching
 from .metadata_schema import live_key_types, stored_document
 from .policy import Op, Principal, allowed, grants_of, may, role_subquery
 from .storage_folders import StorageFolderInfo, get_storage_folder, list_subfolders
@@ -174,16 +174,13 @@ def link_selection(
     conditions: list[str] | None = None,
     recursive: bool = False,
     duplicates: str = "SKIP",
-) -> list[m.DataRow]:
-    """Links the chosen items, or every item of the folder matching the filter, into a dataset
-    (item_links.link_items decides and links, all or nothing)."""
+) -> LinkedRows:
+    """Links the chosen items, or every item of the folder matching the filter (in SQL, oldest
+    first), into a dataset (item_links decides and links, all or nothing)."""
     if all_matching:
         qs = matching_items(principal, folder_uuid, conditions or [], recursive=recursive)
-        wanted = list(qs.order_by("created_at", "item_uuid").values_list("item_uuid", flat=True)[: MAX_SELECTION + 1])
-        if len(wanted) > MAX_SELECTION:
-            raise InvalidArgumentError(f"The filter matches more than {MAX_SELECTION} items: narrow it first.")
-    else:
-        wanted = list(item_uuids)
+        return link_items_matching(principal, dataset_hash, qs, duplicates=duplicates, at_most=MAX_SELECTION)
+    wanted = list(item_uuids)
     if not wanted:
         raise InvalidArgumentError("Select at least one item.", field="item_uuids")
     return link_items(principal, dataset_hash, wanted, duplicates=duplicates)

@@ -3,6 +3,7 @@ and READ_FILES on every item's folder, all or nothing, in bulk."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 import uuid
 
@@ -16,7 +17,7 @@ from datasets_app.sdk.exceptions import (
     ResourceExistsError,
     ResourceNotFoundError,
 )
-from datasets_app.sdk.item_links import link_items
+from datasets_app.sdk.item_links import CHUNK, link_items, link_items_matching
 from datasets_app.sdk.policy import Principal
 from tests.factories import (
     DataRowFactory,
@@ -54,7 +55,9 @@ def plain(owner):
 
 
 def items_in(folder, n, **fields):
-    return [StorageItemFactory(folder=folder, owner=folder.owner, name=f"f{i}.mp4", **fields) for i in range(n)]
+    return [
+        StorageItemFactory(folder=folder, owner=folder.owner, name=f"f{i}.mp4", **fields) for i in range(n)
+    ]
 
 
 def test_link_items_makes_one_row_per_distinct_item_in_request_order(owner, folder, plain):
@@ -136,7 +139,9 @@ def test_link_items_a_dataset_user_may_link_but_an_api_key_reaches_no_item(folde
     reader = DatasetMembershipFactory(dataset=plain, role=m.DatasetUserRole.USER).user
     m.FolderMembership.objects.create(folder=folder, user=reader, role=m.DatasetUserRole.USER)
     [a, b] = items_in(folder, 2)
-    key = m.DatasetAPIKey.objects.create(dataset=plain, title="k", can_read=True, can_write=True, secret_digest="d" * 64)
+    key = m.DatasetAPIKey.objects.create(
+        dataset=plain, title="k", can_read=True, can_write=True, secret_digest="d" * 64
+    )
 
     [row] = link_items(me(reader), plain.dataset_hash, [a.item_uuid])
     assert row.item_id == a.pk
@@ -200,10 +205,15 @@ def test_link_items_refuses_an_empty_request(owner, plain):
 def test_link_items_links_10k_items_in_bulk_with_few_queries(owner, folder, plain):
     n = 10_000
     m.StorageItem.objects.bulk_create(
-        [m.StorageItem(folder=folder, owner=owner, name=f"x{i}.jpg", item_type=m.DataType.IMAGE) for i in range(n)],
+        [
+            m.StorageItem(folder=folder, owner=owner, name=f"x{i}.jpg", item_type=m.DataType.IMAGE)
+            for i in range(n)
+        ],
         batch_size=2000,
     )
-    wanted = list(m.StorageItem.objects.filter(folder=folder).order_by("-id").values_list("item_uuid", flat=True))
+    wanted = list(
+        m.StorageItem.objects.filter(folder=folder).order_by("-id").values_list("item_uuid", flat=True)
+    )
 
     started = time.perf_counter()
     queries: list[str] = []
@@ -217,10 +227,129 @@ def test_link_items_links_10k_items_in_bulk_with_few_queries(owner, folder, plai
     took = time.perf_counter() - started
 
     inserts = [q for q in queries if q.startswith("INSERT")]
-    print(f"\nlink_items on {connection.vendor}: {n} items in {took:.2f} s ({n / took:,.0f} rows/s, {len(queries)} queries)")
+    print(
+        f"\nlink_items on {connection.vendor}: {n} items in {took:.2f} s ({n / took:,.0f} rows/s, {len(queries)} queries)"
+    )
     # Bulk: the INSERTs batch (the backend caps a batch by its bound parameters), reads go by 5,000.
     assert len(inserts) <= n / 100
     assert len(queries) - len(inserts) <= 20
     assert len(rows) == n and m.DataRow.objects.filter(dataset=plain).count() == n
     assert [r.item.item_uuid for r in rows[:3]] == wanted[:3]
     assert took < 30
+
+
+def test_link_items_queries_do_not_grow_with_the_number_of_items(owner, folder, plain):
+    def queries_to_link(n):
+        made = m.StorageItem.objects.bulk_create(
+            [
+                m.StorageItem(folder=folder, owner=owner, name=f"q{n}-{i}.jpg", item_type=m.DataType.IMAGE)
+                for i in range(n)
+            ]
+        )
+        ds = DatasetFactory(backing_folder=None)
+        DatasetMembershipFactory(dataset=ds, user=owner, role=m.DatasetUserRole.ADMIN)
+        seen: list[str] = []
+        with connection.execute_wrapper(lambda execute, sql, *rest: seen.append(sql) or execute(sql, *rest)):
+            rows = link_items(me(owner), ds.dataset_hash, [i.item_uuid for i in made])
+        assert len(rows) == n
+        return len(seen)
+
+    # Across the read-back CHUNK: the count is the same for 30 items and for 2 chunks' worth.
+    assert queries_to_link(30) == queries_to_link(2 * CHUNK + 7)
+
+
+def test_link_items_answer_reads_its_rows_as_used(owner, folder, plain, django_assert_num_queries):
+    made = items_in(folder, 3)
+    rows = link_items(me(owner), plain.dataset_hash, [i.item_uuid for i in reversed(made)])
+
+    with django_assert_num_queries(0):
+        assert len(rows) == 3
+    with django_assert_num_queries(1):
+        assert [r.title for r in rows] == ["f2.mp4", "f1.mp4", "f0.mp4"]
+    with django_assert_num_queries(1):
+        assert rows[1].item.item_uuid == made[1].item_uuid
+    with django_assert_num_queries(1):
+        assert [r.item.name for r in rows[1:]] == ["f1.mp4", "f0.mp4"]
+
+
+def test_link_items_makes_version_4_data_hashes_stored_as_django_stores_a_uuid(owner, folder, plain):
+    made = items_in(folder, 50)
+    rows = list(link_items(me(owner), plain.dataset_hash, [i.item_uuid for i in made]))
+
+    hashes = [r.data_hash for r in rows]
+    assert len(set(hashes)) == 50
+    assert all(h.version == 4 and h.variant == uuid.RFC_4122 for h in hashes)
+    # Found by the ORM's own lookup, so the stored text is the backend's UUID format.
+    assert m.DataRow.objects.get(data_hash=hashes[7]).pk == rows[7].pk
+
+
+def test_link_items_skip_answers_the_oldest_row_duplicate_the_new_one(owner, folder, plain):
+    a, b = items_in(folder, 2)
+    [first] = link_items(me(owner), plain.dataset_hash, [a.item_uuid])
+    [second] = link_items(me(owner), plain.dataset_hash, [a.item_uuid], duplicates="DUPLICATE")
+
+    skipped = link_items(me(owner), plain.dataset_hash, [b.item_uuid, a.item_uuid], duplicates="SKIP")
+    [third] = link_items(me(owner), plain.dataset_hash, [a.item_uuid], duplicates="DUPLICATE")
+
+    assert skipped[1].pk == first.pk and skipped[0].item_id == b.pk
+    assert len({first.pk, second.pk, third.pk}) == 3
+    assert m.DataRow.objects.filter(dataset=plain, item=a).count() == 3
+
+
+def test_link_items_links_normally_after_a_refused_call(owner, folder, plain):
+    [a] = items_in(folder, 1)
+    with pytest.raises(AuthorisationError):
+        link_items(me(owner), plain.dataset_hash, [a.item_uuid, uuid.uuid4()])
+
+    [row] = link_items(me(owner), plain.dataset_hash, [a.item_uuid])
+
+    assert row.item_id == a.pk and m.DataRow.objects.filter(dataset=plain).count() == 1
+
+
+def test_link_items_matching_links_a_queryset_oldest_first(owner, folder, plain):
+    made = items_in(folder, 4)
+    m.StorageItem.objects.filter(pk=made[0].pk).update(
+        created_at=made[3].created_at + dt.timedelta(seconds=1)
+    )
+    link_items(me(owner), plain.dataset_hash, [made[2].item_uuid])
+
+    rows = link_items_matching(
+        me(owner),
+        plain.dataset_hash,
+        m.StorageItem.objects.filter(folder=folder).exclude(pk=made[1].pk),
+        at_most=10,
+    )
+
+    assert [r.item_id for r in rows] == [made[2].pk, made[3].pk, made[0].pk]
+    assert m.DataRow.objects.filter(dataset=plain).count() == 3
+
+
+def test_link_items_matching_is_all_or_nothing_over_the_folders_of_the_items(owner, folder, plain):
+    items_in(folder, 2)
+    StorageItemFactory(folder=StorageFolderFactory(owner=UserFactory()), name="secret.mp4")
+
+    with pytest.raises(AuthorisationError) as refused:
+        link_items_matching(me(owner), plain.dataset_hash, m.StorageItem.objects.all(), at_most=10)
+
+    assert "secret" not in refused.value.message
+    assert not m.DataRow.objects.filter(dataset=plain).exists()
+
+
+def test_link_items_matching_refuses_none_or_too_many_and_fail_mode(owner, folder, plain):
+    items_in(folder, 3)
+    mine = m.StorageItem.objects.filter(folder=folder)
+
+    with pytest.raises(InvalidArgumentError):
+        link_items_matching(me(owner), plain.dataset_hash, mine.filter(name="nothing"), at_most=10)
+    with pytest.raises(InvalidArgumentError) as too_many:
+        link_items_matching(me(owner), plain.dataset_hash, mine, at_most=2)
+    assert "more than 2" in too_many.value.message
+    assert not m.DataRow.objects.filter(dataset=plain).exists()
+
+    assert len(link_items_matching(me(owner), plain.dataset_hash, mine, at_most=3)) == 3
+    with pytest.raises(ResourceExistsError):
+        link_items_matching(me(owner), plain.dataset_hash, mine, duplicates="FAIL", at_most=3)
+    assert (
+        len(link_items_matching(me(owner), plain.dataset_hash, mine, duplicates="DUPLICATE", at_most=3)) == 3
+    )
+    assert m.DataRow.objects.filter(dataset=plain).count() == 6
