@@ -24,6 +24,30 @@ SIZE_MB = int(os.environ.get("BENCH_UPLOAD_MB", "128"))
 CHUNK = 4 * 1024 * 1024
 
 
+def write_png_sized(path: Path, size: int) -> None:
+    """A file of about `size` bytes that the upload's content check takes for a PNG (signature and
+    IHDR; it reads headers only): one IDAT chunk of random bytes, written a MiB at a time. The
+    last chunk's check needs real media now that uploads are sniffed; random bytes are refused."""
+    import struct
+    import zlib
+
+    def chunk_header(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    body = size - 8 - 25 - 12 - 12
+    with open(path, "wb") as out:
+        out.write(b"\x89PNG\r\n\x1a\n" + chunk_header(b"IHDR", struct.pack(">IIBBBBB", 4096, 4096, 8, 2, 0, 0, 0)))
+        out.write(struct.pack(">I", body) + b"IDAT")
+        crc = zlib.crc32(b"IDAT")
+        left = body
+        while left:
+            piece = os.urandom(min(left, 1024 * 1024))
+            crc = zlib.crc32(piece, crc)
+            out.write(piece)
+            left -= len(piece)
+        out.write(struct.pack(">I", crc) + chunk_header(b"IEND", b""))
+
+
 def main() -> None:
     setup_django()
     from datasets_app import models as m
@@ -36,10 +60,8 @@ def main() -> None:
     )
     client = UserClient.for_user(user)
     dataset = client.get_dataset(client.create_dataset("bench upload").dataset_hash)
-    path = Path(os.environ["DATA_DIR"]) / "payload.bin"
-    with open(path, "wb") as out:
-        for _ in range(SIZE_MB):
-            out.write(os.urandom(1024 * 1024))
+    path = Path(os.environ["DATA_DIR"]) / "payload.png"
+    write_png_sized(path, SIZE_MB * 1024 * 1024)
     size = path.stat().st_size
 
     def pieces(fh, length):
@@ -49,7 +71,7 @@ def main() -> None:
             yield piece
 
     def chunked() -> None:
-        upload = cu.start_upload(dataset, file_name="payload.bin", size=size, mode="videos")
+        upload = cu.start_upload(dataset, file_name="payload.png", size=size)
         with open(path, "rb") as fh:
             offset = 0
             while offset < size:
