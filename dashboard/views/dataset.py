@@ -100,7 +100,24 @@ def _table(request, dataset, row_filters: dict, figures) -> dict:
         "query": query.urlencode(),
         "prev_at": max(1, start - PAGE_SIZE),
         "next_at": end + 1,
+        "numbered": _numbered(qs, sort, page, start, end, query.urlencode()),
     }
+
+
+def _numbered(qs, sort, page, start: int, end: int, query: str) -> list[dict]:
+    """Numbered links to up to two pages either side (keyset cursors, one keys-only query each way)."""
+    near = data_table.nearby_pages(qs, sort, page, limit=PAGE_SIZE)
+    tail = f"&{query}" if query else ""
+    links = [
+        {"n": (at - 1) // PAGE_SIZE + 1, "href": f"?at={at}&before={c}{tail}"}
+        for k, c in enumerate(near["behind"], 1)
+        if (at := start - k * PAGE_SIZE) >= 1
+    ][::-1]
+    links.append({"n": (start - 1) // PAGE_SIZE + 1, "href": "", "current": True})
+    for k, cursor in enumerate(near["ahead"]):
+        at = end + 1 + k * PAGE_SIZE
+        links.append({"n": (at - 1) // PAGE_SIZE + 1, "href": f"?at={at}&after={cursor}{tail}"})
+    return links if len(links) > 1 else []
 
 
 @login_required

@@ -72,9 +72,15 @@ class TablePage:
 
 def encode_cursor(sort: Sort, row: m.DataRow) -> str:
     value = row.created_at if sort.key == "created" else getattr(row.item, SORTS[sort.key][0].split("__", 1)[1])
+    return encode_key(sort, (value, *(getattr(row, t) for t in sort.ties)))
+
+
+def encode_key(sort: Sort, key: tuple) -> str:
+    """The cursor of a row whose sort key is (value, *ties)."""
+    value, *ties = key
     if isinstance(value, dt.datetime):
         value = value.isoformat()
-    raw = json.dumps([sort.key, value, *(getattr(row, t) for t in sort.ties)], separators=(",", ":"))
+    raw = json.dumps([sort.key, value, *ties], separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
@@ -177,6 +183,33 @@ def rows_page(
         next_cursor=encode_cursor(sort, rows[-1]) if (before and rows) else None,
         prev_cursor=encode_cursor(sort, rows[0]) if (more and rows) else None,
     )
+
+
+def _keys(qs: QuerySet[m.DataRow], sort: Sort, cursor: str, up: bool, n: int) -> list[tuple]:
+    """Sort keys (value, *ties) of up to n rows beyond the cursor: index entries only."""
+    value, ties = decode_cursor(sort, cursor)
+    keys: list[tuple] = []
+    for segment in beyond(sort, value, ties, up):
+        keys += ordered(qs.filter(segment), sort, up).values_list(sort.column, *sort.ties)[: n - len(keys)]
+        if len(keys) >= n:
+            break
+    return keys
+
+
+def nearby_pages(qs: QuerySet[m.DataRow], sort: Sort, page: TablePage, *, limit: int, reach: int = 2) -> dict:
+    """Cursors of up to `reach` pages on either side of `page`, for numbered links: {"ahead":
+    [after-cursor of page +1, +2, ...], "behind": [before-cursor of page -1, -2, ...]}. One
+    keys-only query each way (at most reach x limit index entries), none where there is no page."""
+    ahead, behind = [], []
+    if page.next_cursor:
+        ahead.append(page.next_cursor)
+        keys = _keys(qs, sort, page.next_cursor, not sort.desc, limit * (reach - 1) + 1)
+        ahead += [encode_key(sort, keys[k * limit - 1]) for k in range(1, reach) if len(keys) > k * limit]
+    if page.prev_cursor:
+        behind.append(page.prev_cursor)
+        keys = _keys(qs, sort, page.prev_cursor, sort.desc, limit * (reach - 1) + 1)
+        behind += [encode_key(sort, keys[k * limit - 1]) for k in range(1, reach) if len(keys) > k * limit]
+    return {"ahead": ahead, "behind": behind}
 
 
 @dataclass(frozen=True)

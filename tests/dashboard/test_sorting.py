@@ -11,7 +11,7 @@ import pytest
 
 from datasets_app import models as m
 from datasets_app.sdk import dataset_stats
-from datasets_app.sdk.data_table import SORTS, Sort, decode_cursor, matching_count, rows_page, table_queryset
+from datasets_app.sdk.data_table import SORTS, Sort, decode_cursor, matching_count, nearby_pages, rows_page, table_queryset
 from datasets_app.sdk.exceptions import InvalidArgumentError
 from tests.conftest import signed_in
 from tests.factories import DataRowFactory, DatasetFactory
@@ -110,3 +110,37 @@ def test_the_dataset_page_sorts_from_the_url_and_says_where_you_are(table, ds_us
     assert 'aria-sort="descending"' in body
     first_size = max((r.item.file_size is None, r.item.file_size or 0) for r in m.DataRow.objects.filter(dataset=table).select_related("item"))
     assert first_size[0] is True  # a missing size comes first going down
+
+
+@pytest.mark.parametrize("key", ["created", "size", "title"])
+@pytest.mark.parametrize("desc", [False, True])
+def test_nearby_page_cursors_land_where_walking_page_by_page_lands(table, key, desc):
+    sort = Sort(key, desc)
+    qs = table_queryset(table, m.DataRow.objects.filter(dataset=table).select_related("item"))
+    pages = [rows_page(qs, sort, limit=5)]
+    while pages[-1].next_cursor:
+        pages.append(rows_page(qs, sort, after=pages[-1].next_cursor, limit=5))
+    assert len(pages) == 8  # 37 rows
+    near = nearby_pages(qs, sort, pages[3], limit=5)
+    assert [rows_page(qs, sort, after=c, limit=5).rows for c in near["ahead"]] == [pages[4].rows, pages[5].rows]
+    assert [rows_page(qs, sort, before=c, limit=5).rows for c in near["behind"]] == [pages[2].rows, pages[1].rows]
+    edge = nearby_pages(qs, sort, pages[6], limit=5)
+    assert len(edge["ahead"]) == 1 and rows_page(qs, sort, after=edge["ahead"][0], limit=5).rows == pages[7].rows
+    assert nearby_pages(qs, sort, pages[0], limit=5)["behind"] == []
+
+
+def test_the_page_links_numbered_pages_nearby(ds_user, dataset):
+    items = m.StorageItem.objects.bulk_create(
+        [m.StorageItem(folder=dataset.backing_folder, name=f"r{i:03d}", item_type="IMAGE", file_size=i) for i in range(450)]
+    )
+    m.DataRow.objects.bulk_create([m.DataRow(dataset=dataset, item=i) for i in items])
+    dataset_stats.reconcile([dataset.pk])
+    client = signed_in(ds_user)
+    first = client.get(f"/datasets/{dataset.dataset_hash}", {"sort": "size"}).content.decode()
+    assert 'aria-current="page">1</span>' in first and 'aria-label="Page 2"' in first and 'aria-label="Page 3"' in first
+    import re
+
+    [href] = re.findall(r'href="(\?at=[^"]+)"[^>]*aria-label="Page 3"', first)
+    third = client.get(f"/datasets/{dataset.dataset_hash}{href.replace('&amp;', '&')}").content.decode()
+    assert "201–300 of 450" in third and "r200" in third and "r300" not in third and "r199" not in third
+    assert 'aria-label="Page 1"' in third and 'aria-label="Page 5"' in third and 'aria-current="page">3</span>' in third
