@@ -22,7 +22,7 @@ from .client import UserClient
 from .dataset import Dataset
 from .exceptions import InvalidArgumentError
 from .item_deletion import dataset_rows_delete
-from .item_links import link_items
+from .item_links import MAX_LINK_ITEMS, link_items_matching
 from .policy import Op, allowed, grants_of
 
 CHUNK = 5000
@@ -98,15 +98,14 @@ def reencode_matching(dataset: Dataset, row_filter: RowFilter) -> list[int]:
 
 
 def link_matching(dataset: Dataset, row_filter: RowFilter, target_hash: str) -> int:
-    """Links the matching rows' items into another dataset (item_links.link_items: WRITE_DATA there,
-    READ_FILES on the items' folders; a mirror target is refused, saying why; items it already
-    links are skipped). Returns how many rows the target has for them."""
+    """Links the matching rows' items into another dataset (item_links.link_items_matching:
+    WRITE_DATA there, READ_FILES on the items' folders; a mirror target is refused, saying why;
+    items it already links are skipped). Returns how many rows the target has for them."""
     if str(target_hash) == dataset.dataset_hash:
         raise InvalidArgumentError("Choose another dataset: these rows are already in this one.", field="target")
-    uuids = list(matching(dataset, row_filter).order_by("created_at", "id").values_list("item__item_uuid", flat=True))
-    if not uuids:
-        raise InvalidArgumentError("No row matches this filter any more.", field="target")
-    return len(link_items(dataset.principal, target_hash, uuids, "SKIP"))
+    # The items go to the linker as a subquery: none is read into Python, whatever the count.
+    items = m.StorageItem.objects.filter(pk__in=matching(dataset, row_filter).order_by().values("item_id"))
+    return len(link_items_matching(dataset.principal, target_hash, items, duplicates="SKIP", at_most=MAX_LINK_ITEMS))
 
 
 @dataclass(frozen=True)
