@@ -71,9 +71,17 @@ def list_data_rows(call: V1Call) -> Any:
     return V1Stream.list(s.data_row_v1(r) for r in rows)
 
 
+# Every DataType the encord SDK (0.1.211) may send; those this server does not hold match no row.
+SDK_DATA_TYPES = frozenset(
+    {"VIDEO", "IMG_GROUP", "DICOM", "IMAGE", "DICOM_STUDY", "NIFTI", "AUDIO", "TIME_SERIES", "PLAIN_TEXT",
+     "PDF", "GROUP", "SCENE"}
+)
+
+
 def held_types(value: Any) -> list[str] | None:
     """The requested data types this server holds (the SDK may send any of its DataType names:
-    AUDIO, NIFTI, ... match no row here); None when not filtering."""
+    AUDIO, NIFTI, ... match no row here); a name the SDK does not know is an invalid argument.
+    None when not filtering."""
     if value is None:
         return None
     kept = []
@@ -81,7 +89,10 @@ def held_types(value: Any) -> list[str] | None:
         try:
             kept.append(orm.DataType.parse(name).value)
         except ValueError:
-            continue
+            if name.upper() not in SDK_DATA_TYPES:
+                raise InvalidArgumentError(
+                    f"Unknown data type {name[:40]!r}: one of {', '.join(sorted(SDK_DATA_TYPES))}.", field="data_types"
+                ) from None
     return kept
 
 

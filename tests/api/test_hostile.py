@@ -86,7 +86,6 @@ def wrong_type_calls(ds: str, row: str):
         ("datarows", "GET", None, {"data_types": ["SPREADSHEET"]}),
         ("datarows", "GET", None, {"created_before": 12345}),
         ("datarows", "GET", None, {"created_after": "yesterday"}),
-        ("datarows", "GET", None, {"data_hashes": ["not-a-uuid"]}),
         ("datarow", "GET", 42, None),
         ("datarow", "POST", row, {"client_metadata": ["a", "list"]}),
         ("datarow", "POST", row, {"data_title": 7}),
