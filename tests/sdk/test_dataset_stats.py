@@ -150,3 +150,26 @@ def test_a_private_import_with_metadata_counts_its_bulk_inserted_rows(org_admin,
     assert ds.add_private_data_to_dataset_get_result(process_hash, 0).status == "DONE"
     got = figures(dataset)
     assert (got.images, got.total_bytes) == (5, 50) and exact(dataset)
+
+
+def test_a_real_reencode_keeps_the_counts_and_moves_the_bytes_to_the_new_file(
+    tmp_path, alice, django_capture_on_commit_callbacks
+):
+    from datasets_app.sdk import reencode_jobs
+    from tests.factories import hosted_video_row
+    from tests.media.mediagen import make_video
+
+    dataset = DatasetFactory()
+    DatasetMembershipFactory(dataset=dataset, user=alice, role=m.DatasetUserRole.ADMIN)
+    row = hosted_video_row(dataset, make_video(tmp_path / "v.mp4", frames=24, fps=12))
+    dataset_stats.reconcile([dataset.pk])
+    before = figures(dataset)
+    ds = UserClient.for_user(alice).get_dataset(str(dataset.dataset_hash))
+    with django_capture_on_commit_callbacks(execute=False):
+        task_id = ds.re_encode_data([str(row.data_hash)])
+    assert reencode_jobs.run_reencode(task_id) == "DONE"
+    assert reencode_jobs.run_reencode(task_id) == "DONE"  # a redelivery changes nothing
+    after = figures(dataset)
+    assert after.videos == before.videos == 1 and after.rows == before.rows
+    assert after.total_bytes == m.StorageItem.objects.get(pk=row.item_id).file_size != before.total_bytes
+    assert exact(dataset)
