@@ -29,9 +29,11 @@ from .unit_outcomes import cancel_pending, enqueue_data_job, finish_data_job
 from .units import KIND_IMAGE_GROUP, KIND_VIDEO, UnitSpec
 from .upload_slots import ITEM_TYPES, IssuedUpload, claim_slots, issue_upload_urls
 from .uploads import MAX_POLL_SECONDS, POLL_INTERVAL_SECONDS
+from .validation import clean_flag
 
 SUPPORTED_LISTS = ("videos", "images", "imageGroups", "dicomSeries")
 UNSUPPORTED_LISTS = ("imageGroupsFromItems", "audio", "timeSeries", "nifti", "text", "pdf", "scenes")
+SWITCHES = ("skipDuplicateUrls", "upsertMetadata")
 # dataItems' list -> (entry key of its files, their URL key): groups and series name files inside.
 FILE_LISTS = {"imageGroups": "images", "dicomSeries": "dicomFiles"}
 
@@ -61,6 +63,7 @@ def issue_folder_upload_urls(
     item_uuid is the placeholder the item (or group frame / series file) will have. WRITE_FILES.
     Types other than image, video and dicomFile are refused before any byte moves."""
     folder = require_folder(principal, folder_uuid, Op.WRITE_FILES)
+    count = clean_count(count)
     if item_type not in ITEM_TYPES:
         raise InvalidArgumentError(
             f"Item type {str(item_type)[:40]!r} is not supported by this server (supported: {', '.join(ITEM_TYPES)})",
@@ -69,10 +72,30 @@ def issue_folder_upload_urls(
     return issue_upload_urls(principal, count, item_type, base_url=base_url, folder=folder)
 
 
+def clean_count(value: Any) -> int:
+    """A JSON whole number (2 or 2.0: both are integers to JSON Schema and the SDK); not a string,
+    a boolean or a fraction. The range is upload_slots' to check."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgumentError("count must be a whole number.", field="count")
+    return value
+
+
 # ---- step 3: the job --------------------------------------------------------------------------------
 
 
 def refuse_unsupported(data_items: dict) -> None:
+    """Refuses keys dataItems does not have (a misspelt list would otherwise upload nothing),
+    lists that are not lists, non-boolean switches, and non-empty lists of media not served."""
+    unknown = sorted(set(map(str, data_items)) - set(SUPPORTED_LISTS) - set(UNSUPPORTED_LISTS) - set(SWITCHES))
+    if unknown:
+        raise InvalidArgumentError(f"dataItems has unknown keys: {', '.join(unknown)}.", field="dataItems")
+    for name in SWITCHES:
+        clean_flag(data_items.get(name), f"dataItems.{name}")
+    for name in (*SUPPORTED_LISTS, *UNSUPPORTED_LISTS):
+        if data_items.get(name) is not None and not isinstance(data_items[name], list):
+            raise InvalidArgumentError(f"dataItems.{name} must be a list.", field=name)
     for name in UNSUPPORTED_LISTS:
         if data_items.get(name):
             raise InvalidArgumentError(

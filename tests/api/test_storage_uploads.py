@@ -14,6 +14,7 @@ from encord.orm.dataset import DataLinkDuplicatesBehavior, StorageLocation
 from encord.orm.storage import DataUploadImage, DataUploadItems
 
 from datasets_app import models as m
+from datasets_app.sdk import UserClient, storage_folders
 from tests.cloud_servers import make_jpeg, make_mp4
 from tests.factories import UserFactory
 from tests.media.mediagen import make_dicom, make_image, make_video
@@ -212,3 +213,39 @@ def test_list_data_rows_takes_every_sdk_type_and_any_hash(sdk_client, alice):
     assert dataset.list_data_rows(data_types=[DataType.AUDIO, DataType.NIFTI]) == []
     assert dataset.list_data_rows(data_hashes=["not-a-uuid"]) == []
     assert dataset.list_data_rows(data_types=[DataType.VIDEO, DataType.PDF]) == []
+
+
+def test_signed_url_count_is_a_whole_number_the_folder_is_checked_first_and_unknown_keys_refused(wire_client, alice):
+    # Found by fuzzing the OpenAPI document: JSON 2.0 is an integer to JSON Schema (and to the SDK's
+    # pydantic) but was refused; "2", 2.5 and true are not integers.
+    folder = storage_folders.create_storage_folder(UserClient(alice).principal, "f")
+    raw = wire_client(alice, bearer=True)
+    route = f"/v2/public/storage/folders/{folder.uuid}/upload-signed-urls"
+    answer = raw.v2("POST", route, {"itemType": "image", "count": 2.0})
+    assert answer.status_code == 200 and len(answer.json()["results"]) == 2
+    for bad in (2.5, "2", True, None, 0, 1001):
+        answer = raw.v2("POST", route, {"itemType": "image", "count": bad})
+        assert (answer.status_code, answer.json()["code"]) == (400, "INVALID_ARGUMENTS_ERROR"), bad
+    answer = raw.v2("POST", route, {"itemType": "image", "count": 1, "colour": "red"})
+    assert answer.status_code == 400 and "colour" in answer.json()["message"]
+    assert raw.v2("POST", route, {"itemType": "image", "count": 1, "framesSubfolderName": None}).status_code == 200
+    assert raw.v2("POST", route, {"itemType": "image", "count": 1, "framesSubfolderName": {}}).status_code == 400
+    elsewhere = f"/v2/public/storage/folders/{uuid.uuid4()}/upload-signed-urls"
+    assert raw.v2("POST", elsewhere, {"itemType": "image", "count": 2.5}).status_code == 403
+
+
+def test_job_start_refuses_unknown_data_items_keys_and_non_boolean_switches(wire_client, alice):
+    # Found by fuzzing: a misspelt list ("imagess") or "skipDuplicateUrls": "no" was read as
+    # nothing / as true instead of being refused.
+    folder = storage_folders.create_storage_folder(UserClient(alice).principal, "f")
+    raw = wire_client(alice, bearer=True)
+    route = f"/v2/public/storage/folders/{folder.uuid}/data-upload-jobs"
+    image = {"objectUrl": "s3://b/a.jpg", "externalFileType": "IMAGE"}
+    for data_items, named in (
+        ({"imagess": [image]}, "imagess"),
+        ({"images": [image], "skipDuplicateUrls": "no"}, "skipDuplicateUrls"),
+        ({"images": [image], "upsertMetadata": 1}, "upsertMetadata"),
+        ({"images": {"a": image}}, "images"),
+    ):
+        answer = raw.v2("POST", route, {"dataItems": data_items, "integrationHash": str(uuid.uuid4())})
+        assert answer.status_code == 400 and named in answer.json()["message"], (data_items, answer.json())

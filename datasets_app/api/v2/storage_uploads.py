@@ -20,6 +20,7 @@ from .base import V2Call, v2_endpoint
 
 FOLDER = "v2/public/storage/folders/<uuid:folder_uuid>"
 JOB = f"{FOLDER}/data-upload-jobs/<uuid:job_uuid>"
+URL_KEYS = {"itemType", "count", "framesSubfolderName"}
 START_KEYS = {"dataItems", "externalFiles", "integrationHash", "ignoreErrors", "fileName"}
 
 
@@ -32,14 +33,13 @@ def user_principal(call: V2Call):
 def upload_signed_urls(call: V2Call, folder_uuid: uuid.UUID) -> dict[str, Any]:
     """#26 {"itemType", "count"} -> Page<UploadSignedUrl>, exactly `count` results, one page."""
     body = call.json()
-    count = body.get("count")
-    if isinstance(count, bool) or not isinstance(count, int):
-        raise InvalidArgumentError("count must be an integer.", field="count")
+    s.only_keys(body, URL_KEYS, "body")
+    s.opt_str(body, "framesSubfolderName")  # accepted and ignored, as the SDK never sends it
     issued = fu.issue_folder_upload_urls(
         user_principal(call),
         folder_uuid,
         body.get("itemType"),
-        count,
+        body.get("count"),
         base_url=call.request.build_absolute_uri("/"),
     )
     return {
