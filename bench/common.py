@@ -114,3 +114,37 @@ def bulk_rows(dataset, items, *, batch: int = 10_000) -> int:
     if chunk:
         flush()
     return made
+
+
+def start_web_server(tmp: Path, *, db_url: str, port: int, secret_key: str, workers: int = 1):
+    """The production web tier (gunicorn + uvicorn workers, deploy/gunicorn.conf.py) on loopback,
+    in its own session (stop it with os.killpg); returns once /livez answers. Logs in tmp/web.log."""
+    import subprocess
+
+    import requests
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "DATA_DIR": str(tmp),
+        "DEBUG": "0",
+        "SECRET_KEY": secret_key,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "LOG_LEVEL": "WARNING",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": str(workers),
+        "API_RATE_LIMIT_PER_MINUTE": "1000000",
+        # the broker a bench's own worker reads, when it starts one
+        "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/6"),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "dashboard.asgi:application"],
+        cwd=ROOT, env=env, stdout=(tmp / "web.log").open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    for _ in range(300):
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/livez", timeout=2).status_code == 200:
+                return proc
+        except requests.RequestException:
+            time.sleep(0.2)
+    raise SystemExit(f"server did not start; see {tmp / 'web.log'}")
