@@ -15,7 +15,7 @@ Choices the protocol leaves to the server (§8.4):
 - Summaries count direct children. `clientMetadata` in an update replaces the stored object.
 - Delete is recursive, and refused while a folder of the subtree backs a dataset (delete the
   dataset) or an item of it backs a data row (remove the rows first); hosted files of deleted
-  items are deleted after commit by the worker.
+  items that no other item uses (sdk/hosted_files.py) are deleted after commit by the worker.
 """
 
 from __future__ import annotations
@@ -32,9 +32,8 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from datasets_app import models as m
-from datasets_app.media import storage
 
-from . import folder_tree, queue
+from . import folder_tree, hosted_files, queue
 from .exceptions import AuthorisationError, InvalidArgumentError
 from .folder_access import MAX_FOLDER_DEPTH, ancestors_and_self, parse_uuid, require_folder, user_role_on
 from .folder_tree import Listing
@@ -483,7 +482,7 @@ def folder_tree_delete(folder: m.StorageFolder) -> DeletedFolders:
         list(m.StorageFolder.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
         refuse_if_in_use(ids)
         items = m.StorageItem.objects.filter(folder_id__in=ids)
-        keys = storage.hosted_keys_of(items)
+        keys = hosted_files.unshared_files(items)
         item_count = items.count()
         items.delete()
         m.StorageFolder.objects.filter(pk__in=ids).update(parent=None)

@@ -14,9 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from datasets_app import models as m
-from datasets_app.media import storage
 
-from . import dataset_stats, queue
+from . import dataset_stats, hosted_files, queue
 from .exceptions import InvalidArgumentError
 from .folder_access import folder_not_found, item_not_found, parse_uuid
 from .policy import Op, Principal
@@ -144,15 +143,9 @@ def items_in_folder(
 
 
 def item_files(items: list[m.StorageItem]) -> list[str]:
-    """Hosted file keys of these items and their children (media.storage.hosted_keys_of: originals,
-    thumbnails, re-encodes, sequence videos; external URLs never) that no other item still uses.
-    Three queries."""
-    pks = [i.pk for i in items]
-    keys = storage.hosted_keys_of(m.StorageItem.objects.filter(pk__in=pks))
-    shared = set(
-        m.StorageItem.objects.exclude(pk__in=pks).filter(storage_key__in=keys).values_list("storage_key", flat=True)
-    )
-    return sorted(set(keys) - shared)
+    """Hosted file keys of these items and their children that no other item still uses (one rule
+    with folder delete: hosted_files.unshared_files)."""
+    return hosted_files.unshared_files(m.StorageItem.objects.filter(pk__in=[i.pk for i in items]))
 
 
 def delete_items(

@@ -12,6 +12,7 @@ import pytest
 from datasets_app import models as m
 from datasets_app.sdk import folder_settings
 from datasets_app.sdk import storage_folders as sf
+from datasets_app.sdk import storage_item_changes as changes
 from datasets_app.sdk.exceptions import AuthorisationError, InvalidArgumentError
 from datasets_app.sdk.folder_access import MAX_FOLDER_DEPTH
 from datasets_app.sdk.folder_tree import Listing
@@ -383,6 +384,33 @@ def test_delete_removes_subtree_items_and_queues_their_files(alice, django_captu
     assert len(callbacks) == 1
     assert not m.StorageFolder.objects.exists() and not m.StorageItem.objects.exists()
     assert not m.FolderMembership.objects.exists() and not m.DataRowMember.objects.exists()
+
+
+def test_delete_keeps_files_an_item_outside_the_subtree_still_uses(alice):
+    top = StorageFolderFactory(owner=alice)
+    inside = StorageItemFactory(folder=StorageFolderFactory(owner=alice, parent=top), thumbnail_key="thumbnails/in.jpg")
+    group = StorageItemFactory(folder=top, item_type=m.DataType.IMG_GROUP, storage_key="")
+    m.DataRowMember.objects.create(item=group, data_sequence=0, title="0.jpg", storage_key="g/0.jpg", thumbnail_key="g/0t.jpg")
+    m.DataRowMember.objects.create(item=group, data_sequence=1, title="1.jpg", storage_key="g/1.jpg")
+    elsewhere = StorageFolderFactory(owner=alice)
+    # Outside: an item on the same original, another whose thumbnail is a frame's file, and a
+    # group whose frame shares the first item's thumbnail.
+    StorageItemFactory(folder=elsewhere, storage_key=inside.storage_key)
+    StorageItemFactory(folder=elsewhere, storage_key="", url="s3://b/x.jpg", thumbnail_key="g/0.jpg")
+    other_group = StorageItemFactory(folder=elsewhere, item_type=m.DataType.IMG_GROUP, storage_key="")
+    m.DataRowMember.objects.create(item=other_group, data_sequence=0, title="0.jpg", storage_key="thumbnails/in.jpg")
+    gone = sf.delete_storage_folder(who(alice), top.folder_uuid)
+    assert sorted(gone.file_keys) == ["g/0t.jpg", "g/1.jpg"]
+    assert m.StorageItem.objects.filter(folder=elsewhere).count() == 3
+
+
+def test_item_delete_keeps_a_thumbnail_or_frame_file_another_item_uses(alice):
+    # The same rule as folder delete (hosted_files.unshared_files), through item deletion's entry.
+    folder = StorageFolderFactory(owner=alice)
+    item = StorageItemFactory(folder=folder, thumbnail_key="thumbnails/t.jpg")
+    group = StorageItemFactory(folder=StorageFolderFactory(owner=alice), item_type=m.DataType.IMG_GROUP, storage_key="")
+    m.DataRowMember.objects.create(item=group, data_sequence=0, title="0.jpg", storage_key="thumbnails/t.jpg")
+    assert changes.item_files([item]) == [item.storage_key]
 
 
 def test_delete_needs_manage_files(alice, bob):
