@@ -41,7 +41,9 @@ def _upload_job(user, dataset, files) -> m.DataJob:
 
 
 def test_retry_runs_the_failed_item_again_until_its_cause_is_fixed(data_worker, dataset, ds_user):
-    job = _upload_job(ds_user, dataset, [("good.png", png()), ("bad.png", b"not an image")])
+    # A PNG cut short: its header passes the upload's content check, the job cannot decode it.
+    truncated = png(64, 64)[:60]
+    job = _upload_job(ds_user, dataset, [("good.png", png()), ("bad.png", truncated)])
     assert (job.status, m.DataRow.objects.filter(dataset=dataset).count()) == ("DONE", 1)
     bad = m.DataJobUnit.objects.get(job=job, status="ERROR")
     first_error = bad.error
@@ -53,9 +55,9 @@ def test_retry_runs_the_failed_item_again_until_its_cause_is_fixed(data_worker, 
         retry_data_job(me, str(dataset.dataset_hash), str(job.process_hash))
     assert m.DataJob.objects.get(pk=job.pk).status == "DONE"
 
-    # Put back, still not an image: the item fails again, with its error.
+    # Put back, still broken: the item fails again, with its error.
     key = bad.object_urls[0]
-    default_storage.save(key, ContentFile(b"still not an image"))
+    default_storage.save(key, ContentFile(truncated))
     assert retry_data_job(me, str(dataset.dataset_hash), str(job.process_hash)) == 1
     job = _wait_terminal(job.pk)
     bad.refresh_from_db()
