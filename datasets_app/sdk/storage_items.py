@@ -392,7 +392,12 @@ def page_of(qs: QuerySet, q: ItemQuery, *, base_url: str | None) -> ItemPage:
     if q.page_token:
         value, pk = decode_token(q.page_token, q.order)
         after = "lt" if q.desc else "gt"
-        qs = qs.filter(Q(**{f"{column}__{after}": value}) | Q(**{column: value, f"id__{after}": pk}))
+        # The redundant bound (name >= v) is what lets PostgreSQL range-scan the (folder, name, id)
+        # index: the OR alone made a deep page of a 1M-item folder read 900k rows (259 ms).
+        qs = qs.filter(
+            Q(**{f"{column}__{after}e": value}),
+            Q(**{f"{column}__{after}": value}) | Q(**{column: value, f"id__{after}": pk}),
+        )
     chunk = list(qs[: q.page_size + 1])
     more = len(chunk) > q.page_size
     chunk = chunk[: q.page_size]
