@@ -16,9 +16,8 @@ from collections.abc import Iterable
 from django.db.models import Exists, OuterRef, QuerySet
 
 from datasets_app import models as m
-from datasets_app.media import storage
 
-from . import dataset_stats, queue
+from . import dataset_stats, hosted_files, queue
 
 
 def _unlinked(items: QuerySet[m.StorageItem]) -> QuerySet[m.StorageItem]:
@@ -32,7 +31,7 @@ def items_delete_unlinked(item_ids: Iterable[int]) -> int:
     if not ids:
         return 0
     items = _unlinked(m.StorageItem.objects.filter(pk__in=ids))
-    keys = storage.hosted_keys_of(items)
+    keys = hosted_files.unshared_files(items)
     gone = items.delete()[1].get(m.StorageItem._meta.label, 0)
     queue.delete_files_after_commit(keys)
     return gone
@@ -61,7 +60,7 @@ def dataset_delete(ds: m.Dataset) -> None:
     if folder_id is None:
         return
     items = _unlinked(m.StorageItem.objects.filter(folder_id=folder_id))
-    keys = storage.hosted_keys_of(items)
+    keys = hosted_files.unshared_files(items)
     items.delete()
     queue.delete_files_after_commit(keys)
     folder = m.StorageFolder.objects.filter(pk=folder_id)

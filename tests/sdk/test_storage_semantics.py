@@ -184,6 +184,17 @@ def test_deleting_rows_of_a_mirror_keeps_an_item_another_dataset_links(alice, dj
     assert m.DataRow.objects.filter(dataset=plain).count() == 1
 
 
+def test_deleting_rows_of_a_mirror_keeps_files_another_item_still_names(alice, django_capture_on_commit_callbacks):
+    """The same rule as deleting items and folders (sdk/hosted_files.py): a file goes only when no
+    other item or member names it."""
+    dataset, elsewhere = DatasetFactory(), DatasetFactory()
+    row = DataRowFactory(dataset=dataset, storage_key=_stored("items/own.mp4"), thumbnail_key=_stored("thumbs/shared.jpg"))
+    DataRowFactory(dataset=elsewhere, storage_key="items/other.mp4", thumbnail_key="thumbs/shared.jpg")
+    assert _and_queued_deletions(django_capture_on_commit_callbacks, lambda: _admin_of(dataset, alice).delete_data([str(row.data_hash)])) == 1
+    assert not default_storage.exists("items/own.mp4")
+    assert default_storage.exists("thumbs/shared.jpg")
+
+
 def test_deleting_rows_of_a_plain_dataset_deletes_only_the_links(alice, django_capture_on_commit_callbacks):
     plain = DatasetFactory(backing_folder=None)
     row = DataRowFactory(dataset=plain, storage_key=_stored("items/kept.mp4"))
