@@ -65,7 +65,7 @@ def folder_delete_plan(principal: Principal, folder_uuid: object) -> FolderDelet
     ids = folder_tree.subtree_ids([folder.pk])
     refusal = None
     try:
-        refuse_if_in_use(ids)
+        refuse_if_in_use(ids, principal)
     except InvalidArgumentError as refused:
         refusal = refused.message
     return FolderDeletePlan(

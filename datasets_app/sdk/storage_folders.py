@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from datasets_app import models as m
 
-from . import folder_tree, hosted_files, queue
+from . import dataset_names, folder_tree, hosted_files, queue
 from .exceptions import AuthorisationError, InvalidArgumentError
 from .folder_access import MAX_FOLDER_DEPTH, ancestors_and_self, parse_uuid, require_folder, user_role_on
 from .folder_tree import Listing
@@ -455,7 +455,10 @@ def move_storage_folders(principal: Principal, folder_uuids: Iterable[object], n
 # ---- delete -------------------------------------------------------------------------------------
 
 
-def refuse_if_in_use(folder_ids: list[int]) -> None:
+def refuse_if_in_use(folder_ids: list[int], principal: Principal | None = None) -> None:
+    """InvalidArgumentError while a folder here backs a dataset or an item here backs rows. Datasets
+    whose rows link the items are named only to a `principal` who may open them (else counted)."""
+    # A mirror is named in full: whoever may see the folder sees its synced_dataset_hash anyway.
     mirror = m.Dataset.objects.filter(backing_folder_id__in=folder_ids).select_related("backing_folder").first()
     if mirror is not None:
         raise InvalidArgumentError(
@@ -463,11 +466,12 @@ def refuse_if_in_use(folder_ids: list[int]) -> None:
             "delete the dataset to delete its folder."
         )
     linked = m.DataRow.objects.filter(item__folder_id__in=folder_ids)
-    first = list(linked.select_related("item", "dataset").order_by("id")[:5])
+    first = list(linked.select_related("item").order_by("id")[:5])
     if first:
-        named = "; ".join(f"{r.item.name!r} in dataset {r.dataset.title!r}" for r in first)
+        items = ", ".join(dict.fromkeys(repr(r.item.name) for r in first))
+        datasets = dataset_names.named_for(principal, {r.dataset_id for r in first})
         raise InvalidArgumentError(
-            f"{linked.count()} data rows of datasets are backed by items in this folder ({named}). "
+            f"{linked.count()} data rows are backed by items in this folder ({items}; in {datasets}). "
             "Remove them from their datasets first.",
             items=[str(r.item.item_uuid) for r in first],
         )
@@ -494,7 +498,9 @@ def folder_tree_delete(folder: m.StorageFolder) -> DeletedFolders:
 def delete_storage_folder(principal: Principal, folder_uuid: object) -> DeletedFolders:
     """Deletes the folder and everything in it (MANAGE_FILES); see folder_tree_delete."""
     user_of(principal)
-    return folder_tree_delete(require_folder(principal, folder_uuid, Op.MANAGE_FILES))
+    folder = require_folder(principal, folder_uuid, Op.MANAGE_FILES)
+    refuse_if_in_use(folder_tree.subtree_ids([folder.pk]), principal)  # names only what they may open
+    return folder_tree_delete(folder)
 
 
 # ---- sharing ------------------------------------------------------------------------------------

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from django.db import transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from datasets_app import models as m
 
-from . import dataset_stats, hosted_files, queue
+from . import dataset_names, dataset_stats, hosted_files, queue
 from .exceptions import InvalidArgumentError
 from .folder_access import folder_not_found, item_not_found, parse_uuid
 from .policy import Op, Principal
@@ -130,9 +131,13 @@ def items_in_folder(
     if len(wanted) > MAX_ITEMS_PER_CALL:
         raise InvalidArgumentError(f"At most {MAX_ITEMS_PER_CALL} items per call.", field="itemUuids")
     found = list(m.StorageItem.objects.select_related("folder").filter(item_uuid__in=wanted))
-    elsewhere = [str(i.item_uuid) for i in found if i.folder_id != folder.pk]
-    if elsewhere:
-        raise InvalidArgumentError(f"Items {', '.join(elsewhere[:20])} are not in folder {parsed}.", field="itemUuids")
+    # An item elsewhere is named only if the caller may open its folder; otherwise it reads as
+    # gone, exactly like a uuid that names nothing.
+    elsewhere = [i for i in found if i.folder_id != folder.pk]
+    named = [str(i.item_uuid) for i in elsewhere if gate.may(i.folder, Op.READ_FILES)]
+    if named:
+        raise InvalidArgumentError(f"Items {', '.join(named[:20])} are not in folder {parsed}.", field="itemUuids")
+    found = [i for i in found if i.folder_id == folder.pk]
     subfolders = m.StorageFolder.objects.filter(folder_uuid__in=wanted).values_list("folder_uuid", flat=True)
     if subfolders:
         raise InvalidArgumentError(
@@ -148,6 +153,20 @@ def item_files(items: list[m.StorageItem]) -> list[str]:
     return hosted_files.unshared_files(m.StorageItem.objects.filter(pk__in=[i.pk for i in items]))
 
 
+def refuse_items_in_use(principal: Principal, items: list[m.StorageItem], mirror: m.Dataset | None) -> None:
+    """InvalidArgumentError if rows of any dataset but the folder's mirror link these items, naming
+    the datasets the caller may open and counting the others."""
+    others = m.DataRow.objects.filter(item__in=items)
+    if mirror is not None:
+        others = others.exclude(dataset=mirror)
+    used_by = set(others.values_list("dataset_id", flat=True))
+    if used_by:
+        raise InvalidArgumentError(
+            f"These items back data rows of {dataset_names.named_for(principal, used_by)}: remove those rows first.",
+            field="itemUuids",
+        )
+
+
 def delete_items(
     principal: Principal, folder_uuid: object, item_uuids: Iterable[object], *, remove_unused_frames: bool = True
 ) -> DeleteResult:
@@ -157,21 +176,21 @@ def delete_items(
     is refused, naming those datasets. Items already gone count 0, so a retry succeeds."""
     folder, _gate, found, _gone = items_in_folder(principal, folder_uuid, item_uuids, Op.MANAGE_FILES)
     mirror = mirror_of(folder)
-    others = m.DataRow.objects.filter(item__in=found)
-    if mirror is not None:
-        others = others.exclude(dataset=mirror)
-    used_by = sorted({str(h) for h in others.values_list("dataset__dataset_hash", flat=True)})
-    if used_by:
-        raise InvalidArgumentError(
-            f"These items back data rows of dataset(s) {', '.join(used_by[:20])}: remove those rows first.",
-            field="itemUuids",
-        )
     with transaction.atomic():
+        # Locked, then checked: a link made meanwhile waits for this delete, or is seen here.
+        found = list(m.StorageItem.objects.select_for_update().filter(pk__in=[i.pk for i in found]))
+        refuse_items_in_use(principal, found, mirror)
         keys = item_files(found)
         if mirror is not None:
             dataset_stats.counted_delete(m.DataRow.objects.filter(dataset=mirror, item__in=found))
             m.Dataset.objects.filter(pk=mirror.pk).update(last_edited_at=timezone.now())
-        count = m.StorageItem.objects.filter(pk__in=[i.pk for i in found]).delete()[1].get("datasets_app.StorageItem", 0)
+        try:
+            with transaction.atomic():
+                deleted = m.StorageItem.objects.filter(pk__in=[i.pk for i in found]).delete()
+        except ProtectedError:  # linked between the check and the delete (SQLite has no row locks)
+            refuse_items_in_use(principal, found, mirror)
+            raise
+        count = deleted[1].get("datasets_app.StorageItem", 0)
         queue.delete_files_after_commit(keys)
     return DeleteResult(removed_items_count=count, removed_folders_count=0)
 

@@ -237,7 +237,9 @@ def test_delete_folder_confirm_says_what_goes_then_deletes(as_user, owner, folde
 
 def test_delete_folder_refused_explains_which_dataset(as_user, owner, folder):
     clip = item(folder, "a.mp4")
-    DataRowFactory(dataset=DatasetFactory(backing_folder=None, title="Training"), item=clip)
+    training = DatasetFactory(backing_folder=None, title="Training")
+    DataRowFactory(dataset=training, item=clip)
+    DatasetMembershipFactory(dataset=training, user=owner)  # (a dataset they may not open is only counted)
     client = as_user(owner)
     page = client.get(url("folder-delete", folder.folder_uuid)).content.decode()
     assert 'id="delete-refusal"' in page and "Training" in page

@@ -426,6 +426,11 @@ def test_delete_refuses_while_an_item_backs_a_data_row(alice):
     top = StorageFolderFactory(owner=alice)
     item = StorageItemFactory(folder=StorageFolderFactory(owner=alice, parent=top), name="cam.mp4")
     DataRowFactory(dataset=plain, item=item)
+    # the dataset is counted, not named, to someone who may not open it
+    with pytest.raises(InvalidArgumentError, match="cam.mp4.*1 dataset you cannot open") as refused:
+        sf.delete_storage_folder(who(alice), top.folder_uuid)
+    assert "Linked here" not in str(refused.value)
+    DatasetMembershipFactory(dataset=plain, user=alice)
     with pytest.raises(InvalidArgumentError, match="cam.mp4.*Linked here"):
         sf.delete_storage_folder(who(alice), top.folder_uuid)
     assert m.StorageItem.objects.filter(pk=item.pk).exists()

@@ -395,12 +395,21 @@ def test_delete_refuses_items_used_by_other_datasets_and_not_in_the_folder(folde
     used = StorageItemFactory(folder=folder)
     other = DatasetFactory(backing_folder=None)
     DataRowFactory(dataset=other, item=used)
-    with pytest.raises(InvalidArgumentError, match=str(other.dataset_hash)):
+    # a dataset the caller may not open is counted, never named (no title, no hash)
+    with pytest.raises(InvalidArgumentError, match="1 dataset you cannot open") as refused:
+        changes.delete_items(me(owner), folder.folder_uuid, [used.item_uuid])
+    assert str(other.dataset_hash) not in str(refused.value) and other.title not in str(refused.value)
+    # one they may open is named by its title
+    DatasetMembershipFactory(dataset=other, user=owner)
+    with pytest.raises(InvalidArgumentError, match=repr(other.title)):
         changes.delete_items(me(owner), folder.folder_uuid, [used.item_uuid])
     elsewhere = StorageItemFactory(folder=StorageFolderFactory(owner=owner))
     with pytest.raises(InvalidArgumentError, match="not in folder"):
         changes.delete_items(me(owner), folder.folder_uuid, [elsewhere.item_uuid])
-    assert m.StorageItem.objects.filter(pk__in=[used.pk, elsewhere.pk]).count() == 2
+    # an item in a folder the caller cannot open reads as gone: nothing said about it, nothing done
+    hidden = StorageItemFactory(folder=StorageFolderFactory())
+    assert changes.delete_items(me(owner), folder.folder_uuid, [hidden.item_uuid]).removed_items_count == 0
+    assert m.StorageItem.objects.filter(pk__in=[used.pk, elsewhere.pk, hidden.pk]).count() == 3
 
 
 def test_delete_in_a_mirror_folder_removes_the_row_too(owner):

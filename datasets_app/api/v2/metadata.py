@@ -14,20 +14,12 @@ from typing import Any
 
 from django.urls import path
 
-from datasets_app import models as m
 from datasets_app.sdk import metadata_schema, metadata_search
+from datasets_app.sdk.storage_items import wire_item_type
 from datasets_app.sdk.exceptions import InvalidArgumentError
 
 from .. import schemas as s
 from .base import V2Call, v2_endpoint
-
-WIRE_ITEM_TYPES = {
-    m.DataType.VIDEO: "video",
-    m.DataType.IMAGE: "image",
-    m.DataType.IMG_GROUP: "imageGroup",
-    m.DataType.DICOM: "dicomSeries",
-}
-
 
 @v2_endpoint(methods=["GET", "POST"])
 def schema_v2(call: V2Call) -> Any:
@@ -86,13 +78,7 @@ def search_rows(call: V2Call, dataset_uuid) -> dict[str, Any]:
     return {"results": [row_json(r) for r in rows], "next_page_token": token}
 
 
-def wire_item_type(item: m.StorageItem) -> str:
-    if item.item_type == m.DataType.IMG_GROUP and item.is_optimised_image_group:
-        return "imageSequence"
-    return WIRE_ITEM_TYPES[item.item_type]
-
-
-def item_json(item: m.StorageItem) -> dict[str, Any]:
+def item_json(item: Any) -> dict[str, Any]:
     return {
         "uuid": str(item.item_uuid),
         "parent": str(item.folder.folder_uuid),
@@ -111,7 +97,7 @@ def item_json(item: m.StorageItem) -> dict[str, Any]:
     }
 
 
-def row_json(row: m.DataRow) -> dict[str, Any]:
+def row_json(row: Any) -> dict[str, Any]:
     return {
         "data_hash": str(row.data_hash),
         "backing_item_uuid": str(row.item.item_uuid),
