@@ -16,6 +16,7 @@ import uuid
 
 from datasets_app import models as m
 
+from . import folder_tree
 from .exceptions import AuthorisationError, InvalidArgumentError
 from .policy import FOLDER_OPS, Grant, Op, Principal, allowed, org_grants
 
@@ -41,11 +42,11 @@ def item_not_found(item_uuid: object) -> AuthorisationError:
 
 
 def ancestors_and_self(folder: m.StorageFolder) -> list[m.StorageFolder]:
-    """The folder, its parent, ... up to its top-level folder (one query per level)."""
-    chain = [folder]
-    while chain[-1].parent_id is not None and len(chain) < MAX_FOLDER_DEPTH:
-        chain.append(m.StorageFolder.objects.get(pk=chain[-1].parent_id))
-    return chain
+    """The folder, its parent, ... up to its top-level folder (one recursive query; none for a
+    top-level folder)."""
+    if folder.parent_id is None:
+        return [folder]
+    return [folder, *folder_tree.chain_above(folder, folder_tree.ancestor_rows([folder]), MAX_FOLDER_DEPTH)]
 
 
 def folder_role(user: m.User, folder: m.StorageFolder) -> int | None:

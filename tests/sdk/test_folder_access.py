@@ -101,3 +101,25 @@ def test_a_deactivated_owner_reaches_nothing():
     owner.save()
     with pytest.raises(AuthorisationError, match="does not exist or you do not have access"):
         require_folder(Principal(user=owner), folder.folder_uuid, Op.READ_FILES)
+
+
+def test_the_role_on_a_deep_folder_costs_the_same_queries_as_on_a_shallow_one(django_assert_num_queries):
+    owner, member = UserFactory(), UserFactory()
+
+    def chain(depth):
+        folder = StorageFolderFactory(owner=owner)
+        top = folder
+        for _ in range(depth):
+            folder = StorageFolderFactory(owner=owner, parent=folder)
+        m.FolderMembership.objects.create(folder=top, user=member, role=1)
+        return folder
+
+    shallow, deep = chain(2), chain(12)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as few:
+        require_folder(Principal(user=member), shallow.folder_uuid, Op.READ_FILES)
+    with CaptureQueriesContext(connection) as many:
+        require_folder(Principal(user=member), deep.folder_uuid, Op.READ_FILES)
+    assert len(many) == len(few)
