@@ -103,7 +103,7 @@ def test_a_deactivated_owner_reaches_nothing():
         require_folder(Principal(user=owner), folder.folder_uuid, Op.READ_FILES)
 
 
-def test_the_role_on_a_deep_folder_costs_the_same_queries_as_on_a_shallow_one(django_assert_num_queries):
+def test_the_role_on_a_deep_folder_costs_the_same_queries_as_on_a_shallow_one():
     owner, member = UserFactory(), UserFactory()
 
     def chain(depth):
