@@ -30,7 +30,8 @@ def _failed_upload(user, dataset_hash) -> m.DataJob:
     c = Client()
     c.force_login(user)
     dataset = m.Dataset.objects.get(dataset_hash=dataset_hash)
-    ids = [upload_file(c, dataset, n, d) for n, d in [("good.png", png()), ("bad.png", b"not an image")]]
+    # a PNG cut short passes the upload's content check and fails in the job
+    ids = [upload_file(c, dataset, n, d) for n, d in [("good.png", png()), ("bad.png", png(64, 64)[:60])]]
     finish = reverse("dashboard:upload-finish", args=[dataset.dataset_hash])
     c.post(finish, {"mode": "images", "upload_id": ids})
     deadline = time.monotonic() + 60
