@@ -155,7 +155,7 @@ def item_edit(request, folder_uuid, item_uuid):
     """Rename an item and replace its metadata (WRITE_FILES): every dataset linking it shows it."""
     principal = principal_of(request)
     folder = storage_folders.get_storage_folder(principal, folder_uuid)
-    item = storage_items.get_storage_item(principal, item_uuid)
+    item = storage_items.get_folder_item(principal, folder_uuid, item_uuid)
     initial = {"name": item.name, "metadata": json_text(item.client_metadata) if item.client_metadata else ""}
     form = ItemEditForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():

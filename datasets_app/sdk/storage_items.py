@@ -290,6 +290,15 @@ def get_storage_item(
     return info
 
 
+
+def get_folder_item(principal: Principal, folder_uuid: object, item_uuid: object) -> ItemInfo:
+    """The item as get_storage_item gives it, only when it lives in `folder_uuid` (pages open
+    items under their folder); elsewhere it reads as missing."""
+    info = get_storage_item(principal, item_uuid)
+    if info.parent != parse_uuid(folder_uuid, "folder_uuid"):
+        raise item_not_found(item_uuid)
+    return info
+
 def get_storage_items(
     principal: Principal, item_uuids: Iterable[object], *, sign_urls: bool = False, base_url: str | None = None
 ) -> list[ItemInfo]:

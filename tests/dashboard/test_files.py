@@ -170,6 +170,15 @@ def test_edit_item_renames_it_in_every_dataset(as_user, owner, folder):
     assert row.title == "new.mp4" and row.item.client_metadata == {"a": 1}
 
 
+
+def test_edit_item_under_another_folder_is_not_found(as_user, owner, folder):
+    """The item edit page opens an item only under its own folder (the form's POST already
+    refused the mismatch; the page showed the item under any folder the caller could open)."""
+    clip = item(folder, "a.mp4")
+    other = StorageFolderFactory(owner=owner)
+    assert as_user(owner).get(url("item-edit", other.folder_uuid, clip.item_uuid)).status_code == 404
+    assert as_user(owner).get(url("item-edit", folder.folder_uuid, clip.item_uuid)).status_code == 200
+
 # ---- add to dataset ------------------------------------------------------------------------------
 
 
