@@ -145,3 +145,19 @@ def open_as(request, dataset):
         return UserClient.for_user(who).get_dataset(str(dataset.dataset_hash))
 
     return _open
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's, then at the end: threads of the web tier's pools keep their connections
+    (the job waiters', the upload database threads'), and PostgreSQL will not drop a database
+    others are connected to ("being accessed by other users"): end those sessions first."""
+    yield
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
