@@ -190,7 +190,17 @@ def receive_upload(
     Refuses (UploadRefused with the HTTP status) a bad/expired signature (403), an unknown (404)
     or consumed (409) slot, and a body over settings.UPLOAD_MAX_BYTES (413, before reading when
     Content-Length says so). A repeated PUT before registration replaces the file (clients retry);
-    an interrupted one leaves the previous state untouched."""
+    an interrupted one leaves the previous state untouched.
+
+    Three steps a caller may also run apart (the ASGI door runs the database steps in threads that
+    keep their connections, and the stream in threads that never touch the database)."""
+    slot = open_upload(item_uuid, expires=expires, signature=signature, content_length=content_length)
+    stored = store_upload(slot, chunks, content_length=content_length, content_type=content_type)
+    return record_upload(slot, stored, content_type=content_type)
+
+
+def open_upload(item_uuid: str, *, expires: Any, signature: Any, content_length: int | None) -> m.UploadSlot:
+    """The slot a signed PUT may write, or UploadRefused (step 1 of receive_upload; one query)."""
     try:
         item = uuid.UUID(str(item_uuid))
     except ValueError:
@@ -209,13 +219,25 @@ def receive_upload(
     limit = settings.UPLOAD_MAX_BYTES
     if content_length is not None and content_length > limit:
         raise UploadRefused(413, f"The file is {content_length} bytes; the limit is {limit} bytes.")
+    return slot
+
+
+def store_upload(
+    slot: m.UploadSlot, chunks: Iterable[bytes], *, content_length: int | None, content_type: str = ""
+) -> storage.StoredObject:
+    """Streams the body into the slot's object key (step 2; no database access)."""
+    limit = settings.UPLOAD_MAX_BYTES
     try:
-        stored = storage.save_stream(
+        return storage.save_stream(
             slot.object_key, _counted(chunks, content_length), limit=limit, content_type=content_type
         )
     except storage.TooLarge:
         raise UploadRefused(413, f"The file is larger than the limit of {limit} bytes.") from None
-    # Conditional: a registration that consumed the slot meanwhile wins, and this PUT is refused.
+
+
+def record_upload(slot: m.UploadSlot, stored: storage.StoredObject, *, content_type: str = "") -> ReceivedUpload:
+    """Marks the slot uploaded (step 3; one conditional UPDATE: a registration that consumed the
+    slot meanwhile wins, and this PUT is refused)."""
     updated = m.UploadSlot.objects.filter(pk=slot.pk, consumed_at__isnull=True).update(
         uploaded_at=timezone.now(), size=stored.size, sha256=stored.sha256, content_type=content_type[:100]
     )

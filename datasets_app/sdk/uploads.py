@@ -47,7 +47,10 @@ from .upload_slots import (
     claim_slots,
     create_slots,
     issue_upload_urls,
+    open_upload,
     receive_upload,
+    record_upload,
+    store_upload,
     upload_url,
 )
 
@@ -62,7 +65,10 @@ __all__ = [
     "UploadsMixin",
     "finished_data_jobs",
     "issue_upload_urls",
+    "open_upload",
     "receive_upload",
+    "record_upload",
+    "store_upload",
 ]
 
 logger = logging.getLogger(__name__)

@@ -96,6 +96,54 @@ def test_signed_put_streams_a_body_of_many_messages_into_storage(ds_user):
     assert stored_files() == {slot.object_key}
 
 
+def test_uploads_reuse_database_connections_and_stream_without_one(ds_user, monkeypatch):
+    """Small PUTs one after another (the SDK's folder uploads) open at most the upload database
+    pool's connections, not one each (opening one was ~3.5 ms of a 6 ms PUT on PostgreSQL); the
+    threads that stream bodies never open one."""
+    import threading
+
+    from django.db import connections
+    from django.db.backends.signals import connection_created
+
+    from datasets_app.api import upload_views
+
+    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 60)
+    opened_in: list[str] = []
+
+    def on_open(sender, connection, **kwargs):
+        opened_in.append(threading.current_thread().name)
+
+    slots = issue_upload_urls(Principal(user=ds_user), 12, "image", base_url="http://testserver/")
+    connection_created.connect(on_open, weak=False)
+    try:
+        for slot in slots:
+            content = os.urandom(2000)
+            exchange = Exchange([content]).run(http_scope("PUT", slot.signed_url, {"content-length": "2000"}))
+            assert exchange.status == 200, exchange.body
+    finally:
+        connection_created.disconnect(on_open)
+        _close_connections_of(upload_views.upload_database_threads, upload_views.UPLOAD_DATABASE_THREADS)
+    assert m.UploadSlot.objects.filter(uploaded_at__isnull=False).count() == 12
+    assert not [name for name in opened_in if not name.startswith("upload-db")], opened_in
+    assert len(opened_in) <= upload_views.UPLOAD_DATABASE_THREADS, opened_in
+
+
+def _close_connections_of(pool, size: int) -> None:
+    """Closes the connection each of the pool's threads keeps (`size` tasks that meet at a barrier
+    run on `size` different threads)."""
+    import threading
+
+    from django.db import connections
+
+    barrier = threading.Barrier(size)
+
+    def close(_):
+        barrier.wait(10)
+        connections.close_all()
+
+    list(pool.map(close, range(size)))
+
+
 def test_signed_put_cut_off_by_the_client_keeps_nothing(ds_user):
     (slot,) = issue_upload_urls(Principal(user=ds_user), 1, "video", base_url="http://testserver/")
     exchange = Exchange([b"a" * 300_000, b"b" * 300_000], disconnect_after_body=True).run(
