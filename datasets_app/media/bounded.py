@@ -81,15 +81,6 @@ def over_unit_budget(what: str, total: int, limit: int) -> str:
     )
 
 
-def _forget_inherited_children() -> None:
-    # A forked process (a Celery prefork child) must not talk to its parent's children.
-    global _idle
-    _idle = []
-
-
-os.register_at_fork(after_in_child=_forget_inherited_children)
-
-
 def _address_space() -> int:
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
@@ -168,6 +159,7 @@ _PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
 
 class _Child:
     def __init__(self) -> None:
+        self.owner = os.getpid()
         ours, theirs = socket.socketpair()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_PROJECT_ROOT, os.environ.get("PYTHONPATH")]))}
         self.proc = subprocess.Popen(
@@ -208,6 +200,12 @@ class _Child:
 
 def _checkout() -> _Child:
     with _lock:
+        if _idle and _idle[-1].owner != os.getpid():
+            # A forked process (a Celery prefork child) must not talk to its parent's children.
+            # Checked here rather than in an at-fork hook, which would also run between fork and
+            # exec (ffmpeg's preexec_fn), where a destructor could wait on a lock held by a thread
+            # that did not come along.
+            _idle.clear()
         child = _idle.pop() if _idle else None
     if child is not None and child.alive():
         return child

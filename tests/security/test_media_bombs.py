@@ -315,3 +315,51 @@ def test_reused_children_keep_a_limit_per_run():
     assert bounded.run(allocate_and_report_pid, 8 * MiB, label="d", memory_bytes=64 * MiB, seconds=30) > 0
     with pytest.raises(bounded.Refused, match=r"longer than 1 s"):
         bounded.run(spin_forever, label="e", memory_bytes=64 * MiB, seconds=1)
+
+
+def test_a_fork_for_exec_runs_no_code_of_the_idle_children_and_a_forked_process_starts_its_own():
+    """ffmpeg starts with a preexec_fn (its memory limit), so Python runs in the child between fork
+    and exec, with every at-fork hook. There a parent thread may hold a lock (stderr's, logging's)
+    that a destructor wants: dropping the idle children there could hang the child before exec.
+    Nothing of theirs may run then; a forked process that lives on (a Celery prefork child) still
+    starts children of its own instead of talking to its parent's."""
+    import os
+    import subprocess
+
+    from datasets_app.media import bounded
+
+    from .bounded_workloads import allocate_and_report_pid
+
+    parents_child = bounded.run(allocate_and_report_pid, 1024, label="a", memory_bytes=64 * MiB, seconds=30)
+    read_end, write_end = os.pipe()
+
+    class Witness:
+        def __del__(self):
+            os.write(write_end, b"finalized in " + str(os.getpid()).encode())
+
+    bounded._idle.append(Witness())  # stands for an idle child (held by nothing else): nothing may finalize it in the fork
+    try:
+        subprocess.run(["true"], preexec_fn=lambda: None, check=True)
+        os.set_blocking(read_end, False)
+        with pytest.raises(BlockingIOError):
+            os.read(read_end, 100)
+    finally:
+        bounded._idle[:] = [c for c in bounded._idle if not isinstance(c, Witness)]
+        os.close(read_end)
+        os.close(write_end)
+
+    answer_read, answer_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the forked process: a child of its own serves it
+        try:
+            served_by = bounded.run(allocate_and_report_pid, 1024, label="b", memory_bytes=64 * MiB, seconds=30)
+            os.write(answer_write, str(served_by).encode())
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    served_by = int(os.read(answer_read, 100))
+    os.close(answer_read)
+    os.close(answer_write)
+    assert served_by not in (parents_child, -1)
+    # and the parent's idle child still serves the parent
+    assert bounded.run(allocate_and_report_pid, 1024, label="c", memory_bytes=64 * MiB, seconds=30) == parents_child
