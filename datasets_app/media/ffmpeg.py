@@ -1,7 +1,7 @@
 """Running ffmpeg for the re-encode and image-sequence jobs: progress, and a memory cap.
 
 ffmpeg decodes whatever the file holds, so it runs under an address-space limit (RLIMIT_AS, set
-in the child between fork and exec): a crafted file fails its own job with a clear reason instead
+by the shell that execs it): a crafted file fails its own job with a clear reason instead
 of taking the worker's machine down. The limit is address space, not resident memory: ffmpeg with
 libx264 maps ~0.9 GiB for a 640x480 encode on 2 cores (thread stacks, frame pools) and more with
 more cores and bigger frames, so the default (MEDIA_REENCODE_MEMORY_BYTES, 4 GiB) is generous."""
@@ -9,7 +9,6 @@ more cores and bigger frames, so the default (MEDIA_REENCODE_MEMORY_BYTES, 4 GiB
 from __future__ import annotations
 
 import errno
-import resource
 import signal
 import subprocess
 import tempfile
@@ -25,18 +24,16 @@ class FFmpegOutOfMemory(Exception):
         super().__init__(reason)
 
 
-def memory_limiter(memory_bytes: int | None):
-    """A preexec_fn that caps the child's address space (RLIMIT_AS) before ffmpeg starts; None
-    without a limit. It only calls setrlimit (no allocation, no lock) between fork and exec."""
+def memory_limited(cmd: list[str], memory_bytes: int | None) -> list[str]:
+    """`cmd` run with its address space capped at `memory_bytes` (RLIMIT_AS, soft and hard): a
+    shell sets the limit and execs the command; `cmd` itself without a limit.
+
+    Not a preexec_fn: with one, Python runs in the child between fork and exec (every at-fork
+    hook, any destructor a hook sets off), where a lock held by another of the worker's threads
+    hangs the child before ffmpeg starts. Without one, subprocess starts the shell with vfork."""
     if not memory_bytes:
-        return None
-    limit = int(memory_bytes)
-    setrlimit, rlimit_as = resource.setrlimit, resource.RLIMIT_AS
-
-    def limit_child() -> None:
-        setrlimit(rlimit_as, (limit, limit))
-
-    return limit_child
+        return list(cmd)
+    return ["/bin/sh", "-c", 'ulimit -v "$0" && exec "$@"', str(max(1, int(memory_bytes) // 1024)), *cmd]
 
 
 # How ffmpeg fails when an allocation (a buffer, a thread's stack, a mapping) is refused: its own
@@ -76,9 +73,7 @@ def run_ffmpeg(
     # stderr goes to a file: a corrupt input can log more than a pipe buffer holds.
     with tempfile.TemporaryFile() as errfile:
         try:
-            proc = subprocess.Popen(
-                cmd, stdout=subprocess.PIPE, stderr=errfile, text=True, preexec_fn=memory_limiter(memory_bytes)
-            )
+            proc = subprocess.Popen(memory_limited(cmd, memory_bytes), stdout=subprocess.PIPE, stderr=errfile, text=True)
         except OSError as exc:
             if memory_bytes and exc.errno in (errno.ENOMEM, errno.EAGAIN):
                 raise FFmpegOutOfMemory(out_of_memory_reason(memory_bytes, str(exc))) from None

@@ -168,7 +168,7 @@ def _encode(item: m.StorageItem, members: list[m.DataRowMember], output: str, ra
     memory = encoding.ffmpeg_memory_bytes()
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors, preexec_fn=ffmpeg.memory_limiter(memory)
+            ffmpeg.memory_limited(cmd, memory), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors
         )
         try:
             for member in members:

@@ -363,3 +363,28 @@ def test_a_fork_for_exec_runs_no_code_of_the_idle_children_and_a_forked_process_
     assert served_by not in (parents_child, -1)
     # and the parent's idle child still serves the parent
     assert bounded.run(allocate_and_report_pid, 1024, label="c", memory_bytes=64 * MiB, seconds=30) == parents_child
+
+
+def test_ffmpeg_starts_under_its_memory_limit_with_no_python_between_fork_and_exec(monkeypatch):
+    """The limit is set by the shell that execs ffmpeg, not by a preexec_fn: with one, Python runs
+    in the child between fork and exec (every at-fork hook, any destructor), which can hang a
+    threaded worker's child before ffmpeg starts."""
+    import subprocess
+
+    from datasets_app.media import ffmpeg
+
+    started: list[dict] = []
+    real_popen = subprocess.Popen
+
+    def watched_popen(*args, **kwargs):
+        started.append(kwargs)
+        return real_popen(*args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", watched_popen)
+    # stands for ffmpeg: succeeds only when its soft and hard address-space limits are 64 MiB (in KiB)
+    ffmpeg.run_ffmpeg(["sh", "-c", 'test "$(ulimit -S -v)" = 65536 && test "$(ulimit -H -v)" = 65536'],
+                      memory_bytes=64 * MiB)
+    with pytest.raises(subprocess.CalledProcessError):
+        ffmpeg.run_ffmpeg(["sh", "-c", 'test "$(ulimit -v)" = 65536'], memory_bytes=128 * MiB)
+    ffmpeg.run_ffmpeg(["sh", "-c", 'test "$(ulimit -v)" = unlimited'])  # no limit asked: none set
+    assert started and all(kwargs.get("preexec_fn") is None for kwargs in started)
