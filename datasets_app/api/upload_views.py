@@ -93,23 +93,6 @@ async def asgi_signed_upload(scope: dict, receive, send, item_uuid: str) -> None
     loop = asyncio.get_running_loop()
     batches: asyncio.Queue = asyncio.Queue(maxsize=QUEUED_BATCHES)
     pump = asyncio.ensure_future(_pump_body(receive, batches))
-
-    def chunks() -> Iterator[bytes]:
-        while True:
-            waiting = asyncio.run_coroutine_threadsafe(batches.get(), loop)
-            try:
-                item = waiting.result(timeout=BODY_IDLE_SECONDS)
-            except TimeoutError:
-                waiting.cancel()
-                raise UploadRefused(
-                    408, f"No data arrived for {BODY_IDLE_SECONDS} s; nothing was kept. Upload again."
-                ) from None
-            if item is None:
-                return
-            if isinstance(item, ClientGone):
-                raise item
-            yield item
-
     context = contextvars.copy_context()
     context.run(obs.bind_trace_id, trace_id)
     content_length = _parse_length(headers.get("content-length"))
@@ -118,18 +101,27 @@ async def asgi_signed_upload(scope: dict, receive, send, item_uuid: str) -> None
     async def in_thread(pool: ThreadPoolExecutor, step, *args, **kwargs):
         return await loop.run_in_executor(pool, context.run, functools.partial(step, *args, **kwargs))
 
+    signed = {"expires": (query.get("expires") or [None])[0], "signature": (query.get("signature") or [None])[0]}
     try:
-        slot = await in_thread(
-            upload_database_threads, _database_step, open_upload, item_uuid,
-            expires=(query.get("expires") or [None])[0], signature=(query.get("signature") or [None])[0],
-            content_length=content_length,
-        )
-        stored = await in_thread(
-            _upload_threads, store_upload, slot, chunks(), content_length=content_length, content_type=content_type
-        )
-        received = await in_thread(
-            upload_database_threads, _database_step, record_upload, slot, stored, content_type=content_type
-        )
+        if content_length is not None and content_length <= BATCH_BYTES:
+            # A small body (an image): gathered here, then found, written and recorded in one call
+            # of a database thread (one hop and one connection check instead of three and two).
+            received = await in_thread(
+                upload_database_threads, _database_step, receive_upload, item_uuid, **signed,
+                chunks=await _small_body(batches), content_length=content_length, content_type=content_type,
+            )
+        else:
+            slot = await in_thread(
+                upload_database_threads, _database_step, open_upload, item_uuid, **signed,
+                content_length=content_length,
+            )
+            stored = await in_thread(
+                _upload_threads, store_upload, slot, _chunks_from(batches, loop), content_length=content_length,
+                content_type=content_type,
+            )
+            received = await in_thread(
+                upload_database_threads, _database_step, record_upload, slot, stored, content_type=content_type
+            )
         status, body, extra = 200, b"", [(b"etag", f'"{received.sha256}"'.encode())]
     except UploadRefused as refused:
         status, body, extra = refused.status, json.dumps({"message": refused.reason}).encode(), []
@@ -158,6 +150,41 @@ async def asgi_signed_upload(scope: dict, receive, send, item_uuid: str) -> None
     await send({"type": "http.response.start", "status": status, "headers": response_headers})
     await send({"type": "http.response.body", "body": body})
     obs.record_request("PUT", ROUTE, status, time.perf_counter() - started, trace_id)
+
+
+def _chunks_from(batches: asyncio.Queue, loop: asyncio.AbstractEventLoop) -> Iterator[bytes]:
+    """The body's batches, read from a thread (the stream step) as the event loop receives them."""
+    while True:
+        waiting = asyncio.run_coroutine_threadsafe(batches.get(), loop)
+        try:
+            item = waiting.result(timeout=BODY_IDLE_SECONDS)
+        except TimeoutError:
+            waiting.cancel()
+            raise _idle_refusal() from None
+        if item is None:
+            return
+        if isinstance(item, ClientGone):
+            raise item
+        yield item
+
+
+async def _small_body(batches: asyncio.Queue) -> list[bytes]:
+    """The body of a PUT whose Content-Length is at most BATCH_BYTES: its batches (one, usually)."""
+    pieces: list[bytes] = []
+    while True:
+        try:
+            item = await asyncio.wait_for(batches.get(), BODY_IDLE_SECONDS)
+        except asyncio.TimeoutError:
+            raise _idle_refusal() from None
+        if item is None:
+            return pieces
+        if isinstance(item, ClientGone):
+            raise item
+        pieces.append(item)
+
+
+def _idle_refusal() -> UploadRefused:
+    return UploadRefused(408, f"No data arrived for {BODY_IDLE_SECONDS} s; nothing was kept. Upload again.")
 
 
 def _database_step(step, *args, **kwargs):

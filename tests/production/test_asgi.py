@@ -128,6 +128,20 @@ def test_uploads_reuse_database_connections_and_stream_without_one(ds_user, monk
     assert len(opened_in) <= upload_views.UPLOAD_DATABASE_THREADS, opened_in
 
 
+@pytest.mark.parametrize("declared", [2000, 3 * 1024 * 1024], ids=["small body", "streamed body"])
+def test_a_put_whose_body_stalls_is_refused_after_the_idle_limit(ds_user, monkeypatch, declared):
+    from datasets_app.api import upload_views
+
+    monkeypatch.setattr(upload_views, "BODY_IDLE_SECONDS", 0.5)
+    (slot,) = issue_upload_urls(Principal(user=ds_user), 1, "image", base_url="http://testserver/")
+    exchange = Exchange([b"x" * 10])
+    exchange.incoming[-1]["more_body"] = True  # then nothing more on an open connection
+    exchange.run(http_scope("PUT", slot.signed_url, {"content-length": str(declared)}))
+    assert exchange.status == 408 and b"No data arrived for 0.5 s" in exchange.body
+    assert stored_files() == set()
+    assert m.UploadSlot.objects.get(item_uuid=slot.item_uuid).uploaded_at is None
+
+
 def _close_connections_of(pool, size: int) -> None:
     """Closes the connection each of the pool's threads keeps (`size` tasks that meet at a barrier
     run on `size` different threads)."""
