@@ -174,24 +174,40 @@ class UploadSlot(models.Model):
 
 
 class ReEncodeTask(Job):
-    """A re-encode request (Encord's integer task id is the primary key)."""
+    """A re-encode request. A dataset's (v1 reencodevideotask) is known to Encord's clients by its
+    integer primary key and names rows; a storage one (dataset None: folder.re_encode_videos) by
+    its process_uuid and names items."""
 
     Status = ReEncodeStatus
     INITIAL_STATUS = ReEncodeStatus.SUBMITTED
 
-    dataset = models.ForeignKey("datasets_app.Dataset", on_delete=models.CASCADE, related_name="reencode_tasks")
+    process_uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    dataset = models.ForeignKey(
+        "datasets_app.Dataset", on_delete=models.CASCADE, null=True, blank=True, related_name="reencode_tasks"
+    )
     created_by = models.ForeignKey("datasets_app.User", on_delete=models.SET_NULL, null=True, related_name="+")
-    # Identical pending requests (the SDK retries this call) get the same task back.
+    # A storage request's processTitle ("" for a dataset's).
+    title = models.CharField(max_length=1024, blank=True, default="")
+    # Identical pending requests (the SDK retries the dataset call) get the same task back.
     request_digest = models.CharField(max_length=64, blank=True, default="", db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
 
+    @property
+    def is_storage(self) -> bool:
+        return self.dataset_id is None
+
 
 class ReEncodeVideo(models.Model):
+    """One video of a task: a dataset's row (data_row, data_hash) or a storage item (item,
+    item_uuid). The uuid columns stay when the row or item is deleted, to name it in the result."""
+
     task = models.ForeignKey(ReEncodeTask, on_delete=models.CASCADE, related_name="videos")
     data_row = models.ForeignKey("datasets_app.DataRow", on_delete=models.SET_NULL, null=True, related_name="+")
-    data_hash = models.UUIDField()
+    data_hash = models.UUIDField(null=True, blank=True)
+    item = models.ForeignKey("datasets_app.StorageItem", on_delete=models.SET_NULL, null=True, related_name="+")
+    item_uuid = models.UUIDField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=ReEncodeStatus.choices, default=ReEncodeStatus.SUBMITTED)
     frames_done = models.IntegerField(default=0)
     frames_total = models.IntegerField(null=True, blank=True)
@@ -201,4 +217,16 @@ class ReEncodeVideo(models.Model):
 
     class Meta:
         ordering = ["task", "id"]
-        constraints = [models.UniqueConstraint(fields=["task", "data_hash"], name="unique_reencode_video")]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "data_hash"], name="unique_reencode_video"),
+            models.UniqueConstraint(fields=["task", "item_uuid"], name="unique_reencode_item"),
+            models.CheckConstraint(
+                condition=models.Q(data_hash__isnull=False) | models.Q(item_uuid__isnull=False),
+                name="reencode_video_names_row_or_item",
+            ),
+        ]
+
+    @property
+    def target_uuid(self) -> uuid.UUID:
+        """What the part re-encodes, as its request named it: the row's data_hash or the item's uuid."""
+        return self.data_hash if self.data_hash is not None else self.item_uuid

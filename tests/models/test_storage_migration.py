@@ -163,13 +163,21 @@ def test_populated_database_migrates_without_loss(at_0005):
     Item = new_apps.get_model(APP, "StorageItem")
 
     # Tables the migration must not change at all.
-    # (Later migrations add columns with defaults: 0010 gives jobs a folder and a file name.)
-    added_later = {"DataJob": {"folder_id": None, "file_name": ""}}
+    # (Later migrations add columns with defaults: 0010 gives jobs a folder and a file name, 0012
+    # gives re-encode tasks a title and a process_uuid of their own, checked in test_reencode_migration.)
+    added_later = {
+        "DataJob": {"folder_id": None, "file_name": ""},
+        "ReEncodeTask": {"title": ""},
+        "ReEncodeVideo": {"item_id": None, "item_uuid": None},
+    }
+    unique_later = {"ReEncodeTask": {"process_uuid"}}
     for name in ["User", "DatasetMembership", "DatasetAPIKey", "CloudIntegration", "DataJob", "DataJobUnit",
                  "ReEncodeTask", "ReEncodeVideo"]:
-        extra = added_later.get(name, {})
-        assert {pk: {k: v for k, v in cols.items() if k not in extra} for pk, cols in new[name].items()} == old[name], name
+        extra, fresh = added_later.get(name, {}), unique_later.get(name, set())
+        kept = {pk: {k: v for k, v in cols.items() if k not in extra and k not in fresh} for pk, cols in new[name].items()}
+        assert kept == old[name], name
         assert all({k: cols[k] for k in extra} == extra for cols in new[name].values()), name
+        assert all(cols[k] is not None for k in fresh for cols in new[name].values()), name
 
     # Every dataset is a mirror of a new top-level folder carrying its old backing_folder_uuid.
     assert Folder.objects.count() == len(old["Dataset"]) == 4
