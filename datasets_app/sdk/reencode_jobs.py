@@ -1,10 +1,12 @@
 """Worker side of re-encoding: `run_reencode(task_id)` (called by tasks.reencode_videos_task).
 
-Each video's part is a unit of work with a deterministic output key,
-`reencoded/<dataset_hash>/<data_hash>.mp4`, always made from the ORIGINAL file (the row's
+Each video's part is a unit of work: a dataset's row or a storage item (sdk/storage_reencode.py);
+either way the item's file is re-encoded in place, and every row linking the item sees the result.
+Its output key is deterministic, `reencoded/<dataset_hash>/<data_hash>.mp4` for a row's part and
+`reencoded/items/<item_uuid>.mp4` for an item's, always made from the ORIGINAL file (the item's
 original_storage_key/original_url once a re-encode has happened), so a rerun or a redelivery after a
 killed worker redoes the work and overwrites the same key: never a duplicate. The part's result
-(row update + part DONE) is written in one transaction with a conditional update, so a second run
+(item update + part DONE) is written in one transaction with a conditional update, so a second run
 of a finished part is a no-op. An undecodable video makes its part ERROR with the reason; the task
 status follows the rule in sdk/reencode.py."""
 
@@ -42,14 +44,19 @@ def output_key_for(row: m.DataRow) -> str:
     return f"reencoded/{row.dataset.dataset_hash}/{row.data_hash}.mp4"
 
 
+def item_output_key(item: m.StorageItem) -> str:
+    """Where a storage re-encode of `item` stores its file (one key per item, whatever the task)."""
+    return f"reencoded/items/{item.item_uuid}.mp4"
+
+
 @contextlib.contextmanager
-def _external_source(row: m.DataRow, url: str) -> Iterator[relay.RelayedSource]:
+def _external_source(item: m.StorageItem, url: str) -> Iterator[relay.RelayedSource]:
     """A private-cloud file as ffmpeg/PyAV read it: the integration's own time-limited GET URL
     (media/cloud.py), checked by the SSRF guard and fetched through the loopback relay (media/relay.py),
     so that a DNS answer changing after the check cannot take ffmpeg elsewhere."""
-    if row.integration is None:
+    if item.integration is None:
         if not url.startswith(("http://", "https://")):
-            raise ReEncodeFailed(f"Cannot read {url}: the data row has no cloud integration.")
+            raise ReEncodeFailed(f"Cannot read {url}: the item has no cloud integration.")
         try:
             netguard.check_url(url)
         except (netguard.AddressRefused, netguard.HostUnresolvable) as exc:
@@ -57,7 +64,7 @@ def _external_source(row: m.DataRow, url: str) -> Iterator[relay.RelayedSource]:
         origin, allow_private_network = url, False
     else:
         try:
-            adapter = cloud.adapter_for(row.integration)
+            adapter = cloud.adapter_for(item.integration)
             origin = adapter.signed_url(adapter.parse(url), expires_seconds=6 * 3600)
             adapter.guard_url(origin)
         except cloud.CloudError as exc:
@@ -68,21 +75,28 @@ def _external_source(row: m.DataRow, url: str) -> Iterator[relay.RelayedSource]:
 
 
 @contextlib.contextmanager
-def opened_source(row: m.DataRow, *, original: bool) -> Iterator[tuple[str, relay.RelayedSource | None]]:
-    """(what ffmpeg/PyAV open, the relay entry when it is a private-cloud file) for the row's
+def opened_item_source(item: m.StorageItem, *, original: bool) -> Iterator[tuple[str, relay.RelayedSource | None]]:
+    """(what ffmpeg/PyAV open, the relay entry when it is a private-cloud file) for the item's
     original media (never a previous re-encode) or, with original=False, its current file."""
-    if original and row.original_storage_key:
-        yield storage.streamable_source(row.original_storage_key), None
-    elif original and row.original_url:
-        with _external_source(row, row.original_url) as source:
+    if original and item.original_storage_key:
+        yield storage.streamable_source(item.original_storage_key), None
+    elif original and item.original_url:
+        with _external_source(item, item.original_url) as source:
             yield source.url, source
-    elif row.storage_key:
-        yield storage.streamable_source(row.storage_key), None
-    elif row.url:
-        with _external_source(row, row.url) as source:
+    elif item.storage_key:
+        yield storage.streamable_source(item.storage_key), None
+    elif item.url:
+        with _external_source(item, item.url) as source:
             yield source.url, source
     else:
-        raise ReEncodeFailed("The data row has no media file.")
+        raise ReEncodeFailed("The item has no media file.")
+
+
+@contextlib.contextmanager
+def opened_source(row: m.DataRow, *, original: bool) -> Iterator[tuple[str, relay.RelayedSource | None]]:
+    """opened_item_source of the row's item (rows read their media from it)."""
+    with opened_item_source(row.item, original=original) as opened:
+        yield opened
 
 
 def _explained(source: relay.RelayedSource | None, reason: str) -> str:
@@ -147,17 +161,16 @@ def _ffmpeg_reason(exc: subprocess.CalledProcessError) -> str:
 
 
 def _encode(
-    part: m.ReEncodeVideo, row: m.DataRow, source: str, relayed: relay.RelayedSource | None
-) -> tuple[int, str, dict, dict]:
-    """Probes the source, re-encodes it frame for frame, checks and stores the result:
-    (size, storage key, the new file's facts, the source's facts)."""
+    part: m.ReEncodeVideo, key: str, source: str, relayed: relay.RelayedSource | None
+) -> tuple[int, dict, dict]:
+    """Probes the source, re-encodes it frame for frame, checks and stores the result under `key`:
+    (size, the new file's facts, the source's facts)."""
     src_info = probe_source(source, relayed, what="The video could not be opened: ")
     if src_info["verdict"] == vid.VERDICT_UNKNOWN:
         raise ReEncodeFailed("The video could not be decoded: " + " ".join(src_info["reasons"]))
     total = src_info["frame_count"]
     m.ReEncodeVideo.objects.filter(pk=part.pk).update(frames_total=total, frames_done=0)
     rate = vid.output_frame_rate(src_info)
-    key = output_key_for(row)
     with tempfile.TemporaryDirectory(prefix="reencode-", dir=encoding.work_dir()) as tmp:
         out = Path(tmp) / "out.mp4"
         last = [0.0]
@@ -188,37 +201,54 @@ def _encode(
             raise ReEncodeFailed("The re-encoded file is still at risk: " + " ".join(new_info["reasons"]))
         size = out.stat().st_size
         storage.store_file(key, out)
-    return size, key, new_info, src_info
+    return size, new_info, src_info
 
 
-def reencode_part(part: m.ReEncodeVideo) -> None:
-    """Re-encodes one video of a task and records the result (DONE or ERROR with the reason)."""
+def _target(part: m.ReEncodeVideo) -> tuple[m.StorageItem, str] | str:
+    """(the item whose file the part re-encodes, the output key), or why there is none: a row's
+    part reads its row's item (the key names the row), a storage part its item."""
+    if part.item_uuid is not None:
+        item = m.StorageItem.objects.select_related("integration").filter(pk=part.item_id).first()
+        if item is None:
+            return "The item was deleted before it was re-encoded."
+        return item, item_output_key(item)
     row = (
         m.DataRow.objects.select_related("dataset", "item", "item__integration").filter(pk=part.data_row_id).first()
         if part.data_row_id
         else None
     )
     if row is None:
-        _fail(part, "The data row was deleted before it was re-encoded.")
+        return "The data row was deleted before it was re-encoded."
+    return row.item, output_key_for(row)
+
+
+def reencode_part(part: m.ReEncodeVideo) -> None:
+    """Re-encodes one video of a task and records the result (DONE or ERROR with the reason)."""
+    target = _target(part)
+    if isinstance(target, str):
+        _fail(part, target)
         return
+    item, key = target
     try:
-        with opened_source(row, original=True) as (source, relayed):
-            size, key, new_info, src_info = _encode(part, row, source, relayed)
-        _record(part, row, key=key, size=size, new_info=new_info, src_info=src_info)
+        with opened_item_source(item, original=True) as (source, relayed):
+            size, new_info, src_info = _encode(part, key, source, relayed)
+        _record(part, item, key=key, size=size, new_info=new_info, src_info=src_info)
     except ReEncodeFailed as exc:
         _fail(part, str(exc))
     except (vid.VideoProbeError, OSError) as exc:
-        logger.exception("re-encode of %s failed", part.data_hash)
+        logger.exception("re-encode of %s failed", part.target_uuid)
         _fail(part, f"The re-encode failed: {exc}")
     except DatabaseError:
         raise  # the database is the job's state: let the task fail and be retried or re-queued
     except Exception as exc:
         # A bug must not keep the task SUBMITTED forever (and be re-queued again and again).
-        logger.exception("unexpected error re-encoding %s", part.data_hash)
+        logger.exception("unexpected error re-encoding %s", part.target_uuid)
         _fail(part, f"Unexpected error while re-encoding ({type(exc).__name__}); it has been logged.")
 
 
-def _record(part: m.ReEncodeVideo, row: m.DataRow, *, key: str, size: int, new_info: dict, src_info: dict) -> None:
+def _record(
+    part: m.ReEncodeVideo, item: m.StorageItem, *, key: str, size: int, new_info: dict, src_info: dict
+) -> None:
     original = {k: v for k, v in src_info.items() if k != "frame_table"}
     with transaction.atomic():
         claimed = m.ReEncodeVideo.objects.filter(pk=part.pk, status=ReEncodeStatus.SUBMITTED).update(
@@ -243,22 +273,24 @@ def _record(part: m.ReEncodeVideo, row: m.DataRow, *, key: str, size: int, new_i
             "media_info": {**new_info, "original": original},
         }
         # Record the original once: a second re-encode reads from it and must not overwrite it.
-        if not row.original_storage_key and not row.original_url:
-            if row.storage_key and row.storage_key != key:
-                fields["original_storage_key"] = row.storage_key
-            elif row.url:
-                fields["original_url"] = row.url
+        if not item.original_storage_key and not item.original_url:
+            if item.storage_key and item.storage_key != key:
+                fields["original_storage_key"] = item.storage_key
+            elif item.url:
+                fields["original_url"] = item.url
         # The item's file changes: every dataset linking it sees the re-encoded video.
-        m.StorageItem.objects.filter(pk=row.item_id).update(**fields, last_edited_at=timezone.now())
-        dataset_stats.item_resized(row.item_id, row.file_size, size)
+        m.StorageItem.objects.filter(pk=item.pk).update(**fields, last_edited_at=timezone.now())
+        dataset_stats.item_resized(item.pk, item.file_size, size)
 
 
 def finish_task(task_id: int) -> str:
     """Moves a task to DONE/ERROR once every part is finished (conditional update: once only)."""
-    parts = list(m.ReEncodeVideo.objects.filter(task_id=task_id).values_list("status", "data_hash", "error"))
-    if any(status == ReEncodeStatus.SUBMITTED for status, _, _ in parts):
+    parts = list(
+        m.ReEncodeVideo.objects.filter(task_id=task_id).values_list("status", "data_hash", "item_uuid", "error")
+    )
+    if any(status == ReEncodeStatus.SUBMITTED for status, _, _, _ in parts):
         return ReEncodeStatus.SUBMITTED
-    failed = [(h, e) for status, h, e in parts if status == ReEncodeStatus.ERROR]
+    failed = [(h or i, e) for status, h, i, e in parts if status == ReEncodeStatus.ERROR]
     status = ReEncodeStatus.ERROR if parts and len(failed) == len(parts) else ReEncodeStatus.DONE
     message = "; ".join(f"{h}: {e}" for h, e in failed)[:10_000]
     m.ReEncodeTask.move(task_id, ReEncodeStatus.SUBMITTED, status, message=message)
