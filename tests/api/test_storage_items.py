@@ -13,7 +13,7 @@ import pytest
 import requests
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from encord.exceptions import AuthorisationError, InvalidArgumentsError, UnknownException
+from encord.exceptions import AuthorisationError, InvalidArgumentsError
 from encord.http.bundle import Bundle
 from encord.orm import storage as orm_storage
 from encord.orm.dataset import DatasetAccessSettings
@@ -244,13 +244,10 @@ def test_move_items_and_mirror_datasets(sdk_client, owner):
     assert m.DataRow.objects.filter(dataset=source, item=loose).count() == 1
 
 
-def test_data_groups_are_400_and_storage_reencode_is_501(sdk_client, owner, folder):
+def test_data_groups_are_400(sdk_client, owner, folder):
+    # (storage re-encoding is served: tests/api/test_storage_reencode.py)
     client = sdk_client(owner)
     sdk = sdk_folder(client, folder)
     item = StorageItemFactory(folder=folder)
     with pytest.raises(InvalidArgumentsError, match="Data groups are not supported"):
         sdk.create_data_group([item.item_uuid])
-    with pytest.raises(UnknownException, match="Storage re-encoding is not supported"):
-        sdk.re_encode_videos([item.item_uuid], "title", True)
-    with pytest.raises(UnknownException, match="Storage re-encoding is not supported"):
-        sdk.get_re_encoding_status(uuid.uuid4())

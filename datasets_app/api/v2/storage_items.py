@@ -1,5 +1,5 @@
 """Files API, items (storage protocol §2, §7; endpoint table #15-#25, #43-#44): parse, one call
-into sdk/storage_items.py or sdk/storage_item_changes.py, serialise. `storage_item_v2` is the one
+into sdk/storage_items.py, sdk/storage_item_changes.py or sdk/storage_reencode.py, serialise. `storage_item_v2` is the one
 StorageItem wire dict (every key of §0.9), for the folder and upload routes too."""
 
 from __future__ import annotations
@@ -8,21 +8,16 @@ import json
 import uuid
 from typing import Any
 
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse
 from django.urls import path
 
 from datasets_app.sdk import storage_item_changes as changes
 from datasets_app.sdk import storage_items as items
+from datasets_app.sdk import storage_reencode as reencode
 from datasets_app.sdk.exceptions import InvalidArgumentError
 
 from .. import schemas as s
 from .base import V2Call, v2_endpoint
-
-REENCODE_REFUSAL = (
-    "Storage re-encoding is not supported by this server: re-encode a dataset's videos instead "
-    "(dataset.re_encode_data / the dashboard's Re-encode page)."
-)
-
 
 def storage_item_v2(info: items.ItemInfo) -> dict[str, Any]:
     """A StorageItem (§0.9) with every key: client_metadata a JSON string (never null), audio keys
@@ -242,21 +237,32 @@ def create_group_items(call: V2Call, folder_uuid: uuid.UUID) -> None:
 
 
 @v2_endpoint(methods=["POST"])
-def storage_reencode(call: V2Call) -> JsonResponse:
-    """#43 POST storage/items/reencode: 501. Re-encodes are tasks of a dataset's rows here
-    (ReEncodeTask.dataset, ReEncodeVideo.data_row); items outside datasets have neither."""
-    return not_served(call)
+def storage_reencode(call: V2Call) -> str:
+    """#43 POST storage/items/reencode {storageItems, processTitle, forceFullReencoding} -> the
+    process uuid as a JSON string (folder.re_encode_videos)."""
+    body = call.json()
+    s.only_keys(body, {"storageItems", "processTitle", "forceFullReencoding"}, "body")
+    process = reencode.start_reencode(
+        principal_of(call),
+        s.str_list(body.get("storageItems"), "storageItems", max_items=reencode.MAX_ITEMS),
+        body.get("processTitle"),
+        body.get("forceFullReencoding"),
+    )
+    return str(process)
 
 
 @v2_endpoint(methods=["GET"])
-def storage_reencode_status(call: V2Call, process_uuid: uuid.UUID) -> JsonResponse:
-    """#44 GET storage/items/reencode/<p>: 501, as no storage re-encode is ever started."""
-    return not_served(call)
-
-
-def not_served(call: V2Call) -> JsonResponse:
-    principal_of(call)  # an unauthenticated caller hears 401, not what the server lacks
-    return JsonResponse({"message": REENCODE_REFUSAL}, status=501)
+def storage_reencode_status(call: V2Call, process_uuid: uuid.UUID) -> dict[str, Any]:
+    """#44 GET storage/items/reencode/<p> -> {status (lower case), result: one entry per item once
+    finished, else null} (folder.get_re_encoding_status)."""
+    state = reencode.reencode_status(principal_of(call), process_uuid)
+    result = None
+    if state.result is not None:
+        result = [
+            {"item_uuid": str(o.item_uuid), "signed_url": None, "status": o.status, "error": o.error}
+            for o in state.result
+        ]
+    return {"status": state.status, "result": result}
 
 
 urlpatterns = [

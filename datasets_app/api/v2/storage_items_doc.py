@@ -145,7 +145,38 @@ def _op(op_id: str, summary: str, ok: dict[str, Any], *, params=(), body=None, e
     return op
 
 
-NOT_SERVED = {"501": _error("Storage re-encoding is not supported by this server")}
+REENCODE_BODY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["storageItems", "processTitle", "forceFullReencoding"],
+    "properties": {
+        "storageItems": {"type": "array", "items": UUID, "minItems": 1, "maxItems": 10_000},
+        "processTitle": {**TEXT, "maxLength": 1024, "pattern": "^[^\\u0000-\\u001f]*$"},
+        "forceFullReencoding": {"type": "boolean"},
+    },
+}
+REENCODE_STATUS = {
+    "type": "object",
+    "required": ["status", "result"],
+    "properties": {
+        "status": {"enum": ["submitted", "done", "error"]},
+        "result": {
+            "type": ["array", "null"],
+            "items": {
+                "type": "object",
+                "required": ["item_uuid", "signed_url", "status", "error"],
+                "properties": {
+                    "item_uuid": UUID,
+                    "signed_url": {"type": "null"},
+                    "status": {"enum": ["done", "error"]},
+                    "error": NULLABLE_STR,
+                },
+            },
+        },
+    },
+}
+# Refusals of the re-encode routes are 400s naming the items or the process (protocol §7).
+REENCODE_ERRORS = {"404": FORBIDDEN["404"]}
 FOLDER, ITEM = _path("folder_uuid"), _path("item_uuid")
 PREFIX = "/v2/public/storage"
 
@@ -159,12 +190,16 @@ OPENAPI_PATHS: dict[str, Any] = {
         body={"type": "object", "additionalProperties": False, "required": ["itemPatches"], "properties": {"itemPatches": {"type": "object", "propertyNames": UUID, "additionalProperties": ITEM_PATCH}}},
     )},
     f"{PREFIX}/items/reencode": {"post": _op(
-        "reencodeStorageItems", "Not supported: re-encode a dataset's videos instead.", NOT_SERVED,
-        body=JSON_OBJECT, errors={"404": FORBIDDEN["404"]},
+        "reencodeStorageItems",
+        "Re-encode video items in place, frame for frame; answers the process uuid (SDK folder.re_encode_videos). "
+        "Unknown, hidden, read-only and non-video items are a 400 naming them.",
+        {"200": _json(UUID)}, body=REENCODE_BODY, errors=REENCODE_ERRORS,
     )},
     f"{PREFIX}/items/reencode/{{process_uuid}}": {"get": _op(
-        "storageReencodeStatus", "Not supported.", NOT_SERVED, params=[_path("process_uuid")],
-        errors={"404": FORBIDDEN["404"]},
+        "storageReencodeStatus",
+        "A re-encode process's status, one entry per item once finished (SDK folder.get_re_encoding_status). "
+        "Someone else's process is a 400, as an unknown one.",
+        {"200": _json(REENCODE_STATUS)}, params=[_path("process_uuid")], errors=REENCODE_ERRORS,
     )},
     f"{PREFIX}/items/{{item_uuid}}": {"get": _op(
         "getStorageItem", "One item, or a child by its uuid (SDK get_storage_item).", {"200": _json(STORAGE_ITEM)},
