@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import uuid
 
+from django.db.models import QuerySet
+
 from datasets_app import models as m
 
 from . import folder_tree
@@ -110,3 +112,24 @@ def require_item(principal: Principal, item_uuid: object, op: Op) -> m.StorageIt
         raise item_not_found(parsed)
     item.my_grants = check(principal, item.folder, op, item_not_found(parsed))  # type: ignore[attr-defined]
     return item
+
+
+def folders_where(principal: Principal, op: Op) -> QuerySet[m.StorageFolder]:
+    """The folders on which `principal` may do folder `op`, read from the table as folder_grants
+    decides one folder: every folder when the organisation-admin grant allows it, else those the
+    user reaches (folder_tree.reached_by: owned, shared, mirrors of their datasets, and everything
+    below those) with a role whose grant allows it. Dataset API keys and deactivated accounts
+    none. Lazy: one query when used, a subquery inside a filter."""
+    if op not in FOLDER_OPS:
+        raise ValueError(f"{op!r} is not a folder operation")
+    folders = m.StorageFolder.objects.all()
+    if principal.api_key is not None or not principal.user.is_active:
+        return folders.none()
+    user = principal.user
+    if allowed(op, org_grants(user) & {Grant.ORG_ADMIN}):
+        return folders
+    if allowed(op, frozenset({Grant.FOLDER_USER})):
+        return folders.filter(pk__in=folder_tree.reached_by(user))
+    if allowed(op, frozenset({Grant.FOLDER_ADMIN})):
+        return folders.filter(pk__in=folder_tree.reached_by(user, as_admin=True))
+    return folders.none()
