@@ -1,4 +1,4 @@
-"""The jobs page (uploads, imports and re-encodes across datasets, filtered by kind, status,
+"""The jobs page (uploads, imports and re-encodes across datasets and Files, filtered by kind, status,
 dataset, time or one day, and whose in the URL) and one data job's page, whose status partial
 polls itself every 2 s while the job runs (conventions §4). POSTing "retry" to a data job's page retries its failed items."""
 
@@ -32,8 +32,9 @@ WHOSE_LABELS = {"everyone": "Everyone", "mine": "Mine"}
 @login_required
 @vary_on_headers("HX-Request")
 def job_list(request):
-    """The jobs this user may list (organisation admins everyone's, dataset ADMINs those of the
-    datasets they administer, everyone their own: sdk/job_listing), filtered by the URL."""
+    """The jobs this user may list (organisation admins everyone's, dataset and folder ADMINs those
+    of the datasets and folders they administer, everyone their own: sdk/job_listing), filtered by
+    the URL. Files jobs name their folder (or Files) where dataset jobs name their dataset."""
     client = user_client(request)
     try:
         filters = job_listing.clean_job_filters(request.GET)
@@ -67,9 +68,10 @@ def job_list(request):
 
 def _dataset_choices(client, jobs, filters) -> list[tuple[str, str]]:
     """The dataset filter's options: those of the listed jobs when nothing narrows the list (no
-    query), else every dataset holding jobs this user may list (one query)."""
+    query), else every dataset holding jobs this user may list (one query). Files jobs have none."""
     if not filters.active:
-        return sorted({(j.dataset_hash, j.dataset_title) for j in jobs}, key=lambda d: (d[1].lower(), d[0]))
+        listed = {(j.dataset_hash, j.dataset_title) for j in jobs if j.in_dataset}
+        return sorted(listed, key=lambda d: (d[1].lower(), d[0]))
     return client.job_datasets(whose=filters.whose)
 
 

@@ -4,6 +4,12 @@
 Whose jobs: everyone lists the jobs they started in the datasets they can still open (Op.READ);
 "everyone" (the default) adds every job on the datasets where they hold Op.SEE_JOBS: all datasets
 for organisation admins, the ones they administer for dataset ADMINs, none for dataset USERs.
+
+Files jobs have no dataset. An upload or import into a folder is listed for its starter while they
+may still Op.READ_FILES on its folder; "everyone" adds those of the folders where one may
+Op.MANAGE_FILES (folder ADMINs, inherited from ancestors, and organisation admins). A storage
+re-encode (folder.re_encode_videos) is its starter's; "everyone" adds all of them for whoever the
+organisation-wide grants let Op.SEE_JOBS (organisation admins). Neither is retried from here.
 """
 
 from __future__ import annotations
@@ -13,14 +19,15 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from django.db.models import BooleanField, Case, Count, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import BooleanField, Case, Count, Exists, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.utils import timezone
 
 from datasets_app import models as m
 
 from . import orm
 from .exceptions import InvalidArgumentError
-from .policy import Op, Principal, datasets_where, parse_hash
+from .folder_access import folders_where
+from .policy import Grant, Op, Principal, allowed, datasets_where, org_grants, parse_hash
 
 JOB_KINDS = ("upload", "import", "re-encode")
 # FAILED: ERROR or FAILED_ITEMS, the Overview's "failed" (its per-day counts link here).
@@ -95,20 +102,53 @@ def clean_day(value: str) -> dt.date | None:
 
 
 def sees_others_jobs(principal: Principal) -> bool:
-    """Whether `principal` holds Op.SEE_JOBS on some dataset (the page then offers "Whose" and a
-    "Started by" column). One query."""
-    return datasets_where(principal, Op.SEE_JOBS).exists()
+    """Whether `principal` may list others' jobs (the page then offers "Whose" and a "Started by"
+    column): organisation admins (no query); else whoever holds Op.SEE_JOBS on some dataset, or
+    manages a folder holding a Files job someone else started. One query."""
+    if sees_every_storage_job(principal):
+        return True
+    others_files = m.DataJob.objects.filter(
+        dataset__isnull=True, folder__in=folders_where(principal, Op.MANAGE_FILES).values("pk")
+    ).exclude(created_by=principal.user)
+    either = Exists(datasets_where(principal, Op.SEE_JOBS)) | Exists(others_files)
+    return m.User.objects.filter(either, pk=principal.user.pk).exists()
+
+
+def sees_every_storage_job(principal: Principal) -> bool:
+    """Whether the principal's organisation-wide grants let it Op.SEE_JOBS (organisation admins):
+    then it lists everyone's storage re-encodes, which no dataset or folder governs. No query."""
+    if principal.api_key is not None:
+        return False
+    return allowed(Op.SEE_JOBS, org_grants(principal.user) & {Grant.ORG_ADMIN})
+
+
+def files_jobs(model: type, principal: Principal, whose: str) -> Q:
+    """The Files jobs (no dataset) of `model` the principal may list (module docstring), as a
+    condition: DataJobs by their folder, ReEncodeTasks (storage re-encodes) by who started them."""
+    if principal.api_key is not None:
+        return Q(pk__in=[])
+    own = Q(created_by=principal.user)
+    if model is m.DataJob:
+        shown = own & Q(folder__in=folders_where(principal, Op.READ_FILES).values("pk"))
+        if whose != "mine":
+            shown |= Q(folder__in=folders_where(principal, Op.MANAGE_FILES).values("pk"))
+        return Q(dataset__isnull=True) & shown
+    if whose != "mine" and sees_every_storage_job(principal):
+        return Q(dataset__isnull=True)
+    return Q(dataset__isnull=True) & own
 
 
 def visible(jobs: QuerySet, principal: Principal, whose: str) -> QuerySet:
     """`jobs` (DataJob or ReEncodeTask rows) the principal may list, annotated `own` and
     `may_retry` (job_retry.may_retry as a condition: RETRY_JOB on the dataset, or one's own job
-    while one may WRITE_DATA there). No query until evaluated."""
+    while one may WRITE_DATA there; never for a Files job, which has no dataset). No query until
+    evaluated."""
     user = principal.user
     own = Q(created_by=user)
     shown = own & Q(dataset__in=datasets_where(principal, Op.READ).values("pk"))
     if whose != "mine":
         shown |= Q(dataset__in=datasets_where(principal, Op.SEE_JOBS).values("pk"))
+    shown |= files_jobs(jobs.model, principal, whose)
     retry = Q(dataset__in=datasets_where(principal, Op.RETRY_JOB).values("pk")) | (
         own & Q(dataset__in=datasets_where(principal, Op.WRITE_DATA).values("pk"))
     )
@@ -161,7 +201,7 @@ def list_jobs(principal: Principal, *, limit: int = 100, filters: JobFilters | N
     )
     data_jobs = (
         narrowed(visible(m.DataJob.objects.all(), principal, f.whose), f)
-        .select_related("dataset", "created_by", "api_key")
+        .select_related("dataset", "folder", "created_by", "api_key")
         .annotate(
             n_done=Count("units", filter=Q(units__status=done)),
             n_error=Count("units", filter=Q(units__status=error)),
@@ -187,11 +227,15 @@ def list_jobs(principal: Principal, *, limit: int = 100, filters: JobFilters | N
 
 
 def data_job_summary(j: m.DataJob) -> orm.JobSummary:
+    """A dataset's job names its dataset; a Files upload or import (no dataset) its folder."""
+    folder = j.folder if j.dataset is None else None
     return orm.JobSummary(
         kind="upload" if j.kind == m.DataJob.KIND_UPLOAD else "import",
         job_id=str(j.process_hash),
-        dataset_hash=str(j.dataset.dataset_hash),
-        dataset_title=j.dataset.title,
+        dataset_hash=str(j.dataset.dataset_hash) if j.dataset else "",
+        dataset_title=j.dataset.title if j.dataset else "",
+        folder_uuid=str(folder.folder_uuid) if folder else "",
+        folder_name=folder.name if folder else "",
         status=j.status,
         message=j.message,
         created_at=j.created_at,
@@ -207,11 +251,14 @@ def data_job_summary(j: m.DataJob) -> orm.JobSummary:
 
 
 def task_summary(t: m.ReEncodeTask) -> orm.JobSummary:
+    """A dataset's re-encode is known by its task id; a storage one (no dataset) by its process
+    uuid, as folder.get_re_encoding_status names it."""
     return orm.JobSummary(
         kind="re-encode",
-        job_id=str(t.pk),
-        dataset_hash=str(t.dataset.dataset_hash),
-        dataset_title=t.dataset.title,
+        job_id=str(t.pk) if t.dataset else str(t.process_uuid),
+        dataset_hash=str(t.dataset.dataset_hash) if t.dataset else "",
+        dataset_title=t.dataset.title if t.dataset else "",
+        title=t.title,
         status=t.status,
         message=t.message,
         created_at=t.created_at,

@@ -194,12 +194,14 @@ class ReEncodeVideoTask:
 
 @dataclass(frozen=True)
 class JobSummary:
-    """One background job of a user (an upload, a private-data import or a re-encode), for lists."""
+    """One background job of a user (an upload, a private-data import or a re-encode), for lists.
+    A dataset's job names its dataset; a Files job has no dataset ("" in both dataset fields): an
+    upload or import into a folder names the folder, a storage re-encode neither."""
 
     kind: str  # "upload", "import" or "re-encode"
-    job_id: str  # process_hash, or the re-encode task id
-    dataset_hash: str
-    dataset_title: str
+    job_id: str  # process_hash, the re-encode task id, or a storage re-encode's process uuid
+    dataset_hash: str  # "" for a Files job
+    dataset_title: str  # "" for a Files job
     status: str
     message: str
     created_at: dt.datetime
@@ -211,6 +213,18 @@ class JobSummary:
     started_by: str = ""  # the starter's e-mail, "API key <title>", or "" when neither remains
     own: bool = True  # started by the user listing it (a data job's page is its starter's)
     may_retry: bool = False  # the lister may retry its failed items (job_retry.may_retry)
+    folder_uuid: str = ""  # a Files upload's or import's folder
+    folder_name: str = ""
+    title: str = ""  # a storage re-encode's process title
+
+    @property
+    def in_dataset(self) -> bool:
+        return bool(self.dataset_hash)
+
+    @property
+    def in_folder(self) -> bool:
+        """An upload or import into a Files folder (its page: dashboard folder-upload-job)."""
+        return not self.dataset_hash and bool(self.folder_uuid)
 
     @property
     def is_terminal(self) -> bool:
