@@ -27,7 +27,7 @@ from datasets_app import models as m
 from . import orm
 from .exceptions import InvalidArgumentError
 from .folder_access import folders_where
-from .policy import Grant, Op, Principal, allowed, datasets_where, org_grants, parse_hash
+from .policy import Op, Principal, datasets_where, may, parse_hash
 
 JOB_KINDS = ("upload", "import", "re-encode")
 # FAILED: ERROR or FAILED_ITEMS, the Overview's "failed" (its per-day counts link here).
@@ -115,11 +115,9 @@ def sees_others_jobs(principal: Principal) -> bool:
 
 
 def sees_every_storage_job(principal: Principal) -> bool:
-    """Whether the principal's organisation-wide grants let it Op.SEE_JOBS (organisation admins):
-    then it lists everyone's storage re-encodes, which no dataset or folder governs. No query."""
-    if principal.api_key is not None:
-        return False
-    return allowed(Op.SEE_JOBS, org_grants(principal.user) & {Grant.ORG_ADMIN})
+    """Whether the principal lists everyone's storage re-encodes, which no dataset or folder
+    governs (Op.SEE_STORAGE_JOBS in the policy). No query."""
+    return may(principal, Op.SEE_STORAGE_JOBS)
 
 
 def files_jobs(model: type, principal: Principal, whose: str) -> Q:

@@ -52,11 +52,12 @@ class Op(str, Enum):
     WRITE_FILES = "upload into a folder, create subfolders, update items and folder metadata"
     MANAGE_FILES = "delete, move and share folders and items, change folder settings"
     MANAGE_USERS = "list, invite, deactivate and reactivate users, make org admins, make password reset links"
+    SEE_STORAGE_JOBS = "follow and list anyone's storage re-encodes (no dataset or folder governs them; their starter follows their own)"
 
 
 ORG_OPS = frozenset(
     {Op.MANAGE_INTEGRATIONS, Op.SEE_ORGANISATION, Op.SEE_SERVER_DIAGNOSTICS, Op.MANAGE_USERS, Op.CREATE_FOLDERS}
-    | {Op.READ_METADATA_SCHEMA, Op.MANAGE_METADATA_SCHEMA}
+    | {Op.READ_METADATA_SCHEMA, Op.MANAGE_METADATA_SCHEMA, Op.SEE_STORAGE_JOBS}
 )
 FOLDER_OPS = frozenset({Op.READ_FILES, Op.WRITE_FILES, Op.MANAGE_FILES})
 
@@ -85,6 +86,8 @@ POLICY: dict[Op, frozenset[Grant]] = {
     # The schema is the organisation's: every account reads it (to type its metadata), its admins write it.
     Op.READ_METADATA_SCHEMA: frozenset({Grant.ORG_ADMIN, Grant.ACCOUNT}),
     Op.MANAGE_METADATA_SCHEMA: frozenset({Grant.ORG_ADMIN}),
+    # A storage re-encode may span folders: its starter follows it, and organisation admins.
+    Op.SEE_STORAGE_JOBS: frozenset({Grant.ORG_ADMIN}),
     # Organisation admins act as a folder's ADMIN everywhere (Encord's includeOrgAccess).
     Op.READ_FILES: frozenset({Grant.ORG_ADMIN, Grant.FOLDER_ADMIN, Grant.FOLDER_USER}),
     Op.WRITE_FILES: frozenset({Grant.ORG_ADMIN, Grant.FOLDER_ADMIN, Grant.FOLDER_USER}),

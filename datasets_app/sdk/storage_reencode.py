@@ -32,7 +32,7 @@ from datasets_app.models.jobs import ReEncodeStatus
 from . import queue
 from .exceptions import AuthorisationError, InvalidArgumentError
 from .item_links import SHOWN, named
-from .policy import Grant, Op, Principal, org_grants, parse_hash
+from .policy import Op, Principal, may, parse_hash
 from .storage_items import FolderGate
 
 MAX_ITEMS = 10_000
@@ -191,11 +191,11 @@ def start_reencode(
 
 
 def may_follow(principal: Principal, task: m.ReEncodeTask) -> bool:
-    """Whoever started the process, and organisation admins."""
+    """Whoever started the process, and whoever may Op.SEE_STORAGE_JOBS (the policy)."""
     user = principal.user
     if user is None:
         return False
-    return task.created_by_id == user.pk or Grant.ORG_ADMIN in org_grants(user)
+    return task.created_by_id == user.pk or may(principal, Op.SEE_STORAGE_JOBS)
 
 
 def reencode_status(principal: Principal, process_uuid: object) -> ProcessStatus:

@@ -112,6 +112,7 @@ def test_org_policy_table():
     assert POLICY[Op.SEE_ORGANISATION] == {Grant.ORG_ADMIN}
     assert POLICY[Op.SEE_SERVER_DIAGNOSTICS] == {Grant.ORG_ADMIN, Grant.STAFF}
     assert POLICY[Op.CREATE_FOLDERS] == {Grant.ORG_ADMIN, Grant.ACCOUNT}
+    assert POLICY[Op.SEE_STORAGE_JOBS] == {Grant.ORG_ADMIN}
 
 
 def test_staff_see_diagnostics_but_gain_nothing_on_datasets(dataset, db):
