@@ -142,6 +142,17 @@ def test_a_put_whose_body_stalls_is_refused_after_the_idle_limit(ds_user, monkey
     assert m.UploadSlot.objects.get(item_uuid=slot.item_uuid).uploaded_at is None
 
 
+def test_a_small_put_sending_more_than_its_content_length_is_refused_and_not_gathered(ds_user):
+    """The small-body path gathers the body before the slot is looked up: it must stop at the
+    declared length (h11 passes a chunked body along with a Content-Length)."""
+    (slot,) = issue_upload_urls(Principal(user=ds_user), 1, "image", base_url="http://testserver/")
+    exchange = Exchange([b"x" * 1024 * 1024] * 6)
+    exchange.run(http_scope("PUT", slot.signed_url, {"content-length": "1000"}))
+    assert exchange.status == 400 and b"more than the 1000 bytes its Content-Length" in exchange.body
+    assert exchange.body_reads < 6  # refused at the first batch over the length, not at the end
+    assert stored_files() == set()
+
+
 def _close_connections_of(pool, size: int) -> None:
     """Closes the connection each of the pool's threads keeps (`size` tasks that meet at a barrier
     run on `size` different threads)."""
