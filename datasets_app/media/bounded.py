@@ -203,7 +203,7 @@ def _checkout() -> _Child:
         if _idle and _idle[-1].owner != os.getpid():
             # A forked process (a Celery prefork child) must not talk to its parent's children.
             # Checked here rather than in an at-fork hook, which would also run between fork and
-            # exec (ffmpeg's preexec_fn), where a destructor could wait on a lock held by a thread
+            # exec (any preexec_fn), where a destructor could wait on a lock held by a thread
             # that did not come along.
             _idle.clear()
         child = _idle.pop() if _idle else None

@@ -24,6 +24,10 @@ class FFmpegOutOfMemory(Exception):
         super().__init__(reason)
 
 
+# The shell's exit status when it could not set the limit (ffmpeg never ran).
+LIMIT_REFUSED = 125
+
+
 def memory_limited(cmd: list[str], memory_bytes: int | None) -> list[str]:
     """`cmd` run with its address space capped at `memory_bytes` (RLIMIT_AS, soft and hard): a
     shell sets the limit and execs the command; `cmd` itself without a limit.
@@ -33,7 +37,11 @@ def memory_limited(cmd: list[str], memory_bytes: int | None) -> list[str]:
     hangs the child before ffmpeg starts. Without one, subprocess starts the shell with vfork."""
     if not memory_bytes:
         return list(cmd)
-    return ["/bin/sh", "-c", 'ulimit -v "$0" && exec "$@"', str(max(1, int(memory_bytes) // 1024)), *cmd]
+    script = (
+        'ulimit -v "$0" || { echo "could not set ffmpeg\'s memory limit of $0 KiB: this machine\'s hard '
+        f'limit is lower: lower MEDIA_REENCODE_MEMORY_BYTES" >&2; exit {LIMIT_REFUSED}; }}; exec "$@"'
+    )
+    return ["/bin/sh", "-c", script, str(max(1, int(memory_bytes) // 1024)), *cmd]
 
 
 # How ffmpeg fails when an allocation (a buffer, a thread's stack, a mapping) is refused: its own

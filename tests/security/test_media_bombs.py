@@ -388,3 +388,16 @@ def test_ffmpeg_starts_under_its_memory_limit_with_no_python_between_fork_and_ex
         ffmpeg.run_ffmpeg(["sh", "-c", 'test "$(ulimit -v)" = 65536'], memory_bytes=128 * MiB)
     ffmpeg.run_ffmpeg(["sh", "-c", 'test "$(ulimit -v)" = unlimited'])  # no limit asked: none set
     assert started and all(kwargs.get("preexec_fn") is None for kwargs in started)
+
+
+def test_a_memory_limit_the_machine_refuses_says_so_instead_of_blaming_the_file():
+    """If the shell cannot set the limit (a container whose hard limit is lower), ffmpeg does not
+    run, and the error says it was the limit, naming the setting."""
+    import subprocess
+
+    from datasets_app.media import ffmpeg
+
+    shell, flag, script, _limit, *cmd = ffmpeg.memory_limited(["true"], 64 * MiB)
+    refused = subprocess.run([shell, flag, script, "not-a-number", *cmd], capture_output=True, text=True)
+    assert refused.returncode == ffmpeg.LIMIT_REFUSED
+    assert "could not set ffmpeg's memory limit" in refused.stderr
