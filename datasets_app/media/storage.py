@@ -163,6 +163,20 @@ def save_stream(
     return StoredObject(key=key, size=size, sha256=digest.hexdigest())
 
 
+def move(src_key: str, dst_key: str) -> None:
+    """Puts hosted file `src_key` at `dst_key` (replacing what was there) and removes `src_key`:
+    a rename on local storage (atomic on one filesystem), a copy and a delete on S3."""
+    src, dst = local_path(src_key), local_path(dst_key)
+    if src is None or dst is None:
+        bucket = default_storage.bucket
+        bucket.copy({"Bucket": bucket.name, "Key": default_storage._normalize_name(src_key)},
+                    default_storage._normalize_name(dst_key))
+        delete_files([src_key])
+        return
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    os.replace(src, dst)
+
+
 def file_chunks(file: str | os.PathLike | IO[bytes], chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
     """Chunks of a path, an UploadedFile (its .chunks()) or a binary file object; never one read."""
     if isinstance(file, (str, os.PathLike)):

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
@@ -225,23 +226,34 @@ def open_upload(item_uuid: str, *, expires: Any, signature: Any, content_length:
 def store_upload(
     slot: m.UploadSlot, chunks: Iterable[bytes], *, content_length: int | None, content_type: str = ""
 ) -> storage.StoredObject:
-    """Streams the body into the slot's object key (step 2; no database access)."""
+    """Streams the body into a staging key beside the slot's (step 2; no database access). The
+    slot's own key changes only in record_upload, under the slot's row lock: a PUT that loses the
+    race with the slot's registration never touches the file the registered item names."""
     limit = settings.UPLOAD_MAX_BYTES
+    staging = f"{slot.object_key}.incoming-{uuid.uuid4().hex}"
     try:
-        return storage.save_stream(
-            slot.object_key, _counted(chunks, content_length), limit=limit, content_type=content_type
-        )
+        return storage.save_stream(staging, _counted(chunks, content_length), limit=limit, content_type=content_type)
     except storage.TooLarge:
         raise UploadRefused(413, f"The file is larger than the limit of {limit} bytes.") from None
 
 
 def record_upload(slot: m.UploadSlot, stored: storage.StoredObject, *, content_type: str = "") -> ReceivedUpload:
-    """Marks the slot uploaded (step 3; one conditional UPDATE: a registration that consumed the
-    slot meanwhile wins, and this PUT is refused)."""
-    updated = m.UploadSlot.objects.filter(pk=slot.pk, consumed_at__isnull=True).update(
-        uploaded_at=timezone.now(), size=stored.size, sha256=stored.sha256, content_type=content_type[:100]
-    )
-    if updated != 1:
+    """Marks the slot uploaded and moves the staged body to the slot's key, in one transaction
+    (step 3). The UPDATE is conditional: a registration that consumed the slot meanwhile wins,
+    this PUT is refused and its staged body deleted."""
+    moved = False
+    try:
+        with transaction.atomic():
+            updated = m.UploadSlot.objects.filter(pk=slot.pk, consumed_at__isnull=True).update(
+                uploaded_at=timezone.now(), size=stored.size, sha256=stored.sha256, content_type=content_type[:100]
+            )
+            if updated == 1:
+                storage.move(stored.key, slot.object_key)
+                moved = True
+    finally:
+        if not moved:
+            storage.delete_files([stored.key])
+    if not moved:
         raise UploadRefused(
             409, "This upload URL was already used for a registered upload; ask for a new URL."
         )
