@@ -258,7 +258,10 @@ def _record(
             error="",
             finished_at=timezone.now(),
         )
-        if claimed != 1:
+        # Read again under a lock: another re-encode of the same item may have finished meanwhile
+        # (its size and original are what this one replaces).
+        current = m.StorageItem.objects.select_for_update().filter(pk=item.pk).first()
+        if claimed != 1 or current is None:
             return
         fields = {
             "storage_key": key,
@@ -273,14 +276,14 @@ def _record(
             "media_info": {**new_info, "original": original},
         }
         # Record the original once: a second re-encode reads from it and must not overwrite it.
-        if not item.original_storage_key and not item.original_url:
-            if item.storage_key and item.storage_key != key:
-                fields["original_storage_key"] = item.storage_key
-            elif item.url:
-                fields["original_url"] = item.url
+        if not current.original_storage_key and not current.original_url:
+            if current.storage_key and current.storage_key != key:
+                fields["original_storage_key"] = current.storage_key
+            elif current.url:
+                fields["original_url"] = current.url
         # The item's file changes: every dataset linking it sees the re-encoded video.
         m.StorageItem.objects.filter(pk=item.pk).update(**fields, last_edited_at=timezone.now())
-        dataset_stats.item_resized(item.pk, item.file_size, size)
+        dataset_stats.item_resized(item.pk, current.file_size, size)
 
 
 def finish_task(task_id: int) -> str:
