@@ -62,6 +62,9 @@ def test_a_mixed_drop_ends_right_file_by_file(page, _module_worker_thread, where
         page.goto(f"/files/{folder.uuid}")
         page.get_by_role("link", name="Upload", exact=True).click()
         expect(page.locator("h1")).to_contain_text("Upload into Field trip")
+        # upload.js is deferred: it binds the drop zone just before DOMContentLoaded, after the
+        # page is already visible (a drop dispatched earlier went nowhere, once in a full run).
+        page.wait_for_load_state("domcontentloaded")
     else:
         page.goto(url)
     expect(page.locator("#drop-zone")).to_be_visible()
