@@ -25,3 +25,23 @@ def as_user(db):
 
 
 HX = {"HTTP_HX_REQUEST": "true"}
+
+
+def jobs_page_rounds(client: Client, rounds, make_jobs) -> tuple[list[int], list[int], int]:
+    """For each (users, per_user) round: make_jobs(users, per_user), then the Jobs page whole and
+    its FAILED/everyone htmx partial. Returns the queries and the rows of each page, and how many
+    jobs per kind were made: what the query-count tests compare across rounds."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    counts, rows, made = [], [], 0
+    for users, per_user in rounds:
+        make_jobs(users, per_user)
+        made += users * per_user
+        for params, headers in (({}, {}), ({"status": "FAILED", "whose": "everyone"}, HX)):
+            with CaptureQueriesContext(connection) as queries:
+                body = client.get(reverse("dashboard:jobs"), params, **headers).content.decode()
+            counts.append(len(queries))
+            rows.append(body.count("<tr data-kind="))
+    return counts, rows, made

@@ -10,8 +10,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -28,7 +26,7 @@ from tests.factories import (
     UserFactory,
 )
 
-from .conftest import HX
+from .conftest import HX, jobs_page_rounds
 
 ADMIN, USER = m.DatasetUserRole.ADMIN, m.DatasetUserRole.USER
 
@@ -212,16 +210,9 @@ def _many_files_jobs(users: int, per_user: int, admin) -> None:
 @pytest.mark.parametrize("who", ["org_admin", "folder_admin"])
 def test_query_count_does_not_grow_with_files_jobs(as_user, org_admin, who):
     viewer = org_admin if who == "org_admin" else UserFactory()
-    c = as_user(viewer)
-    counts, rows, made = [], [], 0
-    for users, per_user in ((2, 1), (10, 3)):
-        _many_files_jobs(users, per_user, viewer)
-        made += users * per_user
-        for params, headers in (({}, {}), ({"status": "FAILED", "whose": "everyone"}, HX)):
-            with CaptureQueriesContext(connection) as queries:
-                body = c.get(reverse("dashboard:jobs"), params, **headers).content.decode()
-            counts.append(len(queries))
-            rows.append(body.count("<tr data-kind="))
+    counts, rows, made = jobs_page_rounds(
+        as_user(viewer), ((2, 1), (10, 3)), lambda users, per_user: _many_files_jobs(users, per_user, viewer)
+    )
     per_job = 3 if who == "org_admin" else 2  # storage re-encodes: their starters and org admins only
     assert rows == [per_job * 2, 2, per_job * made, made]
     # session, user, data jobs, re-encodes, waiting queues (2), retryable, whose; + dataset choices

@@ -8,8 +8,6 @@ import datetime as dt
 import re
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -23,7 +21,7 @@ from tests.factories import (
     UserFactory,
 )
 
-from .conftest import HX
+from .conftest import HX, jobs_page_rounds
 
 
 def _failed_job(dataset, user, **kw):
@@ -255,16 +253,9 @@ def _many_jobs(dataset, users: int, per_user: int) -> None:
 
 
 def test_org_admin_list_costs_the_same_queries_whatever_the_number_of_jobs_and_users(as_user, org_admin, dataset):
-    c = as_user(org_admin)
-    counts, rows, made = [], [], 0
-    for users, per_user in ((2, 1), (12, 3)):
-        _many_jobs(dataset, users, per_user)
-        made += users * per_user
-        for params, headers in (({}, {}), ({"status": "FAILED", "whose": "everyone"}, HX)):
-            with CaptureQueriesContext(connection) as queries:
-                body = c.get(reverse("dashboard:jobs"), params, **headers).content.decode()
-            counts.append(len(queries))
-            rows.append(body.count("<tr data-kind="))
+    counts, rows, made = jobs_page_rounds(
+        as_user(org_admin), ((2, 1), (12, 3)), lambda users, per_user: _many_jobs(dataset, users, per_user)
+    )
     assert rows == [3 * 2, 2, 3 * made, made]  # everyone's, and their failed ones
     # session, user, data jobs, re-encodes, waiting queues (2), retryable, whose; + dataset choices
     assert counts[:2] == counts[2:] and max(counts) <= 9, counts

@@ -9,25 +9,14 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.migrations import latest, migrate
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 APP = "datasets_app"
 BEFORE = [(APP, "0011_dataset_stats")]
 AFTER = [(APP, "0012_storage_reencode")]
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
-def latest():
-    return MigrationExecutor(connection).loader.graph.leaf_nodes()
 
 
 @pytest.fixture

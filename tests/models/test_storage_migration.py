@@ -12,10 +12,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from datasets_app import models as m
+from tests.migrations import latest, migrate
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -32,18 +31,6 @@ ROW_KEEPS = {"id", "data_hash", "dataset_id"}
 ROW_AND_ITEM = {"created_at", "last_edited_at", "created_by_job_id"}
 
 T0 = dt.datetime(2024, 3, 1, 12, 30, 15, 123456, tzinfo=dt.UTC)
-
-
-def migrate(targets):
-    """Migrates to `targets` and returns the historical apps of that state."""
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
-def latest():
-    return MigrationExecutor(connection).loader.graph.leaf_nodes()
 
 
 @pytest.fixture

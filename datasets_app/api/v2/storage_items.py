@@ -19,6 +19,7 @@ from datasets_app.sdk.exceptions import InvalidArgumentError
 from .. import schemas as s
 from .base import V2Call, v2_endpoint
 
+
 def storage_item_v2(info: items.ItemInfo) -> dict[str, Any]:
     """A StorageItem (§0.9) with every key: client_metadata a JSON string (never null), audio keys
     null, signed_url only when it was asked for."""
